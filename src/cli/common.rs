@@ -1,0 +1,67 @@
+//! Options and helpers shared by several subcommands.
+use anyhow::{bail, Context};
+use clap::Args;
+use loratune::hub::ModelFiles;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// A local model directory or a Hugging Face repo id (`owner/name[@revision]`).
+    #[arg(long)]
+    pub model: String,
+    /// A LoRA adapter directory (PEFT format) to apply.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// Weight type: f32, bf16 or f16 (converted at load time).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// auto, cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl ModelArgs {
+    pub fn files(&self) -> anyhow::Result<ModelFiles> {
+        loratune::hub::resolve_model(&self.model).with_context(|| format!("loading model {}", self.model))
+    }
+
+    pub fn device(&self) -> anyhow::Result<candle_core::Device> {
+        Ok(loratune::device::select_device(&self.device)?)
+    }
+
+    pub fn dtype(&self) -> anyhow::Result<candle_core::DType> {
+        Ok(loratune::device::parse_dtype(&self.dtype)?)
+    }
+
+    pub fn reject_adapter(&self) -> anyhow::Result<()> {
+        if let Some(adapter) = &self.adapter {
+            bail!("--adapter {}: adapters are not yet supported by this command", adapter.display());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct IoArgs {
+    /// Input JSON Lines file.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output JSON Lines file (written atomically).
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Indices of `lengths` sorted by length (longest first), cut into batches.
+pub fn length_sorted_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    order.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect()
+}
+
+/// The input row's `id`, copied into output rows when present.
+pub fn with_id(mut out: serde_json::Map<String, serde_json::Value>, row: &loratune::jsonl::Row) -> serde_json::Value {
+    if let Some(id) = row.get("id") {
+        out.insert("id".into(), id.clone());
+    }
+    serde_json::Value::Object(out)
+}

@@ -1,0 +1,49 @@
+//! Subcommands.
+mod common;
+mod generate;
+mod loss;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "loratune",
+    version,
+    about = "Fine-tune FLAN-T5 and DistilBERT/BERT models with LoRA, evaluate them against their base model, and ship PEFT-compatible adapters"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Per-example cross-entropy of a target given a source (as Transformers' model(input_ids, labels=...).loss).
+    Loss(loss::LossArgs),
+    /// Generate text for each source with an encoder-decoder model (greedy decoding).
+    Generate(generate::GenerateArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Loss(args) => loss::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

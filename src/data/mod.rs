@@ -1,0 +1,2 @@
+//! Datasets, batching and prompts.
+pub mod batch;

@@ -1,0 +1,3 @@
+//! Metrics and reports.
+pub mod porter;
+pub mod rouge;

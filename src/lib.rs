@@ -1,0 +1,16 @@
+//! loratune: LoRA fine-tuning and evaluation of FLAN-T5 and DistilBERT/BERT-class models,
+//! with adapters in PEFT's format.
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod generate;
+pub mod hub;
+pub mod jsonl;
+pub mod lora;
+pub mod models;
+pub mod nn;
+pub mod progress;
+pub mod tokenizer;
+
+pub use error::{Error, Result};

@@ -1,0 +1,2 @@
+//! LoRA adapters: the layer, its configuration, PEFT's file format and merging.
+pub mod layer;

@@ -1,0 +1,118 @@
+//! Named tensors loaded from safetensors files, with shape checks and key aliases.
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+pub struct Weights {
+    tensors: HashMap<String, Tensor>,
+    /// Where the tensors came from, for error messages.
+    source: PathBuf,
+    /// (model prefix, checkpoint prefix): a lookup of `model_prefix + rest` also tries
+    /// `checkpoint_prefix + rest` (e.g. BERT checkpoints with or without `bert.`).
+    aliases: Vec<(String, String)>,
+    used: RefCell<BTreeSet<String>>,
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl Weights {
+    /// Loads safetensors files, converting floating-point tensors to `dtype`.
+    pub fn load(files: &[PathBuf], dtype: DType, device: &Device) -> Result<Self> {
+        let mut tensors = HashMap::new();
+        for file in files {
+            let loaded = candle_core::safetensors::load(file, device)
+                .map_err(|e| Error::file(file, format!("cannot read safetensors: {e}")))?;
+            for (name, tensor) in loaded {
+                let tensor = if tensor.dtype().is_float() && tensor.dtype() != dtype {
+                    tensor.to_dtype(dtype)?
+                } else {
+                    tensor
+                };
+                tensors.insert(name, tensor);
+            }
+        }
+        let source = files.first().cloned().unwrap_or_default();
+        Ok(Self::from_tensors(tensors, source, dtype, device))
+    }
+
+    pub fn from_tensors(tensors: HashMap<String, Tensor>, source: PathBuf, dtype: DType, device: &Device) -> Self {
+        Self {
+            tensors,
+            source,
+            aliases: Vec::new(),
+            used: RefCell::new(BTreeSet::new()),
+            dtype,
+            device: device.clone(),
+        }
+    }
+
+    pub fn add_alias(&mut self, model_prefix: &str, checkpoint_prefix: &str) {
+        self.aliases
+            .push((model_prefix.to_string(), checkpoint_prefix.to_string()));
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The checkpoint key a model name resolves to, if any.
+    pub fn resolve(&self, name: &str) -> Option<String> {
+        if self.tensors.contains_key(name) {
+            return Some(name.to_string());
+        }
+        self.aliases.iter().find_map(|(model, checkpoint)| {
+            let rest = name.strip_prefix(model.as_str())?;
+            let key = format!("{checkpoint}{rest}");
+            self.tensors.contains_key(&key).then_some(key)
+        })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.resolve(name).is_some()
+    }
+
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let key = self.resolve(name).ok_or_else(|| {
+            Error::file(&self.source, format!("missing tensor '{name}'"))
+        })?;
+        let tensor = &self.tensors[&key];
+        if tensor.dims() != shape {
+            return Err(Error::file(
+                &self.source,
+                format!("tensor '{key}' has shape {:?}, expected {:?}", tensor.dims(), shape),
+            ));
+        }
+        self.used.borrow_mut().insert(key);
+        Ok(tensor.clone())
+    }
+
+    /// The first of `names` that exists.
+    pub fn get_any(&self, names: &[&str], shape: &[usize]) -> Result<Tensor> {
+        match names.iter().find(|n| self.contains(n)) {
+            Some(name) => self.get(name, shape),
+            None => Err(Error::file(
+                &self.source,
+                format!("missing tensor: none of {names:?}"),
+            )),
+        }
+    }
+
+    /// Checkpoint keys no model layer asked for.
+    pub fn unused(&self) -> Vec<String> {
+        let used = self.used.borrow();
+        let mut keys: Vec<String> = self
+            .tensors
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+}

@@ -1,0 +1,38 @@
+//! Activation functions named as in Transformers configs.
+use candle_core::{Result, Tensor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    /// erf GELU (`gelu`)
+    Gelu,
+    /// tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`)
+    GeluTanh,
+    Silu,
+    Tanh,
+}
+
+impl Activation {
+    pub fn from_name(name: &str) -> crate::Result<Self> {
+        match name {
+            "relu" => Ok(Self::Relu),
+            "gelu" => Ok(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
+            "silu" | "swish" => Ok(Self::Silu),
+            "tanh" => Ok(Self::Tanh),
+            other => Err(crate::Error::Unsupported(format!(
+                "activation '{other}' (supported: relu, gelu, gelu_new, gelu_pytorch_tanh, silu, tanh)"
+            ))),
+        }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Relu => xs.relu(),
+            Self::Gelu => xs.gelu_erf(),
+            Self::GeluTanh => xs.gelu(),
+            Self::Silu => xs.silu(),
+            Self::Tanh => xs.tanh(),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Multi-head attention pieces shared by T5, BERT and DistilBERT.
+use super::dropout::dropout;
+use super::softmax::softmax_last_dim;
+use candle_core::{DType, Result, Tensor};
+
+/// (batch, time, heads·dim) → (batch, heads, time, dim)
+pub fn split_heads(xs: &Tensor, heads: usize) -> Result<Tensor> {
+    let (b, t, hd) = xs.dims3()?;
+    xs.reshape((b, t, heads, hd / heads))?.transpose(1, 2)?.contiguous()
+}
+
+/// (batch, heads, time, dim) → (batch, time, heads·dim)
+pub fn merge_heads(xs: &Tensor) -> Result<Tensor> {
+    let (b, h, t, d) = xs.dims4()?;
+    xs.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
+}
+
+/// softmax(q·kᵀ·scale + bias)·v, with `bias` broadcast over (batch, heads, query, key).
+/// Softmax runs in f32 as in Transformers.
+pub fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: Option<&Tensor>,
+    scale: f64,
+    dropout_p: f64,
+    train: bool,
+) -> Result<Tensor> {
+    let mut scores = q.matmul(&k.t()?)?;
+    if scale != 1.0 {
+        scores = (scores * scale)?;
+    }
+    let dtype = scores.dtype();
+    let mut scores = super::at_least_f32(&scores)?;
+    if let Some(bias) = bias {
+        scores = scores.broadcast_add(&bias.to_dtype(scores.dtype())?)?;
+    }
+    let probs = softmax_last_dim(&scores)?.to_dtype(dtype)?;
+    let probs = dropout(&probs, dropout_p, train)?;
+    probs.matmul(&v.contiguous()?)
+}
+
+/// A padding mask (batch, key) of 1/0 → additive bias (batch, 1, 1, key): 0 where kept,
+/// the most negative f32 where masked.
+pub fn padding_bias(mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let keep = mask.to_dtype(DType::F32)?;
+    let bias = ((1.0 - keep)? * f32::MIN as f64)?;
+    bias.reshape((b, 1, 1, t))
+}
+
+/// Causal bias (1, 1, query, key) for a decoder whose queries start at `offset`.
+pub fn causal_bias(queries: usize, keys: usize, offset: usize, device: &candle_core::Device) -> Result<Tensor> {
+    let values: Vec<f32> = (0..queries)
+        .flat_map(|i| (0..keys).map(move |j| if j <= i + offset { 0.0 } else { f32::MIN }))
+        .collect();
+    Tensor::from_vec(values, (1, 1, queries, keys), device)
+}

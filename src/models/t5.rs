@@ -55,6 +55,10 @@ pub struct T5Config {
     pub feed_forward_proj: String,
     #[serde(default = "default_true")]
     pub tie_word_embeddings: bool,
+    /// Written by Transformers 5 (which always ties and reads the old meaning of
+    /// `tie_word_embeddings` as "scale the decoder output by d_model^-0.5").
+    #[serde(default)]
+    pub scale_decoder_outputs: Option<bool>,
     #[serde(default)]
     pub pad_token_id: u32,
     #[serde(default = "default_eos")]
@@ -64,6 +68,11 @@ pub struct T5Config {
 }
 
 impl T5Config {
+    /// Whether the decoder output is scaled by d_model^-0.5 before the LM head (T5 v1.0).
+    pub fn scales_decoder_output(&self) -> bool {
+        self.scale_decoder_outputs.unwrap_or(self.tie_word_embeddings)
+    }
+
     pub fn decoder_layers(&self) -> usize {
         self.num_decoder_layers.unwrap_or(self.num_layers)
     }
@@ -371,13 +380,17 @@ impl T5 {
                 weights.get(tied, &[cfg.vocab_size, cfg.d_model])?;
             }
         }
-        let lm_head = if cfg.tie_word_embeddings {
-            if weights.contains("lm_head.weight") {
-                weights.get("lm_head.weight", &[cfg.vocab_size, cfg.d_model])?;
+        // A separate head when the file has one (FLAN-T5), else the shared embedding.
+        let lm_head = if weights.contains("lm_head.weight") {
+            Linear::load(weights, "lm_head", cfg.d_model, cfg.vocab_size, false)?
+        } else {
+            if !cfg.tie_word_embeddings {
+                return Err(Error::file(
+                    weights.source(),
+                    "config.json has tie_word_embeddings=false but the file has no lm_head.weight",
+                ));
             }
             Linear::new("lm_head", shared.clone(), None)
-        } else {
-            Linear::load(weights, "lm_head", cfg.d_model, cfg.vocab_size, false)?
         };
         Ok(Self {
             encoder: Stack::load(weights, "encoder", cfg, cfg.num_layers, false)?,
@@ -441,7 +454,7 @@ impl T5 {
             cache.length += t;
         }
         let mut xs = dropout(&self.decoder.final_norm.forward(&xs)?, self.decoder.dropout, train)?;
-        if self.config.tie_word_embeddings {
+        if self.config.scales_decoder_output() {
             xs = (xs * (self.config.d_model as f64).powf(-0.5))?;
         }
         self.lm_head.forward(&xs, train)

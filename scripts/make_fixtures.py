@@ -23,13 +23,12 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Deterministic tokenizer training (no rayon thread pool).
+# No rayon thread pool in `tokenizers` (determinism, no fork warnings).
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import argparse
 import json
-import random
 import shutil
 import sys
 from pathlib import Path
@@ -84,11 +83,11 @@ def read_jsonl(path, limit=None):
     return out
 
 
-def write_json(path, obj):
+def write_json(path, obj, indent=1):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
+        json.dump(obj, f, ensure_ascii=False, indent=indent)
         f.write("\n")
 
 
@@ -409,7 +408,7 @@ def t5_inputs(tok):
     # 9: very short source (first two words of a dialogue), target of 3 words.
     r = rows[210]
     out.append({"id": r["id"] + "_tiny", "source": " ".join(r["dialogue"].split(" ")[:2]), "target": " ".join(r["summary"].split(" ")[:3])})
-    # 10: short source with characters outside the tiny vocab (-> <unk>), unicode normalisation, extra spaces.
+    # 10: short source with characters outside the tiny vocab (-> <unk>) and extra spaces.
     r = rows[230]
     out.append({"id": r["id"] + "_unk", "source": "  " + clip_words(r["dialogue"], 20) + "  ½ café ☃  ", "target": short_target(r["summary"], 10)})
     return out
@@ -493,6 +492,7 @@ def make_t5(out_root, raw_tok, tok):
         loss_rows, gen_rows, beam_rows = [], [], []
         gaps = []
         all_gen = set()
+        max_reload_diff = 0.0
         for ex in inputs:
             src = tok(ex["source"], truncation=True, max_length=T5_SETTINGS["max_source_tokens"]).input_ids
             lab = tok(ex["target"], truncation=True, max_length=T5_SETTINGS["max_target_tokens"]).input_ids
@@ -503,6 +503,7 @@ def make_t5(out_root, raw_tok, tok):
                 loss = ref(input_ids=x, labels=y).loss
                 loss_mem = model(input_ids=x, labels=y).loss
             assert abs(loss.item() - loss_mem.item()) < 1e-4, (name, loss.item(), loss_mem.item())
+            max_reload_diff = max(max_reload_diff, abs(loss.item() - loss_mem.item()))
             loss_rows.append({"id": ex["id"], "loss": float(loss), "tokens": len(lab), "input_ids": src, "labels": lab})
 
             gcfg = t5_generation_config()
@@ -543,6 +544,7 @@ def make_t5(out_root, raw_tok, tok):
         write_jsonl(d / "expected_beam.jsonl", beam_rows)
         summary[name] = {
             "min_gap": min(gaps),
+            "max_loss_diff_in_memory_vs_reloaded": max_reload_diff,
             "distinct_generated_ids": len(all_gen),
             "losses": [round(r["loss"], 3) for r in loss_rows],
             "lens": [len(r["token_ids"]) for r in gen_rows],
@@ -673,7 +675,7 @@ def make_encoders(out_root, raw_tok, bert_tok):
         })
     write_json(d / "settings.json", dict(ENC_SETTINGS))
     write_jsonl(d / "inputs.jsonl", h_inputs)
-    write_json(d / "expected_hidden.json", {"num_hidden_layers": cfg.num_hidden_layers, "inputs": out})
+    write_json(d / "expected_hidden.json", {"num_hidden_layers": cfg.num_hidden_layers, "inputs": out}, indent=None)
     return summary
 
 
@@ -722,7 +724,7 @@ def make_minilm(out_root, slice_dims=16):
         "slice_dims": slice_dims,
         "hidden_size": model.config.hidden_size,
         "sentences": sents,
-    })
+    }, indent=None)
 
 
 def main():

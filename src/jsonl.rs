@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 
 pub type Row = Map<String, Value>;
 
+/// A row and the line it came from (1-based).
+pub type NumberedRow = (usize, Row);
+
 /// Reads every non-empty line of a JSON Lines file as a JSON object.
-pub fn read_objects(path: &Path) -> Result<Vec<Row>> {
+pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rows = Vec::new();
     for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
@@ -21,7 +24,7 @@ pub fn read_objects(path: &Path) -> Result<Vec<Row>> {
             continue;
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => rows.push(map),
+            Ok(Value::Object(map)) => rows.push((line_no, map)),
             Ok(_) => return Err(Error::line(path, line_no, "expected a JSON object")),
             Err(e) => return Err(Error::line(path, line_no, format!("malformed JSON: {e}"))),
         }

@@ -11,6 +11,7 @@ pub mod lora;
 pub mod models;
 pub mod nn;
 pub mod progress;
+pub mod train;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

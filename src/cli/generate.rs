@@ -30,8 +30,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
 
     let rows = read_objects(&args.io.input)?;
     let mut sources = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        sources.push(source_tok.encode(string_field(row, &args.source_field, &args.io.input, i + 1)?)?);
+    for (line, row) in &rows {
+        sources.push(source_tok.encode(string_field(row, &args.source_field, &args.io.input, *line)?)?);
     }
     let settings = GenerationSettings {
         max_new_tokens: args.max_new_tokens,
@@ -50,7 +50,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let mut out = AtomicWriter::create(&args.io.output)?;
-    for (row, text) in rows.iter().zip(generated) {
+    for ((_, row), text) in rows.iter().zip(generated) {
         let mut obj = serde_json::Map::new();
         obj.insert("generated".into(), json!(text));
         out.write_json(&with_id(obj, row))?;

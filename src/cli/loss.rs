@@ -35,9 +35,9 @@ pub fn run(args: LossArgs) -> anyhow::Result<()> {
     let path = &args.io.input;
     let mut sources = Vec::with_capacity(rows.len());
     let mut targets = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        sources.push(source_tok.encode(string_field(row, &args.source_field, path, i + 1)?)?);
-        targets.push(target_tok.encode(string_field(row, &args.target_field, path, i + 1)?)?);
+    for (line, row) in &rows {
+        sources.push(source_tok.encode(string_field(row, &args.source_field, path, *line)?)?);
+        targets.push(target_tok.encode(string_field(row, &args.target_field, path, *line)?)?);
     }
 
     let lengths: Vec<usize> = sources.iter().map(Vec::len).collect();
@@ -63,7 +63,7 @@ pub fn run(args: LossArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let mut out = AtomicWriter::create(&args.io.output)?;
-    for (row, (loss, tokens)) in rows.iter().zip(results) {
+    for ((_, row), (loss, tokens)) in rows.iter().zip(results) {
         let mut obj = serde_json::Map::new();
         obj.insert("loss".into(), json!(loss));
         obj.insert("tokens".into(), json!(tokens));

@@ -2,6 +2,7 @@
 mod common;
 mod generate;
 mod loss;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -25,12 +26,15 @@ pub enum Command {
     Loss(loss::LossArgs),
     /// Generate text for each source with an encoder-decoder model (greedy decoding).
     Generate(generate::GenerateArgs),
+    /// Fine-tune with LoRA as a recipe describes; writes the adapter, checkpoints and metrics.
+    Train(train::TrainArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Loss(args) => loss::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Train(args) => train::run(args),
     }
 }
 

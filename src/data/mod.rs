@@ -1,2 +1,6 @@
-//! Datasets, batching and prompts.
+//! Datasets, batching, prompts and recipes.
 pub mod batch;
+pub mod dataset;
+pub mod prompt;
+pub mod recipe;
+pub mod source;

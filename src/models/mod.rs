@@ -18,12 +18,26 @@ pub fn model_type(files: &ModelFiles) -> Result<String> {
 }
 
 pub fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<t5::T5> {
+    Ok(load_t5_with_weights(files, dtype, device)?.0)
+}
+
+/// The model and the checkpoint it came from (needed to write a merged model).
+pub fn load_t5_with_weights(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(t5::T5, Weights)> {
     let config: t5::T5Config = read_json(&files.config)?;
     let weights = Weights::load(&files.weights, dtype, device)?;
     let model = t5::T5::load(config, &weights)?;
+    warn_unused(&weights);
+    Ok((model, weights))
+}
+
+pub fn warn_unused(weights: &Weights) {
     let unused = weights.unused();
     if !unused.is_empty() {
-        tracing::warn!("{} checkpoint tensors not used: {:?}", unused.len(), unused);
+        tracing::warn!(
+            "{}: {} checkpoint tensors not used: {:?}",
+            weights.source().display(),
+            unused.len(),
+            unused
+        );
     }
-    Ok(model)
 }

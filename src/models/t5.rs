@@ -360,6 +360,7 @@ impl Stack {
 
 pub struct T5 {
     pub config: T5Config,
+    parameter_count: usize,
     shared: Embedding,
     encoder: Stack,
     decoder: Stack,
@@ -376,9 +377,7 @@ impl T5 {
             &[cfg.vocab_size, cfg.d_model],
         )?;
         for tied in ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"] {
-            if weights.contains(tied) {
-                weights.get(tied, &[cfg.vocab_size, cfg.d_model])?;
-            }
+            weights.acknowledge_duplicate(tied);
         }
         // A separate head when the file has one (FLAN-T5), else the shared embedding.
         let lm_head = if weights.contains("lm_head.weight") {
@@ -392,9 +391,12 @@ impl T5 {
             }
             Linear::new("lm_head", shared.clone(), None)
         };
+        let encoder = Stack::load(weights, "encoder", cfg, cfg.num_layers, false)?;
+        let decoder = Stack::load(weights, "decoder", cfg, cfg.decoder_layers(), true)?;
         Ok(Self {
-            encoder: Stack::load(weights, "encoder", cfg, cfg.num_layers, false)?,
-            decoder: Stack::load(weights, "decoder", cfg, cfg.decoder_layers(), true)?,
+            parameter_count: weights.used_parameter_count(),
+            encoder,
+            decoder,
             shared: Embedding::new(shared),
             lm_head,
             device: weights.device.clone(),
@@ -460,14 +462,20 @@ impl T5 {
         self.lm_head.forward(&xs, train)
     }
 
-    /// Every linear layer, for adapter injection and merging.
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+}
+
+impl crate::lora::Adaptable for T5 {
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out: Vec<&mut Linear> = Vec::new();
         for block in self.encoder.blocks.iter_mut().chain(self.decoder.blocks.iter_mut()) {
             out.extend(block.linears_mut());
         }
         out.push(&mut self.lm_head);
         out
+    }
+
+    fn base_parameter_count(&self) -> usize {
+        self.parameter_count
     }
 }
 

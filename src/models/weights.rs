@@ -13,6 +13,8 @@ pub struct Weights {
     /// `checkpoint_prefix + rest` (e.g. BERT checkpoints with or without `bert.`).
     aliases: Vec<(String, String)>,
     used: RefCell<BTreeSet<String>>,
+    /// Used keys that duplicate another tensor (tied copies): not counted as parameters.
+    duplicates: RefCell<BTreeSet<String>>,
     pub dtype: DType,
     pub device: Device,
 }
@@ -43,6 +45,7 @@ impl Weights {
             source,
             aliases: Vec::new(),
             used: RefCell::new(BTreeSet::new()),
+            duplicates: RefCell::new(BTreeSet::new()),
             dtype,
             device: device.clone(),
         }
@@ -97,6 +100,25 @@ impl Weights {
                 format!("missing tensor: none of {names:?}"),
             )),
         }
+    }
+
+    /// Marks a tied copy (e.g. `encoder.embed_tokens.weight`) as expected but not a parameter.
+    pub fn acknowledge_duplicate(&self, name: &str) {
+        if let Some(key) = self.resolve(name) {
+            self.used.borrow_mut().insert(key.clone());
+            self.duplicates.borrow_mut().insert(key);
+        }
+    }
+
+    /// Elements of every tensor the model took, tied copies once (PyTorch's count).
+    pub fn used_parameter_count(&self) -> usize {
+        let duplicates = self.duplicates.borrow();
+        self.used
+            .borrow()
+            .iter()
+            .filter(|k| !duplicates.contains(*k))
+            .map(|k| self.tensors[k].elem_count())
+            .sum()
     }
 
     /// Checkpoint keys no model layer asked for.

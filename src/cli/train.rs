@@ -1,0 +1,29 @@
+use clap::Args;
+use loratune::data::recipe::Recipe;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The recipe (TOML): [model], [data], [lora], [train], [eval].
+    recipe: PathBuf,
+    /// Override a recipe key, e.g. --set train.learning_rate=3e-4 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    let report = loratune::train::job::train_recipe(&recipe)?;
+    println!(
+        "trained {} steps in {:.1} s; final loss {:.4}",
+        report.steps,
+        report.seconds,
+        report.step_losses.last().copied().unwrap_or(f64::NAN)
+    );
+    if let Some((step, value)) = report.best {
+        println!("best validation metric {value:.4} at step {step}");
+    }
+    println!("adapter: {}", report.adapter_dir.display());
+    println!("metrics: {}", report.metrics_path.display());
+    Ok(())
+}

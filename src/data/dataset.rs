@@ -1,0 +1,148 @@
+//! Turning table rows into training and evaluation examples, with errors that name the
+//! file, line and field.
+use super::prompt::render;
+use super::recipe::DataSection;
+use crate::error::{Error, Result};
+use crate::jsonl::NumberedRow;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct Seq2SeqExample {
+    pub id: Option<Value>,
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassificationExample {
+    pub id: Option<Value>,
+    pub text: String,
+    pub label: usize,
+}
+
+fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) -> Result<String> {
+    match row.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Null) | None => Err(Error::line(path, line, format!("missing field '{field}'"))),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(_) => Err(Error::line(path, line, format!("field '{field}' is not text"))),
+    }
+}
+
+/// Source (the prompt filled from the row, or the source field) and target of each row.
+pub fn seq2seq_examples(rows: &[NumberedRow], data: &DataSection, path: &Path) -> Result<Vec<Seq2SeqExample>> {
+    let mut examples = Vec::with_capacity(rows.len());
+    let mut skipped = 0usize;
+    for (line, row) in rows {
+        let source = match &data.prompt {
+            Some(template) => render(template, row)
+                .map_err(|field| Error::line(path, *line, format!("missing field '{field}' (used in the prompt)")))?,
+            None => field_text(row, &data.source_field, path, *line)?,
+        };
+        let target = field_text(row, &data.target_field, path, *line)?;
+        let empty_field = if source.trim().is_empty() {
+            Some(&data.source_field)
+        } else if target.trim().is_empty() {
+            Some(&data.target_field)
+        } else {
+            None
+        };
+        if let Some(field) = empty_field {
+            if data.skip_empty {
+                skipped += 1;
+                continue;
+            }
+            return Err(Error::line(path, *line, format!("field '{field}' is empty (set data.skip_empty = true to skip such rows)")));
+        }
+        examples.push(Seq2SeqExample {
+            id: row.get("id").cloned(),
+            source,
+            target,
+        });
+    }
+    report_skipped(skipped, path);
+    Ok(examples)
+}
+
+/// Text and integer label of each row; labels may be integers or names from `labels`.
+pub fn classification_examples(
+    rows: &[NumberedRow],
+    data: &DataSection,
+    labels: Option<&[String]>,
+    num_labels: usize,
+    path: &Path,
+) -> Result<Vec<ClassificationExample>> {
+    let mut examples = Vec::with_capacity(rows.len());
+    let mut skipped = 0usize;
+    let field = &data.label_field;
+    for (line, row) in rows {
+        let text = match &data.prompt {
+            Some(template) => render(template, row)
+                .map_err(|f| Error::line(path, *line, format!("missing field '{f}' (used in the prompt)")))?,
+            None => field_text(row, &data.text_field, path, *line)?,
+        };
+        if text.trim().is_empty() {
+            if data.skip_empty {
+                skipped += 1;
+                continue;
+            }
+            return Err(Error::line(path, *line, format!("field '{}' is empty (set data.skip_empty = true to skip such rows)", data.text_field)));
+        }
+        let label = match row.get(field) {
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if (v as usize) < num_labels => v as usize,
+                _ => return Err(Error::line(path, *line, format!("field '{field}': label {n} is outside 0..{num_labels}"))),
+            },
+            Some(Value::String(name)) => {
+                let position = labels.and_then(|l| l.iter().position(|x| x == name));
+                match (position, name.parse::<usize>()) {
+                    (Some(i), _) => i,
+                    (None, Ok(v)) if v < num_labels => v,
+                    _ => {
+                        return Err(Error::line(
+                            path,
+                            *line,
+                            format!("field '{field}': unknown label '{name}' (known: {:?})", labels.unwrap_or_default()),
+                        ))
+                    }
+                }
+            }
+            Some(Value::Bool(b)) if num_labels == 2 => usize::from(*b),
+            Some(Value::Null) | None => return Err(Error::line(path, *line, format!("missing field '{field}'"))),
+            Some(other) => return Err(Error::line(path, *line, format!("field '{field}': label {other} is not an integer or a name"))),
+        };
+        examples.push(ClassificationExample {
+            id: row.get("id").cloned(),
+            text,
+            label,
+        });
+    }
+    report_skipped(skipped, path);
+    Ok(examples)
+}
+
+fn report_skipped(skipped: usize, path: &Path) {
+    if skipped > 0 {
+        tracing::warn!("{}: skipped {skipped} rows with empty text", path.display());
+    }
+}
+
+/// A seeded random subset of `n` items (all of them, shuffled, when `n` is larger).
+pub fn sample<T>(mut items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
+    let Some(n) = n else { return items };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    items.shuffle(&mut rng);
+    items.truncate(n);
+    items
+}
+
+/// Splits off the last `fraction` of a seeded shuffle as a validation set.
+pub fn carve<T>(items: Vec<T>, fraction: f64, seed: u64) -> (Vec<T>, Vec<T>) {
+    let mut items = sample(items, Some(usize::MAX), seed ^ 0x5eed);
+    let keep = items.len() - ((items.len() as f64 * fraction).round() as usize).min(items.len());
+    let validation = items.split_off(keep);
+    (items, validation)
+}

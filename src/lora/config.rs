@@ -1,0 +1,214 @@
+//! PEFT's `LoraConfig`, as stored in `adapter_config.json`.
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// `target_modules`: a list of names (a module matches when its full name equals an entry
+/// or ends with "." + entry) or a regular expression that must match the whole name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TargetModules {
+    Names(Vec<String>),
+    Pattern(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskType {
+    #[serde(rename = "SEQ_2_SEQ_LM")]
+    Seq2SeqLm,
+    #[serde(rename = "SEQ_CLS")]
+    SeqCls,
+}
+
+fn lora() -> String {
+    "LORA".into()
+}
+fn none() -> String {
+    "none".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoraConfig {
+    #[serde(default = "lora")]
+    pub peft_type: String,
+    pub r: usize,
+    #[serde(serialize_with = "whole_as_integer")]
+    pub lora_alpha: f64,
+    #[serde(default)]
+    pub lora_dropout: f64,
+    pub target_modules: TargetModules,
+    #[serde(default)]
+    pub modules_to_save: Option<Vec<String>>,
+    #[serde(default)]
+    pub task_type: Option<TaskType>,
+    #[serde(default)]
+    pub base_model_name_or_path: Option<String>,
+    #[serde(default = "none")]
+    pub bias: String,
+    #[serde(default)]
+    pub fan_in_fan_out: bool,
+    #[serde(default)]
+    pub use_rslora: bool,
+    #[serde(default)]
+    pub use_dora: bool,
+    #[serde(default)]
+    pub rank_pattern: BTreeMap<String, usize>,
+    #[serde(default)]
+    pub alpha_pattern: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub layers_to_transform: Option<serde_json::Value>,
+    #[serde(default)]
+    pub inference_mode: bool,
+    #[serde(default = "default_init")]
+    pub init_lora_weights: serde_json::Value,
+}
+
+fn default_init() -> serde_json::Value {
+    serde_json::Value::Bool(true)
+}
+
+fn whole_as_integer<S: Serializer>(value: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        s.serialize_i64(*value as i64)
+    } else {
+        s.serialize_f64(*value)
+    }
+}
+
+impl LoraConfig {
+    pub fn new(r: usize, lora_alpha: f64, lora_dropout: f64, target_modules: Vec<String>) -> Self {
+        Self {
+            peft_type: lora(),
+            r,
+            lora_alpha,
+            lora_dropout,
+            target_modules: TargetModules::Names(target_modules),
+            modules_to_save: None,
+            task_type: None,
+            base_model_name_or_path: None,
+            bias: none(),
+            fan_in_fan_out: false,
+            use_rslora: false,
+            use_dora: false,
+            rank_pattern: BTreeMap::new(),
+            alpha_pattern: BTreeMap::new(),
+            layers_to_transform: None,
+            inference_mode: false,
+            init_lora_weights: default_init(),
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let config: Self = crate::hub::read_json(path)?;
+        config.validate().map_err(|m| Error::file(path, m))?;
+        Ok(config)
+    }
+
+    /// Refuses what loratune does not implement, rather than silently differing from PEFT.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.peft_type != "LORA" {
+            return Err(format!("peft_type '{}' is not LORA", self.peft_type));
+        }
+        if self.r == 0 {
+            return Err("r must be at least 1".into());
+        }
+        if self.use_dora {
+            return Err("use_dora=true (DoRA) is not supported".into());
+        }
+        if self.bias != "none" {
+            return Err(format!("bias='{}' is not supported (only \"none\")", self.bias));
+        }
+        if self.fan_in_fan_out {
+            return Err("fan_in_fan_out=true is not supported (only for GPT-2-style Conv1D)".into());
+        }
+        if self.layers_to_transform.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err("layers_to_transform is not supported".into());
+        }
+        if let TargetModules::Pattern(p) = &self.target_modules {
+            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("target_modules: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether LoRA wraps the module with this full dotted name (PEFT's rule).
+    pub fn targets(&self, name: &str) -> bool {
+        match &self.target_modules {
+            TargetModules::Names(names) => names.iter().any(|t| name_matches(name, t)),
+            TargetModules::Pattern(p) => regex::Regex::new(&format!("^(?:{p})$"))
+                .map(|re| re.is_match(name))
+                .unwrap_or(false),
+        }
+    }
+
+    /// Whether the module becomes a trainable copy (PEFT: the name ends with the entry).
+    pub fn saves(&self, name: &str) -> bool {
+        self.modules_to_save
+            .iter()
+            .flatten()
+            .any(|entry| name.ends_with(entry.as_str()))
+    }
+
+    /// Rank and scaling for one module, honouring `rank_pattern` / `alpha_pattern`.
+    pub fn shape_for(&self, name: &str) -> (usize, f64) {
+        let r = pattern_value(&self.rank_pattern, name).unwrap_or(self.r);
+        let alpha = pattern_value(&self.alpha_pattern, name).unwrap_or(self.lora_alpha);
+        (r, alpha)
+    }
+
+    /// α/r, or α/√r with rsLoRA.
+    pub fn scale(&self, r: usize, alpha: f64) -> f64 {
+        if self.use_rslora {
+            alpha / (r as f64).sqrt()
+        } else {
+            alpha / r as f64
+        }
+    }
+
+    pub fn target_names(&self) -> Vec<String> {
+        match &self.target_modules {
+            TargetModules::Names(n) => n.clone(),
+            TargetModules::Pattern(p) => vec![p.clone()],
+        }
+    }
+}
+
+/// PEFT's list rule: equal, or ends with "." + entry.
+pub fn name_matches(name: &str, entry: &str) -> bool {
+    name == entry || name.ends_with(&format!(".{entry}"))
+}
+
+/// PEFT matches pattern keys with `(.*\.)?key$`.
+fn pattern_value<T: Copy>(patterns: &BTreeMap<String, T>, name: &str) -> Option<T> {
+    patterns.iter().find_map(|(key, value)| {
+        regex::Regex::new(&format!(r"^(?:.*\.)?(?:{key})$"))
+            .ok()
+            .filter(|re| re.is_match(name))
+            .map(|_| *value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peft_matching_rules() {
+        let mut c = LoraConfig::new(8, 16.0, 0.0, vec!["q".into(), "v".into()]);
+        assert!(c.targets("encoder.block.0.layer.0.SelfAttention.q"));
+        assert!(!c.targets("encoder.block.0.layer.0.SelfAttention.qq"));
+        assert!(!c.targets("encoder.block.0.layer.0.SelfAttention.o"));
+        c.modules_to_save = Some(vec!["classifier".into()]);
+        assert!(c.saves("classifier") && c.saves("pre_classifier"));
+        c.target_modules = TargetModules::Pattern(r".*\.(q|v)".into());
+        assert!(c.targets("decoder.block.2.layer.1.EncDecAttention.v"));
+        assert!(!c.targets("v"));
+    }
+
+    #[test]
+    fn alpha_written_as_integer_when_whole() {
+        let c = LoraConfig::new(8, 16.0, 0.05, vec!["q_lin".into()]);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"lora_alpha\":16,"), "{json}");
+    }
+}

@@ -1,0 +1,32 @@
+//! Checkpoints: the adapter plus the optimizer's moments and the trainer's position, so a
+//! run can resume where it stopped.
+use super::optimizer::AdamW;
+use crate::error::{Error, Result};
+use crate::lora::{peft, LoraConfig};
+use candle_core::{Tensor, Var};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const STATE_FILE: &str = "trainer_state.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub global_step: usize,
+    pub epoch: f64,
+    pub best_metric: Option<f64>,
+    pub best_step: Option<usize>,
+}
+
+pub fn save(dir: &Path, params: &[(String, Var)], config: &LoraConfig, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
+    peft::save_parameters(params, config, dir)?;
+    let mut moments: HashMap<String, Tensor> = HashMap::new();
+    for ((name, _), (m, v)) in params.iter().zip(optimizer.state()) {
+        moments.insert(format!("{name}.exp_avg"), m);
+        moments.insert(format!("{name}.exp_avg_sq"), v);
+    }
+    candle_core::safetensors::save(&moments, dir.join(OPTIMIZER_FILE))?;
+    let json = serde_json::to_string_pretty(state).map_err(|e| Error::Config(e.to_string()))?;
+    crate::jsonl::write_atomic(&dir.join(STATE_FILE), json.as_bytes())
+}

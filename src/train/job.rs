@@ -1,0 +1,147 @@
+//! `train_recipe`: everything `loratune train` does, as one library call.
+use super::objective::{Seq2SeqObjective, TokenizedPairs};
+use super::trainer::{train, TrainReport, TrainRun};
+use crate::data::dataset::{carve, sample, seq2seq_examples, Seq2SeqExample};
+use crate::data::recipe::{Recipe, Task};
+use crate::data::source::read_rows;
+use crate::error::{Error, Result};
+use crate::lora::config::TaskType;
+use crate::lora::peft::{self, Adapter};
+use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
+use candle_core::{DType, Device};
+use std::path::Path;
+
+/// PEFT's default target modules for the model families loratune knows.
+pub fn default_targets(model_type: &str) -> Vec<String> {
+    let names: &[&str] = match model_type {
+        "t5" | "mt5" => &["q", "v"],
+        "distilbert" => &["q_lin", "v_lin"],
+        _ => &["query", "value"],
+    };
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The LoRA configuration a recipe asks for.
+pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
+    let l = &recipe.lora;
+    let mut config = LoraConfig::new(
+        l.r,
+        l.lora_alpha,
+        l.lora_dropout,
+        l.target_modules.clone().unwrap_or_else(|| default_targets(model_type)),
+    );
+    config.base_model_name_or_path = Some(recipe.model.name.clone());
+    match recipe.model.task {
+        Task::Seq2seq => {
+            config.task_type = Some(TaskType::Seq2SeqLm);
+            config.modules_to_save = l.modules_to_save.clone();
+        }
+        Task::Classification => {
+            config.task_type = Some(TaskType::SeqCls);
+            config.modules_to_save = Some(l.modules_to_save.clone().unwrap_or_else(|| vec!["classifier".into()]));
+        }
+    }
+    config
+}
+
+/// Adds adapters to the model (fresh, or from `lora.init_adapter`), checks every target
+/// matched, and returns the trainable tensors with the config that describes them.
+pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str) -> Result<(LoraConfig, Vec<(String, candle_core::Var)>)> {
+    let config = match &recipe.lora.init_adapter {
+        Some(dir) => {
+            let (dtype, device) = first_weight(model);
+            let adapter = Adapter::read(dir, dtype, &device)?;
+            let report = peft::apply(model, &adapter)?;
+            if !report.is_complete() {
+                return Err(Error::file(dir, format!(
+                    "adapter does not fit the model: missing {:?}, unexpected {:?}, unmatched targets {:?}",
+                    report.missing, report.unexpected, report.unmatched_targets
+                )));
+            }
+            adapter.config
+        }
+        None => {
+            let config = lora_config(recipe, model_type);
+            let report = inject(model, &config, recipe.train.seed)?;
+            if !report.unmatched_targets.is_empty() || !report.unmatched_saves.is_empty() {
+                return Err(Error::Config(format!(
+                    "LoRA target_modules {:?} / modules_to_save {:?} match no module of {} (module names look like '{}')",
+                    report.unmatched_targets,
+                    report.unmatched_saves,
+                    recipe.model.name,
+                    model.linears_mut().first().map(|l| l.name.clone()).unwrap_or_default()
+                )));
+            }
+            config
+        }
+    };
+    let counts = TrainableCounts::of(model);
+    tracing::info!("{counts}");
+    eprintln!("{counts}");
+    Ok((config, trainable_parameters(model)))
+}
+
+fn first_weight(model: &mut dyn Adaptable) -> (DType, Device) {
+    model
+        .linears_mut()
+        .first()
+        .map(|l| {
+            let w = l.weight.tensor();
+            (w.dtype(), w.device().clone())
+        })
+        .unwrap_or((DType::F32, Device::Cpu))
+}
+
+/// Train, validation and test splits of a seq2seq recipe.
+pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
+    let d = &recipe.data;
+    let train_path = d.train.as_deref().ok_or_else(|| Error::Config("data.train is not set".into()))?;
+    let load = |p: &str| -> Result<Vec<Seq2SeqExample>> { seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p)) };
+    let mut train_examples = load(train_path)?;
+    let mut validation = match &d.validation {
+        Some(p) => sample(load(p)?, d.validation_samples, d.seed),
+        None => Vec::new(),
+    };
+    if let (None, Some(fraction)) = (&d.validation, d.validation_fraction) {
+        let (t, v) = carve(train_examples, fraction, d.seed);
+        train_examples = t;
+        validation = sample(v, d.validation_samples, d.seed);
+    }
+    Ok((sample(train_examples, d.train_samples, d.seed), validation))
+}
+
+pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
+    let device = crate::device::select_device(&recipe.train.device)?;
+    let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
+    if device.is_cpu() && dtype == DType::BF16 {
+        return Err(Error::Unsupported("train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into()));
+    }
+    let files = crate::hub::resolve_model(&recipe.model.name)?;
+    let model_type = crate::models::model_type(&files)?;
+    let recipe_toml = Some(recipe.to_toml()?);
+    match recipe.model.task {
+        Task::Seq2seq => {
+            let (train_examples, validation) = seq2seq_splits(recipe)?;
+            let (mut model, _) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
+            let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
+            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
+            let d = &recipe.data;
+            let objective = Seq2SeqObjective {
+                model: &model,
+                train: TokenizedPairs::new(&train_examples, &tokenizer, d.max_source_tokens, d.max_target_tokens)?,
+                validation: Some(TokenizedPairs::new(&validation, &tokenizer, d.max_source_tokens, d.max_target_tokens)?),
+                eval_batch_size: recipe.train.batch_size,
+            };
+            train(TrainRun {
+                objective: &objective,
+                params,
+                lora: &config,
+                settings: &recipe.train,
+                shuffle: d.shuffle,
+                data_seed: d.seed,
+                recipe_toml,
+            })
+        }
+        Task::Classification => Err(Error::Unsupported("classification training needs the encoder models".into())),
+    }
+}

@@ -1,0 +1,10 @@
+//! Training: the loop, AdamW, learning-rate schedules, checkpoints and the metrics log.
+pub mod checkpoint;
+pub mod job;
+pub mod metrics;
+pub mod objective;
+pub mod optimizer;
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::{train, Objective, TrainReport, TrainRun};

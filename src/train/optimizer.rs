@@ -1,0 +1,99 @@
+//! AdamW exactly as `torch.optim.AdamW` (decoupled weight decay).
+use candle_core::{DType, Result, Tensor, Var};
+
+struct Slot {
+    var: Var,
+    m: Tensor,
+    v: Tensor,
+    decay: bool,
+}
+
+pub struct AdamW {
+    slots: Vec<Slot>,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// Completed optimizer steps.
+    pub step: usize,
+}
+
+impl AdamW {
+    /// `params` are (name, variable); names ending in `.bias` get no weight decay, as in
+    /// Transformers' Trainer.
+    pub fn new(params: &[(String, Var)], beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<Self> {
+        let slots = params
+            .iter()
+            .map(|(name, var)| {
+                Ok(Slot {
+                    var: var.clone(),
+                    m: var.zeros_like()?.to_dtype(DType::F32)?,
+                    v: var.zeros_like()?.to_dtype(DType::F32)?,
+                    decay: !name.ends_with(".bias"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            slots,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            step: 0,
+        })
+    }
+
+    /// One update with gradients in the order of the parameters.
+    pub fn step(&mut self, grads: &[Tensor], lr: f64) -> Result<()> {
+        self.step += 1;
+        let t = self.step as i32;
+        let bias1 = 1.0 - self.beta1.powi(t);
+        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        for (slot, grad) in self.slots.iter_mut().zip(grads) {
+            let dtype = slot.var.dtype();
+            let g = grad.detach().to_dtype(DType::F32)?;
+            let mut p = slot.var.as_tensor().detach().to_dtype(DType::F32)?;
+            if slot.decay && self.weight_decay != 0.0 {
+                p = (p * (1.0 - lr * self.weight_decay))?;
+            }
+            slot.m = ((&slot.m * self.beta1)? + (&g * (1.0 - self.beta1))?)?;
+            slot.v = ((&slot.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            let denom = ((slot.v.sqrt()? / bias2_sqrt)? + self.eps)?;
+            let update = ((&slot.m / denom)? * (lr / bias1))?;
+            slot.var.set(&(p - update)?.to_dtype(dtype)?)?;
+        }
+        Ok(())
+    }
+
+    /// First and second moments, for checkpoints.
+    pub fn state(&self) -> Vec<(Tensor, Tensor)> {
+        self.slots.iter().map(|s| (s.m.clone(), s.v.clone())).collect()
+    }
+
+    pub fn load_state(&mut self, state: Vec<(Tensor, Tensor)>, step: usize) -> Result<()> {
+        if state.len() != self.slots.len() {
+            candle_core::bail!("optimizer state has {} tensors, expected {}", state.len(), self.slots.len());
+        }
+        for (slot, (m, v)) in self.slots.iter_mut().zip(state) {
+            slot.m = m;
+            slot.v = v;
+        }
+        self.step = step;
+        Ok(())
+    }
+}
+
+/// √Σ‖g‖², and the factor `torch.nn.utils.clip_grad_norm_` scales by (≤ 1).
+pub fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)> {
+    let mut total = 0.0f64;
+    for g in grads {
+        total += g.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+    }
+    let norm = total.sqrt();
+    let factor = if max_norm > 0.0 {
+        (max_norm / (norm + 1e-6)).min(1.0)
+    } else {
+        1.0
+    };
+    Ok((norm, factor))
+}

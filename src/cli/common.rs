@@ -1,5 +1,5 @@
 //! Options and helpers shared by several subcommands.
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use loratune::hub::ModelFiles;
 use std::path::PathBuf;
@@ -33,9 +33,10 @@ impl ModelArgs {
         Ok(loratune::device::parse_dtype(&self.dtype)?)
     }
 
-    pub fn reject_adapter(&self) -> anyhow::Result<()> {
-        if let Some(adapter) = &self.adapter {
-            bail!("--adapter {}: adapters are not yet supported by this command", adapter.display());
+    /// Applies `--adapter` (PEFT format) when given.
+    pub fn apply_adapter(&self, model: &mut dyn loratune::lora::Adaptable) -> anyhow::Result<()> {
+        if let Some(dir) = &self.adapter {
+            loratune::lora::peft::load_into(model, dir).with_context(|| format!("applying adapter {}", dir.display()))?;
         }
         Ok(())
     }

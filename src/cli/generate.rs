@@ -22,9 +22,9 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    args.model.reject_adapter()?;
     let files = args.model.files()?;
-    let model = loratune::models::load_t5(&files, args.model.dtype()?, &args.model.device()?)?;
+    let mut model = loratune::models::load_t5(&files, args.model.dtype()?, &args.model.device()?)?;
+    args.model.apply_adapter(&mut model)?;
     let tokenizer = TextTokenizer::load(&files)?;
     let source_tok = tokenizer.with_max_length(args.max_source_tokens)?;
 

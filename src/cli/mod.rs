@@ -2,6 +2,7 @@
 mod common;
 mod generate;
 mod loss;
+mod merge;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Fine-tune with LoRA as a recipe describes; writes the adapter, checkpoints and metrics.
     Train(train::TrainArgs),
+    /// Fold a LoRA adapter into the base weights and write a model directory Transformers loads.
+    Merge(merge::MergeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Loss(args) => loss::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

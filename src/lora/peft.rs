@@ -216,3 +216,32 @@ pub fn save_parameters(parameters: &[(String, candle_core::Var)], config: &LoraC
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
+
+/// Reads an adapter and applies it; fails when the adapter does not fit the model
+/// (missing tensors or target names that match nothing), warns about extra tensors.
+pub fn load_into(model: &mut dyn Adaptable, dir: &Path) -> Result<ApplyReport> {
+    let (dtype, device) = model
+        .linears_mut()
+        .first()
+        .map(|l| {
+            let w = l.weight.tensor();
+            (w.dtype(), w.device().clone())
+        })
+        .unwrap_or((DType::F32, Device::Cpu));
+    let adapter = Adapter::read(dir, dtype, &device)?;
+    let report = apply(model, &adapter)?;
+    if !report.missing.is_empty() || !report.unmatched_targets.is_empty() {
+        return Err(Error::file(
+            dir,
+            format!(
+                "adapter does not fit the model: missing tensors {:?}, target_modules matching nothing {:?}",
+                report.missing, report.unmatched_targets
+            ),
+        ));
+    }
+    if !report.unexpected.is_empty() {
+        tracing::warn!("{}: tensors no module takes: {:?}", dir.display(), report.unexpected);
+    }
+    tracing::info!("{}: {} LoRA modules, {} saved modules", dir.display(), report.adapted.len(), report.saved.len());
+    Ok(report)
+}

@@ -6,9 +6,9 @@ use crate::data::recipe::{Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
-use crate::lora::peft::{self, Adapter};
+use crate::lora::peft;
 use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
-use candle_core::{DType, Device};
+use candle_core::DType;
 use std::path::Path;
 
 /// PEFT's default target modules for the model families loratune knows.
@@ -49,16 +49,8 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
 pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str) -> Result<(LoraConfig, Vec<(String, candle_core::Var)>)> {
     let config = match &recipe.lora.init_adapter {
         Some(dir) => {
-            let (dtype, device) = first_weight(model);
-            let adapter = Adapter::read(dir, dtype, &device)?;
-            let report = peft::apply(model, &adapter)?;
-            if !report.is_complete() {
-                return Err(Error::file(dir, format!(
-                    "adapter does not fit the model: missing {:?}, unexpected {:?}, unmatched targets {:?}",
-                    report.missing, report.unexpected, report.unmatched_targets
-                )));
-            }
-            adapter.config
+            peft::load_into(model, dir)?;
+            LoraConfig::read(&dir.join(peft::CONFIG_FILE))?
         }
         None => {
             let config = lora_config(recipe, model_type);
@@ -79,17 +71,6 @@ pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str
     tracing::info!("{counts}");
     eprintln!("{counts}");
     Ok((config, trainable_parameters(model)))
-}
-
-fn first_weight(model: &mut dyn Adaptable) -> (DType, Device) {
-    model
-        .linears_mut()
-        .first()
-        .map(|l| {
-            let w = l.weight.tensor();
-            (w.dtype(), w.device().clone())
-        })
-        .unwrap_or((DType::F32, Device::Cpu))
 }
 
 /// Train, validation and test splits of a seq2seq recipe.

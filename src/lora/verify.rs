@@ -1,0 +1,42 @@
+//! Comparing a model's outputs before and after a change (merge, save/reload).
+use crate::models::t5::T5;
+use candle_core::{DType, Device, Result, Tensor};
+use rand::{Rng, SeedableRng};
+
+/// A few random token sequences to run through a model.
+pub struct Probe {
+    pub sequences: Vec<Vec<u32>>,
+}
+
+impl Probe {
+    pub fn new(vocab: usize, count: usize, length: usize, seed: u64) -> Self {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let sequences = (0..count)
+            .map(|_| (0..length).map(|_| rng.gen_range(3..vocab.max(4) as u32)).collect())
+            .collect();
+        Self { sequences }
+    }
+
+    /// Decoder logits with the probe as both source and target.
+    pub fn t5_logits(&self, model: &T5) -> Result<Tensor> {
+        let cfg = &model.config;
+        let batch = crate::data::batch::Seq2SeqBatch::new(&self.sequences, &self.sequences, cfg.pad_token_id, cfg.decoder_start(), &model.device)?;
+        let encoded = model.encode(&batch.input_ids, &batch.attention_mask, false)?;
+        model.decode(&batch.decoder_input_ids, &encoded, &batch.attention_mask, None, false)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)
+    }
+}
+
+/// max |a − b| / max |a|.
+pub fn max_relative_error(a: &Tensor, b: &Tensor) -> Result<f64> {
+    let scale = a.abs()?.max_all()?.to_scalar::<f32>()?.max(1e-12) as f64;
+    Ok((a - b)?.abs()?.max_all()?.to_scalar::<f32>()? as f64 / scale)
+}
+
+/// How close merged and unmerged outputs must be for a weight type.
+pub fn tolerance(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => 1e-9,
+        DType::F32 => 1e-4,
+        _ => 3e-2,
+    }
+}

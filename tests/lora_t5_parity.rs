@@ -1,0 +1,202 @@
+//! LoRA on T5 against PEFT: adapter outputs, per-step training losses, the trained adapter,
+//! merged models, and adapter save/reload.
+mod common;
+use candle_core::{DType, Device};
+use common::*;
+use loratune::data::recipe::Recipe;
+use loratune::lora::{peft, trainable_parameters, Adaptable, TrainableCounts};
+use loratune::models::t5::T5;
+use loratune::train::objective::TokenizedPairs;
+use std::path::{Path, PathBuf};
+
+const CASES: [&str; 2] = ["t5_qv", "t5_all"];
+
+fn case_dir(case: &str) -> PathBuf {
+    fixtures().join("lora").join(case)
+}
+
+fn base_dir(case: &str) -> PathBuf {
+    let settings = read_json(&case_dir(case).join("train_settings.json"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(settings["base"].as_str().expect("base"))
+}
+
+fn load_base(dir: &Path) -> T5 {
+    let files = loratune::hub::resolve_model(dir.to_str().unwrap()).unwrap();
+    loratune::models::load_t5(&files, DType::F32, &Device::Cpu).unwrap()
+}
+
+/// Per-example losses (one padded batch) on the base fixture's inputs.
+fn losses(model: &T5, base: &Path) -> Vec<f64> {
+    let files = loratune::hub::resolve_model(base.to_str().unwrap()).unwrap();
+    let tokenizer = loratune::tokenizer::TextTokenizer::load(&files).unwrap();
+    let rows = loratune::data::source::read_rows(&base.join("inputs.jsonl")).unwrap();
+    let data: loratune::data::recipe::DataSection = toml::from_str("train = \"x\"").unwrap();
+    let examples = loratune::data::dataset::seq2seq_examples(&rows, &data, &base.join("inputs.jsonl")).unwrap();
+    let pairs = TokenizedPairs::new(&examples, &tokenizer, 64, 16).unwrap();
+    let all: Vec<usize> = (0..pairs.len()).collect();
+    let batch = pairs.batch(model, &all).unwrap();
+    let sums: Vec<f64> = model.token_nll(&batch, false).unwrap().to_dtype(DType::F64).unwrap().sum(1).unwrap().to_vec1().unwrap();
+    sums.iter().zip(&pairs.targets).map(|(s, t)| s / t.len() as f64).collect()
+}
+
+fn assert_close(got: &[f64], expected: &Path, tolerance: f64, what: &str) {
+    let want = read_jsonl(expected);
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        let w = w["loss"].as_f64().unwrap();
+        let rel = (g - w).abs() / w.abs();
+        assert!(rel <= tolerance, "{what}: {g} vs {w} (rel {rel:e})");
+    }
+}
+
+#[test]
+fn peft_adapter_outputs_match() {
+    for case in CASES {
+        let base = base_dir(case);
+        let mut model = load_base(&base);
+        let report = peft::load_into(&mut model, &case_dir(case).join("adapter")).unwrap();
+        assert!(report.is_complete(), "{case}: {report:?}");
+        let info = read_json(&case_dir(case).join("peft_info.json"));
+        assert_eq!(report.adapted.len(), info["lora_modules"].as_array().unwrap().len());
+        let counts = TrainableCounts::of(&mut model);
+        assert_eq!(counts.trainable as u64, info["trainable"].as_u64().unwrap(), "{case}");
+        assert_eq!(counts.all as u64, info["all"].as_u64().unwrap(), "{case}");
+        assert_close(&losses(&model, &base), &case_dir(case).join("expected_outputs.jsonl"), 1e-4, case);
+    }
+}
+
+/// A copy of the base model without dropout (the reference trained in eval mode) and the
+/// training rows laid out in the reference's order, so that consecutive batches match it.
+fn training_setup(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
+    let model_dir = tmp.join("model");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    for entry in std::fs::read_dir(base_dir(case)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut config = read_json(&model_dir.join("config.json"));
+    config["dropout_rate"] = serde_json::json!(0.0);
+    std::fs::write(model_dir.join("config.json"), config.to_string()).unwrap();
+    let rows = read_jsonl(&case_dir(case).join("train.jsonl"));
+    let mut ordered = String::new();
+    for step in read_jsonl(&case_dir(case).join("expected_steps.jsonl")) {
+        for r in step["rows"].as_array().unwrap() {
+            ordered.push_str(&rows[r.as_u64().unwrap() as usize].to_string());
+            ordered.push('\n');
+        }
+    }
+    let train = tmp.join("train.jsonl");
+    std::fs::write(&train, ordered).unwrap();
+    (model_dir, train)
+}
+
+fn recipe_for(case: &str, model_dir: &Path, train: &Path, out: &Path) -> Recipe {
+    let s = read_json(&case_dir(case).join("train_settings.json"));
+    let text = format!(
+        r#"
+[model]
+name = "{model}"
+task = "seq2seq"
+[data]
+train = "{train}"
+max_source_tokens = {src}
+max_target_tokens = {tgt}
+shuffle = false
+[lora]
+init_adapter = "{adapter}"
+[train]
+output_dir = "{out}"
+learning_rate = {lr}
+batch_size = {bs}
+max_steps = {steps}
+lr_scheduler_type = "constant"
+weight_decay = {wd}
+max_grad_norm = 0.0
+logging_steps = 1
+device = "cpu"
+"#,
+        model = model_dir.display(),
+        train = train.display(),
+        src = s["max_source_tokens"],
+        tgt = s["max_target_tokens"],
+        adapter = case_dir(case).join("adapter").display(),
+        out = out.display(),
+        lr = s["learning_rate"],
+        bs = s["batch_size"],
+        steps = s["steps"],
+        wd = s["weight_decay"],
+    );
+    Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
+}
+
+#[test]
+fn training_steps_match_peft() {
+    for case in CASES {
+        let tmp = tempfile::tempdir().unwrap();
+        let (model_dir, train) = training_setup(case, tmp.path());
+        let out = tmp.path().join("run");
+        let report = loratune::train::job::train_recipe(&recipe_for(case, &model_dir, &train, &out)).unwrap();
+        let expected = read_jsonl(&case_dir(case).join("expected_steps.jsonl"));
+        assert_eq!(report.step_losses.len(), expected.len());
+        for (got, want) in report.step_losses.iter().zip(&expected) {
+            let want = want["loss"].as_f64().unwrap();
+            let rel = (got - want).abs() / want.abs();
+            assert!(rel <= 1e-3, "{case}: step loss {got} vs {want} (rel {rel:e})");
+        }
+        let metrics = read_jsonl(&out.join("metrics.jsonl"));
+        assert_eq!(metrics.len(), expected.len());
+        for key in ["step", "epoch", "loss", "learning_rate", "grad_norm"] {
+            assert!(metrics[0].get(key).is_some(), "metrics.jsonl lacks {key}");
+        }
+        // The trained adapter reloads and gives PEFT's post-training outputs.
+        let mut model = load_base(&base_dir(case));
+        peft::load_into(&mut model, &report.adapter_dir).unwrap();
+        assert_close(&losses(&model, &base_dir(case)), &case_dir(case).join("expected_trained_outputs.jsonl"), 1e-3, case);
+        assert!(out.join("recipe.toml").is_file());
+    }
+}
+
+#[test]
+fn merged_model_matches_adapter_and_peft_merge() {
+    let case = "t5_qv";
+    let base = base_dir(case);
+    let tmp = tempfile::tempdir().unwrap();
+    let merged = tmp.path().join("merged");
+    run_cli(&[
+        "merge", "--model", base.to_str().unwrap(), "--adapter", case_dir(case).join("adapter").to_str().unwrap(),
+        "--output", merged.to_str().unwrap(), "--verify",
+    ]);
+    let model = load_base(&merged);
+    assert_close(&losses(&model, &base), &case_dir(case).join("expected_merged_outputs.jsonl"), 1e-4, "merged");
+    // Same tensor names as PEFT's merge_and_unload + save_pretrained.
+    let ours = candle_core::safetensors::load(merged.join("model.safetensors"), &Device::Cpu).unwrap();
+    let theirs = candle_core::safetensors::load(case_dir(case).join("merged/model.safetensors"), &Device::Cpu).unwrap();
+    let mut a: Vec<_> = ours.keys().collect();
+    let mut b: Vec<_> = theirs.keys().collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn saved_adapter_reloads_identically() {
+    let case = "t5_qv";
+    let base = base_dir(case);
+    let mut model = load_base(&base);
+    let adapter = peft::Adapter::read(&case_dir(case).join("adapter"), DType::F32, &Device::Cpu).unwrap();
+    peft::apply(&mut model, &adapter).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("copy");
+    peft::save(&mut model, &adapter.config, &dir).unwrap();
+    let copy = peft::Adapter::read(&dir, DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(copy.tensors.len(), adapter.tensors.len());
+    for (k, t) in &adapter.tensors {
+        let diff = (t - &copy.tensors[k]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(diff, 0.0, "{k}");
+    }
+    let mut reloaded = load_base(&base);
+    peft::load_into(&mut reloaded, &dir).unwrap();
+    assert_eq!(losses(&model, &base), losses(&reloaded, &base));
+    assert_eq!(trainable_parameters(&mut reloaded).len(), trainable_parameters(&mut model).len());
+    let _ = model.base_parameter_count();
+}

@@ -1,4 +1,8 @@
 //! Model architectures, one per file, and loading them from Hugging Face files.
+pub mod bert;
+pub mod classifier;
+pub mod distilbert;
+pub mod encoder;
 pub mod t5;
 pub mod weights;
 
@@ -21,9 +25,85 @@ pub fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<t5::
     let config: t5::T5Config = read_json(&files.config)?;
     let weights = Weights::load(&files.weights, dtype, device)?;
     let model = t5::T5::load(config, &weights)?;
-    let unused = weights.unused();
+    warn_unused(&weights);
+    Ok(model)
+}
+
+/// Logs checkpoint tensors that no layer used (position-id buffers aside).
+fn warn_unused(weights: &Weights) {
+    let unused: Vec<String> = weights
+        .unused()
+        .into_iter()
+        .filter(|k| !k.ends_with("position_ids"))
+        .collect();
     if !unused.is_empty() {
         tracing::warn!("{} checkpoint tensors not used: {:?}", unused.len(), unused);
     }
-    Ok(model)
+}
+
+/// A sequence classifier from a BERT or DistilBERT checkpoint, with or without a
+/// classification head. A missing head (and a missing BERT pooler) is initialised as
+/// Transformers does, from `seed`, and logged. The number of labels comes from the
+/// checkpoint's head, else `num_labels` or `labels`, else config.json.
+pub fn load_classifier(
+    files: &ModelFiles,
+    num_labels: Option<usize>,
+    labels: Option<Vec<String>>,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+) -> Result<classifier::SequenceClassifier> {
+    use classifier::{Architecture, FreshInit, LabelConfig, Labels, SequenceClassifier};
+    let kind = model_type(files)?;
+    let label_config: LabelConfig = read_json(&files.config)?;
+    let mut weights = Weights::load(&files.weights, dtype, device)?;
+    let head = weights
+        .resolve("classifier.weight")
+        .and_then(|key| weights.tensors().get(&key).map(|t| t.dims()[0]));
+    let labels = Labels::resolve(&label_config, head, num_labels, labels)?;
+    let (model, pad, new_weights) = match kind.as_str() {
+        "bert" => {
+            let config: bert::BertConfig = read_json(&files.config)?;
+            weights.add_alias("bert.", "");
+            let mut fresh = FreshInit::new(seed, config.initializer_range);
+            let pad = config.pad_token_id.unwrap_or(0);
+            let model = bert::BertForSequenceClassification::load(config, labels.count, &weights, &mut fresh)?;
+            (Architecture::Bert(model), pad, fresh.created)
+        }
+        "distilbert" => {
+            let config: distilbert::DistilBertConfig = read_json(&files.config)?;
+            weights.add_alias("distilbert.", "");
+            let mut fresh = FreshInit::new(seed, config.initializer_range);
+            let pad = config.pad_token_id.unwrap_or(0);
+            let model =
+                distilbert::DistilBertForSequenceClassification::load(config, labels.count, &weights, &mut fresh)?;
+            (Architecture::DistilBert(model), pad, fresh.created)
+        }
+        other => {
+            return Err(crate::error::Error::Unsupported(format!(
+                "{}: model_type '{other}' cannot be loaded as a sequence classifier (supported: bert, distilbert)",
+                files.config.display()
+            )))
+        }
+    };
+    warn_unused(&weights);
+    let classifier = SequenceClassifier {
+        model,
+        labels,
+        new_weights,
+        pad_token_id: pad,
+        dtype,
+        device: device.clone(),
+    };
+    classifier.warn_new_weights(classifier.class_name(), &files.reference);
+    Ok(classifier)
+}
+
+/// A plain `BertModel` (module names without `bert.`), for its hidden states (e.g. BERTScore).
+pub fn load_bert_model(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(bert::BertConfig, bert::BertModel)> {
+    let config: bert::BertConfig = read_json(&files.config)?;
+    let mut weights = Weights::load(&files.weights, dtype, device)?;
+    weights.add_alias("", "bert.");
+    let model = bert::BertModel::load(&config, &weights, "", None)?;
+    Ok((config, model))
 }

@@ -1,4 +1,5 @@
 //! Subcommands.
+mod classify;
 mod common;
 mod generate;
 mod loss;
@@ -25,12 +26,15 @@ pub enum Command {
     Loss(loss::LossArgs),
     /// Generate text for each source with an encoder-decoder model (greedy decoding).
     Generate(generate::GenerateArgs),
+    /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
+    Classify(classify::ClassifyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Loss(args) => loss::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Classify(args) => classify::run(args),
     }
 }
 

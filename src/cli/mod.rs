@@ -1,4 +1,5 @@
 //! Subcommands.
+mod classify;
 mod common;
 mod generate;
 mod loss;
@@ -31,6 +32,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Fold a LoRA adapter into the base weights and write a model directory Transformers loads.
     Merge(merge::MergeArgs),
+    /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
+    Classify(classify::ClassifyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Classify(args) => classify::run(args),
     }
 }
 

@@ -1,3 +1,4 @@
 //! Metrics and reports.
+pub mod classification;
 pub mod porter;
 pub mod rouge;

@@ -96,6 +96,17 @@ impl Labels {
         self.names.as_ref().and_then(|n| n.get(id)).map(String::as_str)
     }
 
+    /// Writes `num_labels`, `id2label` and `label2id` into a config.json value (names
+    /// default to Transformers' `LABEL_i`).
+    pub fn write_config(&self, config: &mut serde_json::Value) {
+        let names: Vec<String> = (0..self.count)
+            .map(|i| self.name(i).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
+            .collect();
+        config["num_labels"] = serde_json::json!(self.count);
+        config["id2label"] = names.iter().enumerate().map(|(i, n)| (i.to_string(), serde_json::json!(n))).collect();
+        config["label2id"] = names.iter().enumerate().map(|(i, n)| (n.clone(), serde_json::json!(i))).collect();
+    }
+
     pub fn label2id(&self) -> Option<HashMap<String, usize>> {
         self.names
             .as_ref()

@@ -101,3 +101,18 @@ fn classify_cli_applies_adapter() {
         .collect();
     assert_logits(&got, &lora_case(case).join("expected_outputs.jsonl"), 1e-4, "classify --adapter");
 }
+
+#[test]
+fn adapter_check_reports_fit_and_misfit() {
+    let case = "distilbert_cls";
+    let adapter = lora_case(case).join("adapter");
+    let ok = run_cli(&["adapter", "check", "--model", lora_base(case).to_str().unwrap(), "--adapter", adapter.to_str().unwrap()]);
+    assert!(ok.contains("matched LoRA modules (2)") && ok.contains("PEFT will load it: yes"), "{ok}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
+        .args(["adapter", "check", "--model", lora_base("bert_cls").to_str().unwrap(), "--adapter", adapter.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("unmatched target_modules entries (1)") && text.contains("PEFT will load it: no"), "{text}");
+}

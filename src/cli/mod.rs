@@ -1,4 +1,5 @@
 //! Subcommands.
+mod adapter;
 mod classify;
 mod common;
 mod generate;
@@ -32,6 +33,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Fold a LoRA adapter into the base weights and write a model directory Transformers loads.
     Merge(merge::MergeArgs),
+    /// Inspect adapters (`adapter check`).
+    Adapter(adapter::AdapterArgs),
     /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
     Classify(classify::ClassifyArgs),
 }
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Adapter(args) => adapter::run(args),
         Command::Classify(args) => classify::run(args),
     }
 }

@@ -5,6 +5,7 @@ mod common;
 mod generate;
 mod loss;
 mod merge;
+mod score;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Fold a LoRA adapter into the base weights and write a model directory Transformers loads.
     Merge(merge::MergeArgs),
+    /// ROUGE and BERTScore of prediction/reference pairs, per line, with the means.
+    Score(score::ScoreArgs),
     /// Inspect adapters (`adapter check`).
     Adapter(adapter::AdapterArgs),
     /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Adapter(args) => adapter::run(args),
+        Command::Score(args) => score::run(args),
         Command::Classify(args) => classify::run(args),
     }
 }

@@ -5,8 +5,16 @@ use std::path::Path;
 
 /// Rows of a data file: `.jsonl` (one object a line), `.json` (an array of objects), `.csv`
 /// (a header line, then records; every value a string) or `.parquet`.
+/// `hf:OWNER/NAME[:CONFIG]:SPLIT` reads a Hub dataset split (see `hub_dataset`).
 /// Each row comes with its line number (JSON Lines) or element number (JSON arrays, 1-based).
 pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
+    if let Some(spec) = path.to_str().and_then(super::hub_dataset::DatasetSpec::parse) {
+        let mut rows = Vec::new();
+        for file in super::hub_dataset::resolve(&spec?, None)? {
+            rows.extend(read_rows(&file)?);
+        }
+        return Ok(rows);
+    }
     if !path.exists() {
         return Err(Error::file(path, "no such data file"));
     }

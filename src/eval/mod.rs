@@ -1,4 +1,5 @@
 //! Metrics and reports.
+pub mod bertscore;
 pub mod classification;
 pub mod porter;
 pub mod rouge;

@@ -1,5 +1,6 @@
 //! Metrics and reports.
 pub mod classification;
+pub mod plot;
 pub mod porter;
 pub mod rouge;
 pub mod stats;

@@ -2,5 +2,6 @@
 pub mod classification;
 pub mod plot;
 pub mod porter;
+pub mod report;
 pub mod rouge;
 pub mod stats;

@@ -1,5 +1,8 @@
 //! Metrics and reports.
 pub mod bertscore;
 pub mod classification;
+pub mod plot;
 pub mod porter;
+pub mod report;
 pub mod rouge;
+pub mod stats;

@@ -64,3 +64,41 @@ fn classification_recipe_runs_end_to_end() {
     assert_eq!(evals.len(), 2);
     assert!(out.join("adapter/adapter_model.safetensors").is_file());
 }
+
+fn shared(path: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(path);
+    assert!(p.exists(), "{} is missing (CI has ../shared beside the repository)", p.display());
+    p.to_string_lossy().into_owned()
+}
+
+/// The shipped recipes run offline with `--set` overrides: tiny fixture models (no pretrained
+/// T5 exists offline), the real data in ../shared, a few steps.
+#[test]
+fn shipped_recipes_run_offline_with_overrides() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t5 = fixtures().join("t5/flan_like").to_string_lossy().into_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let quick = ["train.max_steps=2", "train.batch_size=2", "train.eval_strategy=\"no\"", "eval.samples=3", "eval.max_new_tokens=6",
+        "data.max_source_tokens=48", "data.max_target_tokens=12", "data.train_samples=8", "data.validation_samples=4"];
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("dialogue-summary", vec![format!("model.name={t5}"), format!("data.train={}", shared("data/dialogsum/train.jsonl")),
+            format!("data.validation={}", shared("data/dialogsum/validation.jsonl")), format!("data.test={}", shared("data/dialogsum/test.jsonl")),
+            format!("eval.bertscore_model={}", shared("models/all-MiniLM-L6-v2"))]),
+        ("document-summary", vec![format!("model.name={t5}"), format!("data.train={}", shared("data/xsum/test.jsonl")),
+            format!("data.validation={}", shared("data/xsum/test.jsonl")), format!("data.test={}", shared("data/xsum/test.jsonl")),
+            format!("eval.bertscore_model={}", shared("models/all-MiniLM-L6-v2"))]),
+        ("sentiment", vec![format!("model.name={}", fixtures().join("distilbert/cls2").display()),
+            format!("data.train={}", shared("data/imdb/train.jsonl")), format!("data.test={}", shared("data/imdb/test.jsonl"))]),
+    ];
+    for (name, sets) in cases {
+        let out = tmp.path().join(name);
+        let mut args: Vec<String> = vec!["run".into(), root.join("recipes").join(format!("{name}.toml")).to_string_lossy().into_owned()];
+        for s in sets.iter().map(String::as_str).chain(quick.iter().copied()).chain([format!("train.output_dir={}", out.display()).as_str()]) {
+            args.extend(["--set".to_string(), s.to_string()]);
+        }
+        let stdout = run_cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(stdout.contains("report:"), "{name}: {stdout}");
+        assert!(out.join("adapter/adapter_config.json").is_file(), "{name}");
+        check_report(&out, name == "sentiment");
+    }
+}

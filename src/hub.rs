@@ -174,19 +174,29 @@ pub fn resolve_model(reference: &str) -> Result<ModelFiles> {
         },
     };
     let tokenizer = repo.get("tokenizer.json")?;
-    let extra = ["special_tokens_map.json", "spiece.model", "vocab.txt"]
-        .iter()
-        .filter_map(|f| repo.get_optional(f))
-        .collect();
-    Ok(ModelFiles {
+    Ok(assemble(reference, config, weights, tokenizer, |f| repo.get_optional(f)))
+}
+
+/// The optional files come from `optional` (a cache/Hub lookup or a directory check).
+fn assemble(
+    reference: &str,
+    config: PathBuf,
+    weights: Vec<PathBuf>,
+    tokenizer: PathBuf,
+    optional: impl Fn(&str) -> Option<PathBuf>,
+) -> ModelFiles {
+    ModelFiles {
         reference: reference.to_string(),
         config,
         weights,
         tokenizer,
-        tokenizer_config: repo.get_optional("tokenizer_config.json"),
-        generation_config: repo.get_optional("generation_config.json"),
-        extra,
-    })
+        tokenizer_config: optional("tokenizer_config.json"),
+        generation_config: optional("generation_config.json"),
+        extra: ["special_tokens_map.json", "spiece.model", "vocab.txt"]
+            .iter()
+            .filter_map(|f| optional(f))
+            .collect(),
+    }
 }
 
 fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
@@ -213,20 +223,9 @@ fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
     if !tokenizer.is_file() {
         return Err(Error::file(&tokenizer, "missing (loratune reads the fast tokenizer file)"));
     }
-    let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
-    let extra = ["special_tokens_map.json", "spiece.model", "vocab.txt"]
-        .iter()
-        .filter_map(|f| optional(f))
-        .collect();
-    Ok(ModelFiles {
-        reference: reference.to_string(),
-        config,
-        weights,
-        tokenizer,
-        tokenizer_config: optional("tokenizer_config.json"),
-        generation_config: optional("generation_config.json"),
-        extra,
-    })
+    Ok(assemble(reference, config, weights, tokenizer, |name| {
+        Some(dir.join(name)).filter(|p| p.is_file())
+    }))
 }
 
 fn shard_names(index: &Path) -> Result<Vec<String>> {

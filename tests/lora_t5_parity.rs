@@ -97,13 +97,7 @@ fn merged_model_matches_adapter_and_peft_merge() {
     let model = load_base(&merged);
     assert_close(&losses(&model, &base), &case_dir(case).join("expected_merged_outputs.jsonl"), 1e-4, "merged");
     // Same tensor names as PEFT's merge_and_unload + save_pretrained.
-    let ours = candle_core::safetensors::load(merged.join("model.safetensors"), &Device::Cpu).unwrap();
-    let theirs = candle_core::safetensors::load(case_dir(case).join("merged/model.safetensors"), &Device::Cpu).unwrap();
-    let mut a: Vec<_> = ours.keys().collect();
-    let mut b: Vec<_> = theirs.keys().collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    assert_same_tensor_names(&merged.join("model.safetensors"), &case_dir(case).join("merged/model.safetensors"));
 }
 
 #[test]

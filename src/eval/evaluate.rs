@@ -68,22 +68,27 @@ pub fn evaluate_recipe(recipe: &Recipe, adapter: &Path) -> Result<Evaluation> {
     let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let out = recipe.train.output_dir.join("report");
-    let mut meta = base_meta(recipe, &files, adapter, dtype, &device)?;
+    let meta = base_meta(recipe, &files, adapter, dtype, &device)?;
+    let context = Context { recipe, files: &files, adapter, dtype, device: &device, meta, out: &out };
     match recipe.model.task {
-        Task::Classification => evaluate_classifier(recipe, &files, adapter, dtype, &device, &mut meta, &out),
-        Task::Seq2seq => evaluate_seq2seq(recipe, &files, adapter, dtype, &device, &mut meta, &out),
+        Task::Classification => evaluate_classifier(context),
+        Task::Seq2seq => evaluate_seq2seq(context),
     }
 }
 
-fn evaluate_classifier(
-    recipe: &Recipe,
-    files: &ModelFiles,
-    adapter: &Path,
+/// Everything both evaluations need.
+struct Context<'a> {
+    recipe: &'a Recipe,
+    files: &'a ModelFiles,
+    adapter: &'a Path,
     dtype: DType,
-    device: &Device,
-    meta: &mut ReportMeta,
-    out: &Path,
-) -> Result<Evaluation> {
+    device: &'a Device,
+    meta: ReportMeta,
+    out: &'a Path,
+}
+
+fn evaluate_classifier(context: Context) -> Result<Evaluation> {
+    let Context { recipe, files, adapter, dtype, device, mut meta, out } = context;
     let options = ClassifierOptions {
         num_labels: recipe.model.num_labels,
         labels: recipe.model.labels.clone(),
@@ -129,7 +134,7 @@ fn evaluate_classifier(
     };
     meta.settings.insert("classification".into(), json!({"max_tokens": max_tokens, "positive_class": 1, "average": if base.num_labels() == 2 { "binary" } else { "macro" }}));
     let headline = ("f1".to_string(), classification.base.f1, classification.tuned.f1);
-    let written = write_report(out, meta, &report_examples, Some(&classification))?;
+    let written = write_report(out, &meta, &report_examples, Some(&classification))?;
     Ok(Evaluation { written, headline })
 }
 
@@ -139,16 +144,8 @@ fn percentile_95(mut lengths: Vec<usize>) -> usize {
     lengths.get(index).copied().unwrap_or(1).max(1)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn evaluate_seq2seq(
-    recipe: &Recipe,
-    files: &ModelFiles,
-    adapter: &Path,
-    dtype: DType,
-    device: &Device,
-    meta: &mut ReportMeta,
-    out: &Path,
-) -> Result<Evaluation> {
+fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
+    let Context { recipe, files, adapter, dtype, device, mut meta, out } = context;
     let base = crate::models::load_t5(files, dtype, device)?;
     let mut tuned = crate::models::load_t5(files, dtype, device)?;
     peft::load_into(&mut tuned, adapter)?;
@@ -239,6 +236,6 @@ fn evaluate_seq2seq(
     meta.sample_ids = report_examples.iter().map(|e| e.id.clone()).collect();
     let mean = |pick: &dyn Fn(&ReportExample) -> f64| report_examples.iter().map(pick).sum::<f64>() / report_examples.len().max(1) as f64;
     let headline = ("rougeL".to_string(), mean(&|e| e.base_metrics["rougeL"]), mean(&|e| e.tuned_metrics["rougeL"]));
-    let written = write_report(out, meta, &report_examples, None)?;
+    let written = write_report(out, &meta, &report_examples, None)?;
     Ok(Evaluation { written, headline })
 }

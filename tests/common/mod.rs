@@ -130,3 +130,13 @@ pub fn assert_step_losses(case: &str, got: &[f64], tolerance: f64) {
         assert!(rel <= tolerance, "{case}: step loss {g} vs {w} (rel {rel:e})");
     }
 }
+
+/// Two safetensors files hold the same tensor names.
+pub fn assert_same_tensor_names(ours: &Path, theirs: &Path) {
+    let names = |p: &Path| {
+        let mut keys: Vec<String> = candle_core::safetensors::load(p, &candle_core::Device::Cpu).unwrap().into_keys().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(names(ours), names(theirs));
+}

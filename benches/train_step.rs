@@ -11,6 +11,9 @@ use loratune::train::optimizer::AdamW;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn random_ids(rows: usize, len: usize, vocab: usize, rng: &mut impl Rng) -> Vec<Vec<u32>> {
     (0..rows).map(|_| (0..len).map(|_| rng.gen_range(3..vocab as u32)).collect()).collect()
 }

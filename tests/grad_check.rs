@@ -14,7 +14,7 @@ fn random(shape: &[usize], seed: u64) -> Tensor {
 /// Compares the analytic gradient of sum(f(x) * probe) with central differences.
 fn check(f: impl Fn(&Tensor) -> candle_core::Result<Tensor>, shape: &[usize]) {
     let x = Var::from_tensor(&random(shape, 1)).unwrap();
-    let probe = random(&f(x.as_tensor()).unwrap().dims().to_vec(), 2);
+    let probe = random(f(x.as_tensor()).unwrap().dims(), 2);
     let objective = |t: &Tensor| (f(t).unwrap() * &probe).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
     let grads = (f(x.as_tensor()).unwrap() * &probe).unwrap().sum_all().unwrap().backward().unwrap();
     let analytic: Vec<f64> = grads.get(&x).expect("no gradient reached the input").flatten_all().unwrap().to_vec1().unwrap();

@@ -281,7 +281,7 @@ impl Recipe {
         }
         let recipe: Recipe = value
             .try_into()
-            .map_err(|e: toml::de::Error| Error::file(path, format!("{}", e.message())))?;
+            .map_err(|e: toml::de::Error| Error::file(path, e.message().to_string()))?;
         recipe.validate().map_err(|m| Error::file(path, m))?;
         Ok(recipe)
     }

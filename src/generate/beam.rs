@@ -87,6 +87,7 @@ pub(crate) fn run(
     model: &T5,
     sources: &[Vec<u32>],
     settings: &GenerationSettings,
+    on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Vec<u32>>> {
     let ctx = Context::new(model, settings);
     let device = &model.device;
@@ -99,6 +100,7 @@ pub(crate) fn run(
 
     let (input_ids, mut mask) = crate::data::batch::pad(sources, ctx.pad, device)?;
     let mut encoded = model.encode(&input_ids, &mask, false)?;
+    on_step(0, sources.len());
     let mut items: Vec<Item> = (0..sources.len())
         .map(|i| Item {
             // all beams start as the decoder start token, beam 0 with score 0 and the others
@@ -137,6 +139,7 @@ pub(crate) fn run(
             .squeeze(1)?
             .to_dtype(DType::F32)?;
         let mut rows = logits.to_vec2::<f32>()?;
+        let running_rows = rows.len();
         let mut next_rows: Vec<u32> = Vec::new();
         let mut next_tokens: Vec<u32> = Vec::new();
         let mut still_active = Vec::with_capacity(active.len());
@@ -266,6 +269,7 @@ pub(crate) fn run(
                 }
             }
         }
+        on_step(step + 1, running_rows);
         if still_active.is_empty() {
             break;
         }

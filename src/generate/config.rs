@@ -228,13 +228,13 @@ impl GenerationSettings {
         if self.do_sample && self.num_beams > 1 {
             return bad("sampling with num_beams > 1 (beam sampling) is not supported".into());
         }
-        if !(self.repetition_penalty > 0.0) {
+        if self.repetition_penalty.is_nan() || self.repetition_penalty <= 0.0 {
             return bad(format!(
                 "repetition_penalty must be > 0, not {}",
                 self.repetition_penalty
             ));
         }
-        if self.do_sample && !(self.temperature > 0.0) {
+        if self.do_sample && (self.temperature.is_nan() || self.temperature <= 0.0) {
             return bad(format!("temperature must be > 0, not {}", self.temperature));
         }
         if !(0.0..=1.0).contains(&self.top_p) {

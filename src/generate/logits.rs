@@ -180,7 +180,7 @@ pub fn sample<R: Rng>(scores: &[f32], rng: &mut R) -> u32 {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let weights: Vec<f64> = scores.iter().map(|&s| ((s - max) as f64).exp()).collect();
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) || !total.is_finite() {
+    if total.is_nan() || total <= 0.0 || !total.is_finite() {
         return argmax(scores);
     }
     let mut target = rng.gen::<f64>() * total;

@@ -77,6 +77,18 @@ pub fn generate_seeded(
     seeds: &[u64],
     settings: &GenerationSettings,
 ) -> Result<Vec<Vec<u32>>> {
+    generate_observed(model, sources, seeds, settings, &mut |_, _| {})
+}
+
+/// [`generate_seeded`] that calls `on_step(tokens_so_far, running_rows)` once the encoder has
+/// run (`tokens_so_far` 0) and after every decoder step (for timing and progress).
+pub fn generate_observed(
+    model: &T5,
+    sources: &[Vec<u32>],
+    seeds: &[u64],
+    settings: &GenerationSettings,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Vec<u32>>> {
     settings.validate()?;
     if seeds.len() != sources.len() {
         return Err(crate::Error::Config(format!(
@@ -89,9 +101,9 @@ pub fn generate_seeded(
         return Ok(Vec::new());
     }
     if settings.num_beams > 1 {
-        beam::run(model, sources, settings)
+        beam::run(model, sources, settings, on_step)
     } else {
-        search::run(model, sources, seeds, settings)
+        search::run(model, sources, seeds, settings, on_step)
     }
 }
 

@@ -14,12 +14,14 @@ pub(crate) fn run(
     sources: &[Vec<u32>],
     seeds: &[u64],
     settings: &GenerationSettings,
+    on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Vec<u32>>> {
     let ctx = Context::new(model, settings);
     let device = &model.device;
     let batch = sources.len();
     let (input_ids, mut mask) = crate::data::batch::pad(sources, ctx.pad, device)?;
     let mut encoded = model.encode(&input_ids, &mask, false)?;
+    on_step(0, batch);
     let processor = LogitsProcessor::new(settings, &ctx.eos);
     let plain_greedy = !settings.do_sample && processor.is_identity();
     let mut histories: Vec<Vec<u32>> = vec![vec![ctx.start]; batch];
@@ -27,7 +29,7 @@ pub(crate) fn run(
     // the input row of each running row
     let mut active: Vec<usize> = (0..batch).collect();
     let mut cache = DecoderCache::with_capacity(settings.max_new_tokens + 1);
-    for _ in 0..settings.max_new_tokens {
+    for step in 0..settings.max_new_tokens {
         if active.is_empty() {
             break;
         }
@@ -56,6 +58,7 @@ pub(crate) fn run(
                 })
                 .collect()
         };
+        on_step(step + 1, active.len());
         let mut keep: Vec<u32> = Vec::with_capacity(active.len());
         for (i, (&r, token)) in active.iter().zip(tokens).enumerate() {
             histories[r].push(token);

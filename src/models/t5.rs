@@ -2,8 +2,9 @@
 use crate::error::{Error, Result};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
+use crate::nn::cpu_f32::activation as fused_activation;
 use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
-use crate::nn::decode_attention::attend_one_query;
+use crate::nn::fused_attention::attend_inference;
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::norm::RmsNorm;
@@ -218,8 +219,8 @@ impl T5Attention {
                 }
             }
         };
-        let out = if !train && q.dim(2)? == 1 {
-            attend_one_query(&q, &k, &v, bias)?
+        let out = if !train {
+            attend_inference(&q, &k, &v, bias)?
         } else {
             attend(&q, &k, &v, bias, 1.0, self.dropout, train)?
         };
@@ -251,10 +252,22 @@ impl FeedForward {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        // inference: one fused pass for the activation (and the gate) where a kernel exists
+        let fast = if train { None } else { self.activation.fast() };
         let hidden = match (&self.wi, &self.wi_0, &self.wi_1) {
-            (Some(wi), _, _) => self.activation.forward(&wi.forward(xs, train)?)?,
+            (Some(wi), _, _) => {
+                let h = wi.forward(xs, train)?;
+                match fast.map(|kind| fused_activation(kind, &h, None)).transpose()?.flatten() {
+                    Some(out) => out,
+                    None => self.activation.forward(&h)?,
+                }
+            }
             (None, Some(wi_0), Some(wi_1)) => {
-                (self.activation.forward(&wi_0.forward(xs, train)?)? * wi_1.forward(xs, train)?)?
+                let (a, b) = (wi_0.forward(xs, train)?, wi_1.forward(xs, train)?);
+                match fast.map(|kind| fused_activation(kind, &a, Some(&b))).transpose()?.flatten() {
+                    Some(out) => out,
+                    None => (self.activation.forward(&a)? * b)?,
+                }
             }
             _ => candle_core::bail!("T5 feed-forward without input projection"),
         };

@@ -2,7 +2,7 @@
 pub mod activation;
 pub mod attention;
 pub mod cpu_f32;
-pub mod decode_attention;
+pub mod fused_attention;
 pub mod dropout;
 pub mod embedding;
 pub mod frozen_matmul;
@@ -12,6 +12,7 @@ pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod param;
+pub mod skinny;
 pub mod softmax;
 
 pub use linear::Linear;

@@ -154,7 +154,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                 check_learning(&run.params, &initial, &got_gradient, step)?;
             }
             let epoch = epoch_index as f64 + (group_index + 1) as f64 / groups.len() as f64;
-            if step % s.logging_steps.max(1) == 0 || step == total {
+            if step.is_multiple_of(s.logging_steps.max(1)) || step == total {
                 let mean = window.iter().sum::<f64>() / window.len() as f64;
                 window.clear();
                 log.write(&json!({"step": step, "epoch": round4(epoch), "loss": mean, "learning_rate": lr, "grad_norm": grad_norm}))?;
@@ -170,7 +170,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
             let evaluate_now = match s.eval_strategy {
                 EvalStrategy::No => false,
                 EvalStrategy::Epoch => end_of_epoch,
-                EvalStrategy::Steps => step % s.eval_steps.unwrap_or(usize::MAX).max(1) == 0,
+                EvalStrategy::Steps => step.is_multiple_of(s.eval_steps.unwrap_or(usize::MAX).max(1)),
             };
             if evaluate_now {
                 if let Some(metrics) = run.objective.evaluate()? {
@@ -194,7 +194,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                     }
                 }
             }
-            if s.save_steps.is_some_and(|k| k > 0 && step % k == 0) {
+            if s.save_steps.is_some_and(|k| k > 0 && step.is_multiple_of(k)) {
                 let dir = out.join("checkpoints").join(format!("step-{step}"));
                 let state = TrainerState {
                     global_step: step,

@@ -233,8 +233,16 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// One timed run: (total, encoder, per-step durations, outputs).
-type Run = (Duration, Duration, Vec<Duration>, Vec<Vec<u32>>);
+/// One timed run.
+struct Run {
+    total: Duration,
+    encoder: Duration,
+    /// Wall time of each decoder step.
+    steps: Vec<Duration>,
+    /// CPU time (all threads) of each decoder step, NaN when unknown (10 ms resolution).
+    step_cpu: Vec<f64>,
+    outputs: Vec<Vec<u32>>,
+}
 
 fn timed(model: &T5, sources: &[Vec<u32>], new_tokens: usize) -> anyhow::Result<Run> {
     let settings = GenerationSettings {
@@ -243,14 +251,21 @@ fn timed(model: &T5, sources: &[Vec<u32>], new_tokens: usize) -> anyhow::Result<
     };
     let seeds = vec![0; sources.len()];
     let start = Instant::now();
-    let mut marks: Vec<Instant> = Vec::with_capacity(new_tokens + 1);
-    let out = generate_observed(model, sources, &seeds, &settings, &mut |_, _| {
-        marks.push(Instant::now())
+    let mut marks: Vec<(Instant, f64)> = Vec::with_capacity(new_tokens + 1);
+    let outputs = generate_observed(model, sources, &seeds, &settings, &mut |_, _| {
+        marks.push((Instant::now(), cpu_seconds().unwrap_or(f64::NAN)))
     })?;
     let total = start.elapsed();
-    let encoder = marks.first().map(|m| *m - start).unwrap_or_default();
-    let steps = marks.windows(2).map(|w| w[1] - w[0]).collect();
-    Ok((total, encoder, steps, out))
+    let encoder = marks.first().map(|m| m.0 - start).unwrap_or_default();
+    let steps = marks.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let step_cpu = marks.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    Ok(Run {
+        total,
+        encoder,
+        steps,
+        step_cpu,
+        outputs,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -288,12 +303,18 @@ fn main() -> anyhow::Result<()> {
         let cpu_before = cpu_seconds();
         let run = timed(&model, &sources, shape.new_tokens)?;
         let cpu = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
-        if best.as_ref().is_none_or(|b| run.0 < b.0) {
+        if best.as_ref().is_none_or(|b| run.total < b.total) {
             best = Some(run);
             best_cpu = cpu;
         }
     }
-    let (ours, encoder, steps, outputs) = best.ok_or_else(|| anyhow::anyhow!("no run"))?;
+    let Run {
+        total: ours,
+        encoder,
+        steps,
+        outputs,
+        ..
+    } = best.ok_or_else(|| anyhow::anyhow!("no run"))?;
     assert!(
         outputs.iter().all(|o| o.len() == shape.new_tokens),
         "every row generates all tokens"
@@ -353,25 +374,32 @@ fn main() -> anyhow::Result<()> {
 
     if long_tokens > 0 {
         println!("\nper-token time, one run of {long_tokens} new tokens (same batch):");
-        let (total, encoder, steps, _) = timed(&model, &sources, long_tokens)?;
+        let run = timed(&model, &sources, long_tokens)?;
         println!(
             "total {:.2} s, encoder {:.2} s, {:.1} generated tokens/s",
-            total.as_secs_f64(),
-            encoder.as_secs_f64(),
-            (shape.batch * long_tokens) as f64 / total.as_secs_f64()
+            run.total.as_secs_f64(),
+            run.encoder.as_secs_f64(),
+            (shape.batch * long_tokens) as f64 / run.total.as_secs_f64()
         );
         println!(
-            "| tokens | ms per step ({} rows) | ms per generated token |",
+            "| tokens | ms per step ({} rows) | CPU ms per step (all threads) | ms per generated token |",
             shape.batch
         );
-        println!("|---|---:|---:|");
-        for (i, block) in steps.chunks(32).enumerate() {
+        println!("|---|---:|---:|---:|");
+        for (i, (block, cpu)) in run
+            .steps
+            .chunks(32)
+            .zip(run.step_cpu.chunks(32))
+            .enumerate()
+        {
             let mean = block.iter().sum::<Duration>().as_secs_f64() / block.len() as f64;
+            let cpu_mean = cpu.iter().sum::<f64>() / cpu.len() as f64;
             println!(
-                "| {}–{} | {:.1} | {:.2} |",
+                "| {}–{} | {:.1} | {:.1} | {:.2} |",
                 i * 32 + 1,
                 i * 32 + block.len(),
                 1e3 * mean,
+                1e3 * cpu_mean,
                 1e3 * mean / shape.batch as f64
             );
         }

@@ -249,9 +249,13 @@ def train(case, model, tok, train_rows, settings, grad_noise=0.0):
     conditioning check (multiplies every gradient by 1 + grad_noise * N(0, 1) before the step)."""
     noise_gen = torch.Generator().manual_seed(12345)
     model.eval()  # every dropout off (lora_dropout is 0 anyway)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=case["lr"], betas=(TRAIN["adam_beta1"], TRAIN["adam_beta2"]),
-                            eps=TRAIN["adam_epsilon"], weight_decay=TRAIN["weight_decay"], foreach=False)
+    # Transformers' Trainer groups: no weight decay for biases (and LayerNorm weights, none trainable here).
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    groups = [{"params": [p for n, p in named if not n.endswith(".bias")], "weight_decay": TRAIN["weight_decay"]},
+              {"params": [p for n, p in named if n.endswith(".bias")], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=case["lr"], betas=(TRAIN["adam_beta1"], TRAIN["adam_beta2"]),
+                            eps=TRAIN["adam_epsilon"], foreach=False)
     n, bs = len(train_rows), TRAIN["batch_size"]
     steps = []
     for k in range(TRAIN["steps"]):
@@ -340,8 +344,8 @@ def make_case(out_root, case):
     ts = dict(TRAIN)
     ts["learning_rate"] = case["lr"]
     ts["optimizer"] = ("torch.optim.AdamW(trainable_params, lr, betas=(adam_beta1, adam_beta2), eps=adam_epsilon, "
-                       "weight_decay=weight_decay, foreach=False): decoupled weight decay on EVERY trainable "
-                       "parameter (biases of modules_to_save copies included)")
+                       "foreach=False) with Transformers Trainer's parameter groups: decoupled weight decay on every "
+                       "trainable parameter except biases (weight_decay 0 for names ending in .bias)")
     ts["batching_detail"] = "step k (1-based) uses rows [(k-1)*B + j) mod len(train.jsonl) for j in 0..B"
     ts["model_mode"] = "model.eval() during training (all dropout off); lora_dropout 0"
     ts["loss"] = ("T5: model(input_ids, attention_mask, labels).loss, sources padded with 0 (mask 0), labels padded "

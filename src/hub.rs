@@ -49,10 +49,72 @@ pub struct HubRepo {
 
 impl HubRepo {
     pub fn new(id: &str, revision: &str, kind: RepoType) -> Self {
+        Self::with_cache(id, revision, kind, cache_dir())
+    }
+
+    pub fn with_cache(id: &str, revision: &str, kind: RepoType, cache: PathBuf) -> Self {
         Self {
             repo: Repo::with_revision(id.to_string(), kind, revision.to_string()),
-            cache: Cache::new(cache_dir()),
+            cache: Cache::new(cache),
         }
+    }
+
+    /// The repository's files at the revision: from the Hub, or when offline (or the Hub is
+    /// unreachable) from the cached snapshot.
+    pub fn list_files(&self) -> Result<Vec<String>> {
+        if !offline() {
+            match self.api().and_then(|api| {
+                api.repo(self.repo.clone())
+                    .info()
+                    .map_err(|e| Error::Hub(format!("listing {}: {e}", self.repo.folder_name())))
+            }) {
+                Ok(info) => return Ok(info.siblings.into_iter().map(|s| s.rfilename).collect()),
+                Err(e) => tracing::warn!("{e}; using the local cache"),
+            }
+        }
+        self.cached_files()
+    }
+
+    /// Files of the cached snapshot that the revision's ref points to.
+    pub fn cached_files(&self) -> Result<Vec<String>> {
+        let root = self.cache.path().join(self.repo.folder_name());
+        let ref_path = root.join("refs").join(self.repo.revision());
+        let commit = std::fs::read_to_string(&ref_path).map_err(|_| {
+            Error::Hub(format!(
+                "{} (revision {}) is not in the cache {}{}",
+                self.repo.folder_name(),
+                self.repo.revision(),
+                self.cache.path().display(),
+                if offline() { " and HF_HUB_OFFLINE is set" } else { "" }
+            ))
+        })?;
+        let snapshot = root.join("snapshots").join(commit.trim());
+        let mut files = Vec::new();
+        let mut stack = vec![snapshot.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&snapshot) {
+                    files.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    fn api(&self) -> Result<hf_hub::api::sync::Api> {
+        let token = std::env::var("HF_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| self.cache.token());
+        hf_hub::api::sync::ApiBuilder::from_cache(self.cache.clone())
+            .with_token(token)
+            .with_progress(true)
+            .build()
+            .map_err(|e| Error::Hub(e.to_string()))
     }
 
     /// A file of the repository: from the cache, else downloaded (unless offline).
@@ -67,16 +129,8 @@ impl HubRepo {
                 self.cache.path().display()
             )));
         }
-        let token = std::env::var("HF_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| self.cache.token());
-        let api = hf_hub::api::sync::ApiBuilder::from_cache(self.cache.clone())
-            .with_token(token)
-            .with_progress(true)
-            .build()
-            .map_err(|e| Error::Hub(e.to_string()))?;
-        api.repo(self.repo.clone())
+        self.api()?
+            .repo(self.repo.clone())
             .get(filename)
             .map_err(|e| Error::Hub(format!("{filename} of {}: {e}", self.repo.folder_name())))
     }
@@ -120,19 +174,29 @@ pub fn resolve_model(reference: &str) -> Result<ModelFiles> {
         },
     };
     let tokenizer = repo.get("tokenizer.json")?;
-    let extra = ["special_tokens_map.json", "spiece.model", "vocab.txt"]
-        .iter()
-        .filter_map(|f| repo.get_optional(f))
-        .collect();
-    Ok(ModelFiles {
+    Ok(assemble(reference, config, weights, tokenizer, |f| repo.get_optional(f)))
+}
+
+/// The optional files come from `optional` (a cache/Hub lookup or a directory check).
+fn assemble(
+    reference: &str,
+    config: PathBuf,
+    weights: Vec<PathBuf>,
+    tokenizer: PathBuf,
+    optional: impl Fn(&str) -> Option<PathBuf>,
+) -> ModelFiles {
+    ModelFiles {
         reference: reference.to_string(),
         config,
         weights,
         tokenizer,
-        tokenizer_config: repo.get_optional("tokenizer_config.json"),
-        generation_config: repo.get_optional("generation_config.json"),
-        extra,
-    })
+        tokenizer_config: optional("tokenizer_config.json"),
+        generation_config: optional("generation_config.json"),
+        extra: ["special_tokens_map.json", "spiece.model", "vocab.txt"]
+            .iter()
+            .filter_map(|f| optional(f))
+            .collect(),
+    }
 }
 
 fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
@@ -159,20 +223,9 @@ fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
     if !tokenizer.is_file() {
         return Err(Error::file(&tokenizer, "missing (loratune reads the fast tokenizer file)"));
     }
-    let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
-    let extra = ["special_tokens_map.json", "spiece.model", "vocab.txt"]
-        .iter()
-        .filter_map(|f| optional(f))
-        .collect();
-    Ok(ModelFiles {
-        reference: reference.to_string(),
-        config,
-        weights,
-        tokenizer,
-        tokenizer_config: optional("tokenizer_config.json"),
-        generation_config: optional("generation_config.json"),
-        extra,
-    })
+    Ok(assemble(reference, config, weights, tokenizer, |name| {
+        Some(dir.join(name)).filter(|p| p.is_file())
+    }))
 }
 
 fn shard_names(index: &Path) -> Result<Vec<String>> {

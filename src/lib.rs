@@ -10,7 +10,9 @@ pub mod jsonl;
 pub mod lora;
 pub mod models;
 pub mod nn;
+pub mod pipeline;
 pub mod progress;
+pub mod quickstart;
 pub mod train;
 pub mod tokenizer;
 

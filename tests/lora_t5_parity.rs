@@ -3,7 +3,6 @@
 mod common;
 use candle_core::{DType, Device};
 use common::*;
-use loratune::data::recipe::Recipe;
 use loratune::lora::{peft, trainable_parameters, Adaptable, TrainableCounts};
 use loratune::models::t5::T5;
 use loratune::train::objective::TokenizedPairs;
@@ -12,12 +11,11 @@ use std::path::{Path, PathBuf};
 const CASES: [&str; 2] = ["t5_qv", "t5_all"];
 
 fn case_dir(case: &str) -> PathBuf {
-    fixtures().join("lora").join(case)
+    lora_case(case)
 }
 
 fn base_dir(case: &str) -> PathBuf {
-    let settings = read_json(&case_dir(case).join("train_settings.json"));
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(settings["base"].as_str().expect("base"))
+    lora_base(case)
 }
 
 fn load_base(dir: &Path) -> T5 {
@@ -65,86 +63,16 @@ fn peft_adapter_outputs_match() {
     }
 }
 
-/// A copy of the base model without dropout (the reference trained in eval mode) and the
-/// training rows laid out in the reference's order, so that consecutive batches match it.
-fn training_setup(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
-    let model_dir = tmp.join("model");
-    std::fs::create_dir_all(&model_dir).unwrap();
-    for entry in std::fs::read_dir(base_dir(case)).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
-    }
-    let mut config = read_json(&model_dir.join("config.json"));
-    config["dropout_rate"] = serde_json::json!(0.0);
-    std::fs::write(model_dir.join("config.json"), config.to_string()).unwrap();
-    let rows = read_jsonl(&case_dir(case).join("train.jsonl"));
-    let mut ordered = String::new();
-    for step in read_jsonl(&case_dir(case).join("expected_steps.jsonl")) {
-        for r in step["rows"].as_array().unwrap() {
-            ordered.push_str(&rows[r.as_u64().unwrap() as usize].to_string());
-            ordered.push('\n');
-        }
-    }
-    let train = tmp.join("train.jsonl");
-    std::fs::write(&train, ordered).unwrap();
-    (model_dir, train)
-}
-
-fn recipe_for(case: &str, model_dir: &Path, train: &Path, out: &Path) -> Recipe {
-    let s = read_json(&case_dir(case).join("train_settings.json"));
-    let text = format!(
-        r#"
-[model]
-name = "{model}"
-task = "seq2seq"
-[data]
-train = "{train}"
-max_source_tokens = {src}
-max_target_tokens = {tgt}
-shuffle = false
-[lora]
-init_adapter = "{adapter}"
-[train]
-output_dir = "{out}"
-learning_rate = {lr}
-batch_size = {bs}
-max_steps = {steps}
-lr_scheduler_type = "constant"
-weight_decay = {wd}
-max_grad_norm = 0.0
-logging_steps = 1
-device = "cpu"
-"#,
-        model = model_dir.display(),
-        train = train.display(),
-        src = s["max_source_tokens"],
-        tgt = s["max_target_tokens"],
-        adapter = case_dir(case).join("adapter").display(),
-        out = out.display(),
-        lr = s["learning_rate"],
-        bs = s["batch_size"],
-        steps = s["steps"],
-        wd = s["weight_decay"],
-    );
-    Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
-}
-
 #[test]
 fn training_steps_match_peft() {
     for case in CASES {
         let tmp = tempfile::tempdir().unwrap();
-        let (model_dir, train) = training_setup(case, tmp.path());
+        let (model_dir, train) = lora_training_copy(case, tmp.path());
         let out = tmp.path().join("run");
-        let report = loratune::train::job::train_recipe(&recipe_for(case, &model_dir, &train, &out)).unwrap();
-        let expected = read_jsonl(&case_dir(case).join("expected_steps.jsonl"));
-        assert_eq!(report.step_losses.len(), expected.len());
-        for (got, want) in report.step_losses.iter().zip(&expected) {
-            let want = want["loss"].as_f64().unwrap();
-            let rel = (got - want).abs() / want.abs();
-            assert!(rel <= 1e-3, "{case}: step loss {got} vs {want} (rel {rel:e})");
-        }
+        let report = loratune::train::job::train_recipe(&lora_training_recipe(case, "seq2seq", &model_dir, &train, &out)).unwrap();
+        assert_step_losses(case, &report.step_losses, 1e-3);
         let metrics = read_jsonl(&out.join("metrics.jsonl"));
-        assert_eq!(metrics.len(), expected.len());
+        assert_eq!(metrics.len(), report.step_losses.len());
         for key in ["step", "epoch", "loss", "learning_rate", "grad_norm"] {
             assert!(metrics[0].get(key).is_some(), "metrics.jsonl lacks {key}");
         }
@@ -169,13 +97,7 @@ fn merged_model_matches_adapter_and_peft_merge() {
     let model = load_base(&merged);
     assert_close(&losses(&model, &base), &case_dir(case).join("expected_merged_outputs.jsonl"), 1e-4, "merged");
     // Same tensor names as PEFT's merge_and_unload + save_pretrained.
-    let ours = candle_core::safetensors::load(merged.join("model.safetensors"), &Device::Cpu).unwrap();
-    let theirs = candle_core::safetensors::load(case_dir(case).join("merged/model.safetensors"), &Device::Cpu).unwrap();
-    let mut a: Vec<_> = ours.keys().collect();
-    let mut b: Vec<_> = theirs.keys().collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    assert_same_tensor_names(&merged.join("model.safetensors"), &case_dir(case).join("merged/model.safetensors"));
 }
 
 #[test]

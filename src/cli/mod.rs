@@ -1,8 +1,14 @@
 //! Subcommands.
+mod adapter;
+mod classify;
+mod evaluate;
 mod common;
 mod generate;
 mod loss;
 mod merge;
+mod quickstart;
+mod run;
+mod score;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -29,8 +35,20 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Fine-tune with LoRA as a recipe describes; writes the adapter, checkpoints and metrics.
     Train(train::TrainArgs),
+    /// A real LoRA fine-tune and base-vs-tuned report that works offline (sentiment on IMDB).
+    Quickstart(quickstart::QuickstartArgs),
+    /// Train, then evaluate base vs tuned and write the report (the main job).
+    Run(run::RunArgs),
+    /// Compare the base model and a tuned adapter on random test examples; writes a report.
+    Evaluate(evaluate::EvaluateArgs),
     /// Fold a LoRA adapter into the base weights and write a model directory Transformers loads.
     Merge(merge::MergeArgs),
+    /// ROUGE and BERTScore of prediction/reference pairs, per line, with the means.
+    Score(score::ScoreArgs),
+    /// Inspect adapters (`adapter check`).
+    Adapter(adapter::AdapterArgs),
+    /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
+    Classify(classify::ClassifyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -38,7 +56,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Loss(args) => loss::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Adapter(args) => adapter::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Classify(args) => classify::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Datasets, batching, prompts and recipes.
 pub mod batch;
 pub mod dataset;
+pub mod hub_dataset;
 pub mod prompt;
 pub mod recipe;
 pub mod source;

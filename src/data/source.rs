@@ -3,9 +3,18 @@ use crate::error::{Error, Result};
 use crate::jsonl::{read_objects, NumberedRow};
 use std::path::Path;
 
-/// Rows of a data file: `.jsonl` (one object a line) or `.json` (an array of objects).
+/// Rows of a data file: `.jsonl` (one object a line), `.json` (an array of objects), `.csv`
+/// (a header line, then records; every value a string) or `.parquet`.
+/// `hf:OWNER/NAME[:CONFIG]:SPLIT` reads a Hub dataset split (see `hub_dataset`).
 /// Each row comes with its line number (JSON Lines) or element number (JSON arrays, 1-based).
 pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
+    if let Some(spec) = path.to_str().and_then(super::hub_dataset::DatasetSpec::parse) {
+        let mut rows = Vec::new();
+        for file in super::hub_dataset::resolve(&spec?, None)? {
+            rows.extend(read_rows(&file)?);
+        }
+        return Ok(rows);
+    }
     if !path.exists() {
         return Err(Error::file(path, "no such data file"));
     }
@@ -13,9 +22,11 @@ pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
     match extension.as_str() {
         "jsonl" | "ndjson" => read_objects(path),
         "json" => read_json_array(path),
+        "csv" => read_csv(path),
+        "parquet" => read_parquet(path),
         other => Err(Error::file(
             path,
-            format!("unsupported data format '.{other}' (use .jsonl or .json)"),
+            format!("unsupported data format '.{other}' (use .jsonl, .json, .csv or .parquet)"),
         )),
     }
 }
@@ -35,4 +46,52 @@ fn read_json_array(path: &Path) -> Result<Vec<NumberedRow>> {
             _ => Err(Error::file(path, format!("element {i} is not an object"))),
         })
         .collect()
+}
+
+/// CSV with a header; the row number reported is the record's line (header = line 1).
+fn read_csv(path: &Path) -> Result<Vec<NumberedRow>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| Error::file(path, e.to_string()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::line(path, 1, format!("header: {e}")))?
+        .clone();
+    let mut rows = Vec::new();
+    for record in reader.byte_records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+            Error::line(path, line, e.to_string())
+        })?;
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let mut row = serde_json::Map::new();
+        for (name, value) in headers.iter().zip(record.iter()) {
+            let text = std::str::from_utf8(value).map_err(|e| {
+                Error::line(path, line, format!("field '{name}': not valid UTF-8 (byte {})", e.valid_up_to()))
+            })?;
+            row.insert(name.to_string(), serde_json::Value::String(text.to_string()));
+        }
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+/// Parquet through the record reader; the row number reported is the row's index + 1.
+fn read_parquet(path: &Path) -> Result<Vec<NumberedRow>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| Error::file(path, format!("not a readable parquet file: {e}")))?;
+    let iter = reader
+        .get_row_iter(None)
+        .map_err(|e| Error::file(path, e.to_string()))?;
+    let mut rows = Vec::new();
+    for (i, row) in iter.enumerate() {
+        let row = row.map_err(|e| Error::line(path, i + 1, format!("row {}: {e}", i + 1)))?;
+        match row.to_json_value() {
+            serde_json::Value::Object(map) => rows.push((i + 1, map)),
+            _ => return Err(Error::line(path, i + 1, "row is not a record")),
+        }
+    }
+    Ok(rows)
 }

@@ -1,3 +1,9 @@
 //! Metrics and reports.
+pub mod bertscore;
+pub mod classification;
+pub mod evaluate;
+pub mod plot;
 pub mod porter;
+pub mod report;
 pub mod rouge;
+pub mod stats;

@@ -230,6 +230,13 @@ pub fn load_into(model: &mut dyn Adaptable, dir: &Path) -> Result<ApplyReport> {
         .unwrap_or((DType::F32, Device::Cpu));
     let adapter = Adapter::read(dir, dtype, &device)?;
     let report = apply(model, &adapter)?;
+    check_report(&report, dir)?;
+    Ok(report)
+}
+
+/// Fails when an adapter does not fit (missing tensors, target names matching nothing);
+/// warns about tensors no module takes.
+pub fn check_report(report: &ApplyReport, dir: &Path) -> Result<()> {
     if !report.missing.is_empty() || !report.unmatched_targets.is_empty() {
         return Err(Error::file(
             dir,
@@ -243,5 +250,5 @@ pub fn load_into(model: &mut dyn Adaptable, dir: &Path) -> Result<ApplyReport> {
         tracing::warn!("{}: tensors no module takes: {:?}", dir.display(), report.unexpected);
     }
     tracing::info!("{}: {} LoRA modules, {} saved modules", dir.display(), report.adapted.len(), report.saved.len());
-    Ok(report)
+    Ok(())
 }

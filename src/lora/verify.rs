@@ -40,3 +40,11 @@ pub fn tolerance(dtype: DType) -> f64 {
         _ => 3e-2,
     }
 }
+
+impl Probe {
+    /// Classification logits of the probe sequences.
+    pub fn classifier_logits(&self, model: &crate::models::classifier::SequenceClassifier) -> Result<Tensor> {
+        let (ids, mask) = crate::data::batch::pad(&self.sequences, model.pad_token_id, &model.device)?;
+        model.forward(&ids, &mask, false)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)
+    }
+}

@@ -1,4 +1,8 @@
 //! Model architectures, one per file, and loading them from Hugging Face files.
+pub mod bert;
+pub mod classifier;
+pub mod distilbert;
+pub mod encoder;
 pub mod t5;
 pub mod weights;
 
@@ -30,8 +34,13 @@ pub fn load_t5_with_weights(files: &ModelFiles, dtype: DType, device: &Device) -
     Ok((model, weights))
 }
 
+/// Logs checkpoint tensors that no layer used (position-id buffers aside).
 pub fn warn_unused(weights: &Weights) {
-    let unused = weights.unused();
+    let unused: Vec<String> = weights
+        .unused()
+        .into_iter()
+        .filter(|k| !k.ends_with("position_ids"))
+        .collect();
     if !unused.is_empty() {
         tracing::warn!(
             "{}: {} checkpoint tensors not used: {:?}",
@@ -40,4 +49,139 @@ pub fn warn_unused(weights: &Weights) {
             unused
         );
     }
+}
+
+/// A sequence classifier from a BERT or DistilBERT checkpoint, with or without a
+/// classification head. A missing head (and a missing BERT pooler) is initialised as
+/// Transformers does, from `seed`, and logged. The number of labels comes from the
+/// checkpoint's head, else `num_labels` or `labels`, else config.json.
+pub fn load_classifier(
+    files: &ModelFiles,
+    num_labels: Option<usize>,
+    labels: Option<Vec<String>>,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+) -> Result<classifier::SequenceClassifier> {
+    let (classifier, _) = build_classifier(files, num_labels, labels, seed, dtype, device)?;
+    classifier.warn_new_weights(classifier.class_name(), &files.reference);
+    Ok(classifier)
+}
+
+/// Options for opening a classifier, possibly with an adapter that carries its head.
+#[derive(Debug, Clone, Default)]
+pub struct ClassifierOptions {
+    pub num_labels: Option<usize>,
+    pub labels: Option<Vec<String>>,
+    /// Seed of a newly created head.
+    pub seed: u64,
+    /// A PEFT adapter to apply; its saved head also fixes the number of labels.
+    pub adapter: Option<std::path::PathBuf>,
+}
+
+/// A classifier with its adapter applied, and the checkpoint (for merging). New weights the
+/// adapter does not provide are logged as Transformers warns.
+pub fn open_classifier(
+    files: &ModelFiles,
+    options: &ClassifierOptions,
+    dtype: DType,
+    device: &Device,
+) -> Result<(classifier::SequenceClassifier, Weights)> {
+    let adapter = match &options.adapter {
+        Some(dir) => Some(crate::lora::peft::Adapter::read(dir, dtype, device)?),
+        None => None,
+    };
+    let num_labels = options
+        .num_labels
+        .or_else(|| adapter.as_ref().and_then(|a| a.head_labels()));
+    let (mut model, weights) = build_classifier(files, num_labels, options.labels.clone(), options.seed, dtype, device)?;
+    if let (Some(adapter), Some(dir)) = (&adapter, &options.adapter) {
+        let report = crate::lora::peft::apply(&mut model, adapter)?;
+        crate::lora::peft::check_report(&report, dir)?;
+        let provided: Vec<String> = report
+            .saved
+            .iter()
+            .flat_map(|m| [format!("{m}.weight"), format!("{m}.bias")])
+            .collect();
+        model.new_weights.retain(|w| !provided.contains(w));
+    }
+    model.warn_new_weights(model.class_name(), &files.reference);
+    Ok((model, weights))
+}
+
+fn build_classifier(
+    files: &ModelFiles,
+    num_labels: Option<usize>,
+    labels: Option<Vec<String>>,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+) -> Result<(classifier::SequenceClassifier, Weights)> {
+    use classifier::{Architecture, FreshInit, LabelConfig, Labels, SequenceClassifier};
+    let kind = model_type(files)?;
+    let label_config: LabelConfig = read_json(&files.config)?;
+    let mut weights = Weights::load(&files.weights, dtype, device)?;
+    let head = weights
+        .resolve("classifier.weight")
+        .and_then(|key| weights.tensors().get(&key).map(|t| t.dims()[0]));
+    let labels = Labels::resolve(&label_config, head, num_labels, labels)?;
+    let (model, pad, new_weights) = match kind.as_str() {
+        "bert" => {
+            let config: bert::BertConfig = read_json(&files.config)?;
+            weights.add_alias("bert.", "");
+            let mut fresh = FreshInit::new(seed, config.initializer_range);
+            let pad = config.pad_token_id.unwrap_or(0);
+            let model = bert::BertForSequenceClassification::load(config, labels.count, &weights, &mut fresh)?;
+            (Architecture::Bert(model), pad, fresh.created)
+        }
+        "distilbert" => {
+            let config: distilbert::DistilBertConfig = read_json(&files.config)?;
+            weights.add_alias("distilbert.", "");
+            let mut fresh = FreshInit::new(seed, config.initializer_range);
+            let pad = config.pad_token_id.unwrap_or(0);
+            let model =
+                distilbert::DistilBertForSequenceClassification::load(config, labels.count, &weights, &mut fresh)?;
+            (Architecture::DistilBert(model), pad, fresh.created)
+        }
+        other => {
+            return Err(crate::error::Error::Unsupported(format!(
+                "{}: model_type '{other}' cannot be loaded as a sequence classifier (supported: bert, distilbert)",
+                files.config.display()
+            )))
+        }
+    };
+    warn_unused(&weights);
+    let mut classifier = SequenceClassifier {
+        model,
+        labels,
+        new_weights,
+        pad_token_id: pad,
+        dtype,
+        device: device.clone(),
+        parameter_count: 0,
+    };
+    let fresh: usize = classifier
+        .linears_mut()
+        .into_iter()
+        .flat_map(|l| {
+            let weight = (l.weight.tensor().elem_count(), format!("{}.weight", l.name));
+            let bias = l.bias.as_ref().map(|b| (b.tensor().elem_count(), format!("{}.bias", l.name)));
+            std::iter::once(weight).chain(bias)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter(|(_, name)| classifier.new_weights.contains(name))
+        .map(|(count, _)| count)
+        .sum();
+    classifier.parameter_count = weights.used_parameter_count() + fresh;
+    Ok((classifier, weights))
+}
+
+/// A plain `BertModel` (module names without `bert.`), for its hidden states (e.g. BERTScore).
+pub fn load_bert_model(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(bert::BertConfig, bert::BertModel)> {
+    let config: bert::BertConfig = read_json(&files.config)?;
+    let mut weights = Weights::load(&files.weights, dtype, device)?;
+    weights.add_alias("", "bert.");
+    let model = bert::BertModel::load(&config, &weights, "", None)?;
+    Ok((config, model))
 }

@@ -438,10 +438,10 @@ impl T5 {
             Linear::load(weights, "lm_head", cfg.d_model, cfg.vocab_size, false)?
         } else {
             if !cfg.tie_word_embeddings {
-                return Err(Error::file(
-                    weights.source(),
-                    "config.json has tie_word_embeddings=false but the file has no lm_head.weight",
-                ));
+                tracing::warn!(
+                    "{}: tie_word_embeddings=false but no lm_head.weight: using the shared embedding as the head (as Transformers 5 does)",
+                    weights.source().display()
+                );
             }
             Linear::new("lm_head", shared.clone(), None)
         };

@@ -17,6 +17,14 @@ pub struct Weights {
     duplicates: RefCell<BTreeSet<String>>,
     pub dtype: DType,
     pub device: Device,
+    /// For benchmarks and counting: tensors not in the file are made up on request.
+    synthetic: Option<Synthetic>,
+}
+
+struct Synthetic {
+    std: f64,
+    rng: RefCell<rand::rngs::StdRng>,
+    made: RefCell<HashMap<String, Tensor>>,
 }
 
 impl Weights {
@@ -48,7 +56,40 @@ impl Weights {
             duplicates: RefCell::new(BTreeSet::new()),
             dtype,
             device: device.clone(),
+            synthetic: None,
         }
+    }
+
+    /// Weights with no file behind them: every requested tensor is drawn from N(0, std²)
+    /// (zeros when `std` is 0) with a seeded generator. Optional tensors count as absent.
+    pub fn synthetic(std: f64, seed: u64, dtype: DType, device: &Device) -> Self {
+        use rand::SeedableRng;
+        let mut weights = Self::from_tensors(HashMap::new(), PathBuf::from("<synthetic>"), dtype, device);
+        weights.synthetic = Some(Synthetic {
+            std,
+            rng: RefCell::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            made: RefCell::new(HashMap::new()),
+        });
+        weights
+    }
+
+    fn make_up(&self, synthetic: &Synthetic, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if let Some(t) = synthetic.made.borrow().get(name) {
+            return Ok(t.clone());
+        }
+        let tensor = if synthetic.std == 0.0 {
+            Tensor::zeros(shape, self.dtype, &self.device)?
+        } else {
+            use rand_distr::Distribution;
+            let normal = rand_distr::Normal::new(0.0, synthetic.std as f32)
+                .map_err(|e| Error::Config(format!("synthetic weights: {e}")))?;
+            let mut rng = synthetic.rng.borrow_mut();
+            let count: usize = shape.iter().product();
+            let values: Vec<f32> = (0..count).map(|_| normal.sample(&mut *rng)).collect();
+            Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?
+        };
+        synthetic.made.borrow_mut().insert(name.to_string(), tensor.clone());
+        Ok(tensor)
     }
 
     pub fn add_alias(&mut self, model_prefix: &str, checkpoint_prefix: &str) {
@@ -77,6 +118,9 @@ impl Weights {
     }
 
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if let (None, Some(synthetic)) = (self.resolve(name), &self.synthetic) {
+            return self.make_up(synthetic, name, shape);
+        }
         let key = self.resolve(name).ok_or_else(|| {
             Error::file(&self.source, format!("missing tensor '{name}'"))
         })?;
@@ -95,6 +139,7 @@ impl Weights {
     pub fn get_any(&self, names: &[&str], shape: &[usize]) -> Result<Tensor> {
         match names.iter().find(|n| self.contains(n)) {
             Some(name) => self.get(name, shape),
+            None if self.synthetic.is_some() && !names.is_empty() => self.get(names[0], shape),
             None => Err(Error::file(
                 &self.source,
                 format!("missing tensor: none of {names:?}"),
@@ -118,7 +163,12 @@ impl Weights {
             .iter()
             .filter(|k| !duplicates.contains(*k))
             .map(|k| self.tensors[k].elem_count())
-            .sum()
+            .sum::<usize>()
+            + self
+                .synthetic
+                .as_ref()
+                .map(|s| s.made.borrow().values().map(|t| t.elem_count()).sum::<usize>())
+                .unwrap_or(0)
     }
 
     /// Checkpoint keys no model layer asked for.

@@ -1,8 +1,8 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
-use super::objective::{Seq2SeqObjective, TokenizedPairs};
+use super::objective::{ClassificationObjective, Seq2SeqObjective, TokenizedPairs, TokenizedTexts};
 use super::trainer::{train, TrainReport, TrainRun};
-use crate::data::dataset::{carve, sample, seq2seq_examples, Seq2SeqExample};
-use crate::data::recipe::{Recipe, Task};
+use crate::data::dataset::{carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample};
+use crate::data::recipe::{DataSection, Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
@@ -73,22 +73,24 @@ pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str
     Ok((config, trainable_parameters(model)))
 }
 
-/// Train, validation and test splits of a seq2seq recipe.
+/// Train and validation splits of a seq2seq recipe.
 pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
+    splits(d, |p| seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p)))
+}
+
+/// Seeded subsets of the train file and of the validation file (or a share carved from train).
+fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(Vec<T>, Vec<T>)> {
     let train_path = d.train.as_deref().ok_or_else(|| Error::Config("data.train is not set".into()))?;
-    let load = |p: &str| -> Result<Vec<Seq2SeqExample>> { seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p)) };
     let mut train_examples = load(train_path)?;
     let mut validation = match &d.validation {
-        Some(p) => sample(load(p)?, d.validation_samples, d.seed),
+        Some(p) => load(p)?,
         None => Vec::new(),
     };
     if let (None, Some(fraction)) = (&d.validation, d.validation_fraction) {
-        let (t, v) = carve(train_examples, fraction, d.seed);
-        train_examples = t;
-        validation = sample(v, d.validation_samples, d.seed);
+        (train_examples, validation) = carve(train_examples, fraction, d.seed);
     }
-    Ok((sample(train_examples, d.train_samples, d.seed), validation))
+    Ok((sample(train_examples, d.train_samples, d.seed), sample(validation, d.validation_samples, d.seed)))
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
@@ -123,6 +125,47 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 recipe_toml,
             })
         }
-        Task::Classification => Err(Error::Unsupported("classification training needs the encoder models".into())),
+        Task::Classification => {
+            let options = crate::models::ClassifierOptions {
+                num_labels: recipe.model.num_labels,
+                labels: recipe.model.labels.clone(),
+                seed: recipe.train.seed,
+                adapter: None,
+            };
+            let (mut model, _) = crate::models::open_classifier(&files, &options, dtype, &device)?;
+            let (train_examples, validation) = classification_splits(recipe, model.num_labels(), model.id2label())?;
+            let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
+            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
+            let max_tokens = recipe.data.max_source_tokens.min(model.max_positions());
+            let objective = ClassificationObjective {
+                model: &model,
+                train: TokenizedTexts::new(&train_examples, &tokenizer, max_tokens)?,
+                validation: Some(TokenizedTexts::new(&validation, &tokenizer, max_tokens)?),
+                eval_batch_size: recipe.train.batch_size.max(16),
+            };
+            train(TrainRun {
+                objective: &objective,
+                params,
+                lora: &config,
+                settings: &recipe.train,
+                shuffle: recipe.data.shuffle,
+                data_seed: recipe.data.seed,
+                recipe_toml,
+            })
+        }
     }
+}
+
+/// Train and validation splits of a classification recipe.
+pub fn classification_splits(
+    recipe: &Recipe,
+    num_labels: usize,
+    names: Option<&[String]>,
+) -> Result<(Vec<ClassificationExample>, Vec<ClassificationExample>)> {
+    let d = &recipe.data;
+    let names = recipe.model.labels.as_deref().or(names);
+    let load = |p: &str| -> Result<Vec<ClassificationExample>> {
+        classification_examples(&read_rows(Path::new(p))?, d, names, num_labels, Path::new(p))
+    };
+    splits(d, load)
 }

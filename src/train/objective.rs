@@ -1,7 +1,9 @@
-//! Training objectives of the tasks: token cross-entropy for seq2seq.
+//! Training objectives of the tasks: token cross-entropy for seq2seq, cross-entropy over
+//! labels for classification.
 use super::trainer::Objective;
 use crate::data::batch::Seq2SeqBatch;
-use crate::data::dataset::Seq2SeqExample;
+use crate::data::dataset::{ClassificationExample, Seq2SeqExample};
+use crate::models::classifier::SequenceClassifier;
 use crate::error::Result;
 use crate::models::t5::T5;
 use crate::tokenizer::TextTokenizer;
@@ -77,5 +79,91 @@ impl Objective for Seq2SeqObjective<'_> {
         };
         let loss = validation.mean_loss(self.model, self.eval_batch_size)?;
         Ok(Some(BTreeMap::from([("eval_loss".to_string(), loss)])))
+    }
+}
+
+/// Tokenized texts with their labels.
+pub struct TokenizedTexts {
+    pub ids: Vec<Vec<u32>>,
+    pub labels: Vec<usize>,
+}
+
+impl TokenizedTexts {
+    pub fn new(examples: &[ClassificationExample], tokenizer: &TextTokenizer, max_tokens: usize) -> Result<Self> {
+        let tok = tokenizer.with_max_length(max_tokens)?;
+        let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+        Ok(Self {
+            ids: tok.encode_batch(&texts)?,
+            labels: examples.iter().map(|e| e.label).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Logits (rows, labels) of the given rows.
+    pub fn logits(&self, model: &SequenceClassifier, rows: &[usize], train: bool) -> candle_core::Result<Tensor> {
+        let seqs: Vec<Vec<u32>> = rows.iter().map(|&i| self.ids[i].clone()).collect();
+        let (ids, mask) = crate::data::batch::pad(&seqs, model.pad_token_id, &model.device)?;
+        model.forward(&ids, &mask, train)
+    }
+
+    fn label_tensor(&self, model: &SequenceClassifier, rows: &[usize]) -> candle_core::Result<Tensor> {
+        let labels: Vec<u32> = rows.iter().map(|&i| self.labels[i] as u32).collect();
+        Tensor::from_vec(labels, rows.len(), &model.device)
+    }
+
+    /// Predicted labels and the mean cross-entropy over all rows.
+    pub fn predict(&self, model: &SequenceClassifier, batch_size: usize) -> candle_core::Result<(Vec<usize>, f64)> {
+        let mut predictions = Vec::with_capacity(self.len());
+        let mut loss = 0.0;
+        let rows: Vec<usize> = (0..self.len()).collect();
+        for chunk in rows.chunks(batch_size.max(1)) {
+            let logits = self.logits(model, chunk, false)?;
+            let nll = crate::nn::loss::token_nll(&logits, &self.label_tensor(model, chunk)?)?;
+            loss += nll.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+            let best = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
+            predictions.extend(best.into_iter().map(|b| b as usize));
+        }
+        Ok((predictions, loss / self.len().max(1) as f64))
+    }
+}
+
+pub struct ClassificationObjective<'a> {
+    pub model: &'a SequenceClassifier,
+    pub train: TokenizedTexts,
+    pub validation: Option<TokenizedTexts>,
+    pub eval_batch_size: usize,
+}
+
+impl Objective for ClassificationObjective<'_> {
+    fn train_len(&self) -> usize {
+        self.train.len()
+    }
+
+    /// Mean cross-entropy over the batch (Transformers' sequence-classification loss).
+    fn batch_loss(&self, rows: &[usize], train: bool) -> candle_core::Result<Tensor> {
+        let logits = self.train.logits(self.model, rows, train)?;
+        crate::nn::loss::token_nll(&logits, &self.train.label_tensor(self.model, rows)?)?.mean_all()
+    }
+
+    fn evaluate(&self) -> Result<Option<BTreeMap<String, f64>>> {
+        let Some(validation) = self.validation.as_ref().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let (predictions, loss) = validation.predict(self.model, self.eval_batch_size)?;
+        let metrics = crate::eval::classification::ClassificationMetrics::compute(&predictions, &validation.labels, self.model.num_labels())?;
+        Ok(Some(BTreeMap::from([
+            ("eval_loss".to_string(), loss),
+            ("eval_accuracy".to_string(), metrics.accuracy),
+            ("eval_f1".to_string(), metrics.f1),
+            ("eval_precision".to_string(), metrics.precision),
+            ("eval_recall".to_string(), metrics.recall),
+        ])))
     }
 }

@@ -54,3 +54,89 @@ pub fn run_cli(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A directory of the PEFT reference fixtures (`tests/fixtures/lora/<case>`).
+pub fn lora_case(case: &str) -> PathBuf {
+    fixtures().join("lora").join(case)
+}
+
+/// The base model of a PEFT fixture case.
+pub fn lora_base(case: &str) -> PathBuf {
+    let settings = read_json(&lora_case(case).join("train_settings.json"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(settings["base"].as_str().expect("base"))
+}
+
+/// Prepares a PEFT training reproduction in `tmp`: a copy of the base model with every
+/// dropout of its config set to 0 (the reference trained in eval mode), and the training
+/// rows laid out in the reference's batch order so that consecutive batches match it.
+/// Returns (model dir, train file).
+pub fn lora_training_copy(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
+    let model_dir = tmp.join("model");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    for entry in std::fs::read_dir(lora_base(case)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut config = read_json(&model_dir.join("config.json"));
+    for key in ["dropout_rate", "dropout", "attention_dropout", "seq_classif_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] {
+        if config.get(key).is_some() {
+            config[key] = serde_json::json!(0.0);
+        }
+    }
+    std::fs::write(model_dir.join("config.json"), config.to_string()).unwrap();
+    let rows = read_jsonl(&lora_case(case).join("train.jsonl"));
+    let mut ordered = String::new();
+    for step in read_jsonl(&lora_case(case).join("expected_steps.jsonl")) {
+        for r in step["rows"].as_array().unwrap() {
+            ordered.push_str(&rows[r.as_u64().unwrap() as usize].to_string());
+            ordered.push('\n');
+        }
+    }
+    let train = tmp.join("train.jsonl");
+    std::fs::write(&train, ordered).unwrap();
+    (model_dir, train)
+}
+
+/// A recipe that reproduces a PEFT fixture's training run from its adapter.
+pub fn lora_training_recipe(case: &str, task: &str, model_dir: &Path, train: &Path, out: &Path) -> loratune::data::recipe::Recipe {
+    let s = read_json(&lora_case(case).join("train_settings.json"));
+    let lengths = match task {
+        "seq2seq" => format!("max_source_tokens = {}\nmax_target_tokens = {}", s["max_source_tokens"], s["max_target_tokens"]),
+        _ => format!("max_source_tokens = {}", s["max_tokens"]),
+    };
+    let text = format!(
+        "[model]\nname = \"{model}\"\ntask = \"{task}\"\n[data]\ntrain = \"{train}\"\n{lengths}\nshuffle = false\n\
+         [lora]\ninit_adapter = \"{adapter}\"\n[train]\noutput_dir = \"{out}\"\nlearning_rate = {lr}\nbatch_size = {bs}\n\
+         max_steps = {steps}\nlr_scheduler_type = \"constant\"\nweight_decay = {wd}\nmax_grad_norm = 0.0\nlogging_steps = 1\ndevice = \"cpu\"\n",
+        model = model_dir.display(),
+        train = train.display(),
+        adapter = lora_case(case).join("adapter").display(),
+        out = out.display(),
+        lr = s["learning_rate"],
+        bs = s["batch_size"],
+        steps = s["steps"],
+        wd = s["weight_decay"],
+    );
+    loratune::data::recipe::Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
+}
+
+/// Step losses of a training report against the fixture's `expected_steps.jsonl`.
+pub fn assert_step_losses(case: &str, got: &[f64], tolerance: f64) {
+    let expected = read_jsonl(&lora_case(case).join("expected_steps.jsonl"));
+    assert_eq!(got.len(), expected.len(), "{case}: number of steps");
+    for (g, w) in got.iter().zip(&expected) {
+        let w = w["loss"].as_f64().unwrap();
+        let rel = (g - w).abs() / w.abs();
+        assert!(rel <= tolerance, "{case}: step loss {g} vs {w} (rel {rel:e})");
+    }
+}
+
+/// Two safetensors files hold the same tensor names.
+pub fn assert_same_tensor_names(ours: &Path, theirs: &Path) {
+    let names = |p: &Path| {
+        let mut keys: Vec<String> = candle_core::safetensors::load(p, &candle_core::Device::Cpu).unwrap().into_keys().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(names(ours), names(theirs));
+}

@@ -1,0 +1,91 @@
+//! One LoRA training step (forward, backward, AdamW) against PyTorch + PEFT on the same
+//! shapes and thread count; prints a table with the ratio. `cargo bench --bench train_step`.
+//! Python comes from `LORATUNE_PYTHON` (default `python3`); without torch/peft only our
+//! timings are printed.
+use candle_core::{DType, Device, Tensor};
+use loratune::data::batch::Seq2SeqBatch;
+use loratune::lora::{inject, trainable_parameters, LoraConfig};
+use loratune::models::t5::{T5Config, T5};
+use loratune::models::weights::Weights;
+use loratune::train::optimizer::AdamW;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+fn random_ids(rows: usize, len: usize, vocab: usize, rng: &mut impl Rng) -> Vec<Vec<u32>> {
+    (0..rows).map(|_| (0..len).map(|_| rng.gen_range(3..vocab as u32)).collect()).collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn t5_step_seconds(case: &serde_json::Value) -> f64 {
+    let g = |k: &str| case[k].as_u64().unwrap() as usize;
+    let config: T5Config = serde_json::from_value(serde_json::json!({
+        "vocab_size": g("vocab"), "d_model": g("d_model"), "d_kv": g("d_kv"), "d_ff": g("d_ff"),
+        "num_layers": g("layers"), "num_heads": g("heads"), "feed_forward_proj": "gated-gelu",
+        "dropout_rate": 0.0, "tie_word_embeddings": false
+    }))
+    .unwrap();
+    let weights = Weights::synthetic(0.05, 0, DType::F32, &Device::Cpu);
+    let mut model = T5::load(config, &weights).unwrap();
+    let targets: Vec<String> = case["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    inject(&mut model, &LoraConfig::new(g("r"), 2.0 * g("r") as f64, 0.0, targets), 0).unwrap();
+    let params = trainable_parameters(&mut model);
+    let mut optimizer = AdamW::new(&params, 0.9, 0.999, 1e-8, 0.0).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let src = random_ids(g("batch"), g("source_len"), g("vocab"), &mut rng);
+    let tgt = random_ids(g("batch"), g("target_len"), g("vocab"), &mut rng);
+    let batch = Seq2SeqBatch::new(&src, &tgt, 0, 0, &Device::Cpu).unwrap();
+    let mut step = || {
+        let loss = model.loss(&batch, true).unwrap();
+        let grads = loss.backward().unwrap();
+        let g: Vec<Tensor> = params.iter().map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        optimizer.step(&g, 1e-4).unwrap();
+    };
+    step();
+    median(
+        (0..case["repeats"].as_u64().unwrap())
+            .map(|_| {
+                let t = Instant::now();
+                step();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
+    let spec = serde_json::json!({"cases": [
+        {"name": "t5-small LoRA r16 q,v, batch 4, 256→64", "kind": "t5", "vocab": 32128, "d_model": 512, "d_kv": 64,
+         "d_ff": 1024, "layers": 6, "heads": 8, "r": 16, "targets": ["q", "v"], "batch": 4, "source_len": 256,
+         "target_len": 64, "repeats": 5}
+    ]});
+    let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_train_step.py");
+    let torch = std::process::Command::new(&python)
+        .args([script, &spec.to_string(), &threads])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
+    if torch.is_none() {
+        println!("(PyTorch + PEFT not available through {python}; printing loratune timings only)");
+    }
+    println!("| case | loratune s/step | PyTorch+PEFT s/step | ratio (ours/theirs) |");
+    println!("|---|---|---|---|");
+    for case in spec["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let ours = match case["kind"].as_str().unwrap() {
+            "t5" => t5_step_seconds(case),
+            other => panic!("unknown case kind {other}"),
+        };
+        let theirs = torch.as_ref().and_then(|t| t[name].as_f64());
+        match theirs {
+            Some(t) => println!("| {name} | {ours:.3} | {t:.3} | {:.2}× |", ours / t),
+            None => println!("| {name} | {ours:.3} | – | – |"),
+        }
+    }
+}

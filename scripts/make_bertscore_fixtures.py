@@ -1,0 +1,45 @@
+"""Reference BERTScore values from the Python `bert_score` package for tests/bertscore_parity.rs.
+
+bert_score 0.3.13 runs only with transformers 4.x:
+    python3 -m venv venv-bs && venv-bs/bin/pip install "transformers<5" bert-score==0.3.13 torch
+    venv-bs/bin/python scripts/make_bertscore_fixtures.py [--model ../shared/models/all-MiniLM-L6-v2]
+Writes tests/fixtures/bertscore/pairs.jsonl: {"prediction", "reference", "no_idf": [P, R, F], "idf": [P, R, F]}.
+"""
+import argparse, json, random
+from pathlib import Path
+
+import bert_score
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--model", default="../shared/models/all-MiniLM-L6-v2")
+ap.add_argument("--data", default="../shared/data/dialogsum/test.jsonl")
+ap.add_argument("--out", default="tests/fixtures/bertscore/pairs.jsonl")
+args = ap.parse_args()
+
+rows = [json.loads(l) for l in open(args.data)]
+rng = random.Random(0)
+rng.shuffle(rows)
+pairs = [
+    ("", "A man is talking."),
+    ("The cat sat on the mat.", ""),
+    ("The cat sat on the mat.", "The cat sat on the mat."),
+    ("!!! ... ???", "What a day."),
+    ("Café déjà vu, naïve résumé.", "A coffee shop feels familiar."),
+    ("  leading and trailing spaces  ", "leading and trailing spaces"),
+    ("Numbers 1 2 3 and 2024.", "In 2024 there were three numbers."),
+]
+for i in range(0, 60, 2):
+    pairs.append((rows[i]["summary"], rows[i + 1]["summary"]))
+for i in range(60, 70):
+    pairs.append((rows[i]["summary"], rows[i]["dialogue"][:600]))
+cands = [p for p, _ in pairs]
+refs = [r for _, r in pairs]
+results = {}
+for idf in (False, True):
+    P, R, F = bert_score.score(cands, refs, model_type=args.model, num_layers=6, idf=idf, batch_size=64)
+    results[idf] = list(zip(P.tolist(), R.tolist(), F.tolist()))
+Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+with open(args.out, "w") as f:
+    for i, (p, r) in enumerate(pairs):
+        f.write(json.dumps({"prediction": p, "reference": r, "no_idf": results[False][i], "idf": results[True][i]}) + "\n")
+print("wrote", len(pairs), "pairs; hash:", bert_score.utils.get_hash(args.model, 6, False, False, False, False))

@@ -1,0 +1,27 @@
+use super::evaluate::print_evaluation;
+use clap::Args;
+use loratune::data::recipe::Recipe;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The recipe (TOML).
+    recipe: PathBuf,
+    /// Override a recipe key, e.g. --set data.train=../shared/data/imdb/train.jsonl (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Also write the adapter merged into the base weights (OUTPUT_DIR/merged).
+    #[arg(long)]
+    merge: bool,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    let evaluation = loratune::pipeline::run_recipe(&recipe, args.merge)?;
+    print_evaluation(&evaluation.evaluation);
+    println!("adapter: {}", evaluation.adapter.display());
+    if let Some(merged) = &evaluation.merged {
+        println!("merged model: {}", merged.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! BERT (and BERT-shaped models such as MiniLM), matching Transformers' `BertModel` and
+//! `BertForSequenceClassification`.
+use crate::error::{Error, Result};
+use crate::models::classifier::{EncoderOutput, FreshInit};
+use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames};
+use crate::models::weights::Weights;
+use crate::nn::activation::Activation;
+use crate::nn::dropout::dropout;
+use crate::nn::Linear;
+use candle_core::Tensor;
+use serde::Deserialize;
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_positions() -> usize {
+    512
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_init_range() -> f64 {
+    0.02
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+/// Mirrors BERT's config.json.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    #[serde(default = "default_positions")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_init_range")]
+    pub initializer_range: f64,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: Option<u32>,
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
+}
+
+impl BertConfig {
+    pub fn spec(&self) -> Result<EncoderSpec> {
+        if let Some(kind) = self.position_embedding_type.as_deref().filter(|k| *k != "absolute") {
+            return Err(Error::Unsupported(format!(
+                "config.json: position_embedding_type '{kind}' (only 'absolute' is supported)"
+            )));
+        }
+        let activation = Activation::from_name(&self.hidden_act)
+            .map_err(|e| Error::Config(format!("config.json: hidden_act: {e}")))?;
+        Ok(EncoderSpec {
+            hidden: self.hidden_size,
+            heads: self.num_attention_heads,
+            intermediate: self.intermediate_size,
+            layers: self.num_hidden_layers,
+            activation,
+            layer_norm_eps: self.layer_norm_eps,
+            hidden_dropout: self.hidden_dropout_prob,
+            attention_dropout: self.attention_probs_dropout_prob,
+        })
+    }
+}
+
+const BERT_LAYER: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    ffn_in: "intermediate.dense",
+    ffn_out: "output.dense",
+    ffn_norm: "output.LayerNorm",
+    attention_output_dropout: true,
+};
+
+/// `BertModel`: embeddings, encoder and the optional pooler (first token → dense → tanh).
+pub struct BertModel {
+    embeddings: Embeddings,
+    encoder: Encoder,
+    pub pooler: Option<Linear>,
+}
+
+impl BertModel {
+    /// Loads the modules under `prefix` (`"bert."` inside a task model, `""` alone). The
+    /// pooler is loaded when the checkpoint has it, else created by `fresh` if given.
+    pub fn load(config: &BertConfig, w: &Weights, prefix: &str, fresh: Option<&mut FreshInit>) -> Result<Self> {
+        let spec = config.spec()?;
+        let embeddings = Embeddings::load(
+            w,
+            &format!("{prefix}embeddings"),
+            config.vocab_size,
+            config.max_position_embeddings,
+            config.type_vocab_size,
+            &spec,
+        )?;
+        let encoder = Encoder::load(w, &format!("{prefix}encoder.layer"), &BERT_LAYER, &spec)?;
+        let pooler_name = format!("{prefix}pooler.dense");
+        let h = config.hidden_size;
+        let pooler = match fresh {
+            Some(fresh) => Some(fresh.linear(w, &pooler_name, h, h)?),
+            None if w.contains(&format!("{pooler_name}.weight")) => Some(Linear::load(w, &pooler_name, h, h, true)?),
+            None => None,
+        };
+        Ok(Self { embeddings, encoder, pooler })
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.embeddings.max_positions()
+    }
+
+    /// Last hidden state (batch, time, hidden); with `all_hidden`, every hidden state is
+    /// pushed to it (embeddings first).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        mask: &Tensor,
+        train: bool,
+        all_hidden: Option<&mut Vec<Tensor>>,
+    ) -> candle_core::Result<Tensor> {
+        let xs = self.embeddings.forward(input_ids, token_type_ids, train)?;
+        self.encoder.forward(&xs, mask, train, all_hidden)
+    }
+
+    /// Embeddings, then each layer's output: `num_hidden_layers + 1` tensors.
+    pub fn hidden_states(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Vec<Tensor>> {
+        let mut all = Vec::with_capacity(self.encoder.layers.len() + 1);
+        self.forward(input_ids, token_type_ids, mask, train, Some(&mut all))?;
+        Ok(all)
+    }
+
+    /// The pooler output (batch, hidden) from the last hidden state, if the model has a pooler.
+    pub fn pool(&self, last_hidden: &Tensor, train: bool) -> candle_core::Result<Option<Tensor>> {
+        let Some(dense) = &self.pooler else {
+            return Ok(None);
+        };
+        let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        Ok(Some(dense.forward(&first, train)?.tanh()?))
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = self.encoder.linears_mut();
+        out.extend(self.pooler.as_mut());
+        out
+    }
+}
+
+/// `BertForSequenceClassification`: pooler output → dropout → classifier.
+pub struct BertForSequenceClassification {
+    pub config: BertConfig,
+    pub bert: BertModel,
+    pub classifier: Linear,
+    dropout: f64,
+}
+
+impl BertForSequenceClassification {
+    /// Module names carry the `bert.` prefix; checkpoints without it (a saved `BertModel`)
+    /// need `Weights::add_alias("bert.", "")`. A missing pooler or classifier is created by `fresh`.
+    pub fn load(config: BertConfig, num_labels: usize, w: &Weights, fresh: &mut FreshInit) -> Result<Self> {
+        let bert = BertModel::load(&config, w, "bert.", Some(&mut *fresh))?;
+        let classifier = fresh.linear(w, "classifier", config.hidden_size, num_labels)?;
+        Ok(Self {
+            dropout: config.classifier_dropout.unwrap_or(config.hidden_dropout_prob),
+            config,
+            bert,
+            classifier,
+        })
+    }
+
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        let last = self.bert.forward(input_ids, token_type_ids, mask, train, None)?;
+        self.head(&last, train).map(|(_, logits)| logits)
+    }
+
+    pub fn forward_all(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<EncoderOutput> {
+        let mut hidden_states = Vec::new();
+        let last = self.bert.forward(input_ids, token_type_ids, mask, train, Some(&mut hidden_states))?;
+        let (pooled, logits) = self.head(&last, train)?;
+        Ok(EncoderOutput {
+            hidden_states,
+            pooled: Some(pooled),
+            logits,
+        })
+    }
+
+    fn head(&self, last: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
+        let pooled = match self.bert.pool(last, train)? {
+            Some(p) => p,
+            None => candle_core::bail!("BertForSequenceClassification without a pooler"),
+        };
+        let logits = self.classifier.forward(&dropout(&pooled, self.dropout, train)?, train)?;
+        Ok((pooled, logits))
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = self.bert.linears_mut();
+        out.push(&mut self.classifier);
+        out
+    }
+}

@@ -1,0 +1,307 @@
+//! Sequence classification with BERT-family encoders: label names, new heads for
+//! checkpoints that have none, and one type over the supported architectures.
+use crate::error::{Error, Result};
+use crate::models::bert::BertForSequenceClassification;
+use crate::models::distilbert::DistilBertForSequenceClassification;
+use crate::models::weights::Weights;
+use crate::nn::{Linear, Param};
+use candle_core::{DType, Device, Tensor};
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The label fields of a config.json (any architecture).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LabelConfig {
+    #[serde(default)]
+    pub id2label: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub num_labels: Option<usize>,
+}
+
+impl LabelConfig {
+    /// `id2label` as a list indexed by label id; an error if the ids are not 0..n.
+    pub fn names(&self) -> Result<Option<Vec<String>>> {
+        let Some(map) = &self.id2label else {
+            return Ok(None);
+        };
+        let mut names = vec![None; map.len()];
+        for (id, name) in map {
+            let index = id
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i < map.len())
+                .ok_or_else(|| {
+                    Error::Config(format!("config.json: id2label has key '{id}', expected 0..{}", map.len()))
+                })?;
+            names[index] = Some(name.clone());
+        }
+        Ok(Some(names.into_iter().flatten().collect()))
+    }
+}
+
+/// Which labels a classifier predicts, and their names when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    pub count: usize,
+    /// `id2label`, from config.json or given label names.
+    pub names: Option<Vec<String>>,
+}
+
+impl Labels {
+    /// Settles the number of labels and their names.
+    ///
+    /// `head` is the checkpoint's number of labels when it has a classification head;
+    /// `requested` and `given` come from the user (recipe, `--num-labels`, label names).
+    /// Without a head and without a request the count follows config.json (`id2label`,
+    /// `num_labels`), else Transformers' default of 2.
+    pub fn resolve(
+        config: &LabelConfig,
+        head: Option<usize>,
+        requested: Option<usize>,
+        given: Option<Vec<String>>,
+    ) -> Result<Self> {
+        if let (Some(n), Some(names)) = (requested, &given) {
+            if n != names.len() {
+                return Err(Error::Config(format!(
+                    "{n} labels requested but {} label names given",
+                    names.len()
+                )));
+            }
+        }
+        let config_names = config.names()?;
+        let wanted = requested.or(given.as_ref().map(Vec::len));
+        let count = match (head, wanted) {
+            (Some(h), Some(w)) if h != w => {
+                return Err(Error::Config(format!(
+                    "the checkpoint's classification head has {h} labels, but {w} were asked for"
+                )))
+            }
+            (Some(h), _) => h,
+            (None, Some(w)) => w,
+            (None, None) => config_names
+                .as_ref()
+                .map(Vec::len)
+                .or(config.num_labels)
+                .unwrap_or(2),
+        };
+        if count == 0 {
+            return Err(Error::Config("a classifier needs at least one label".into()));
+        }
+        let names = given.or(config_names.filter(|n| n.len() == count));
+        Ok(Self { count, names })
+    }
+
+    pub fn name(&self, id: usize) -> Option<&str> {
+        self.names.as_ref().and_then(|n| n.get(id)).map(String::as_str)
+    }
+
+    /// Writes `num_labels`, `id2label` and `label2id` into a config.json value (names
+    /// default to Transformers' `LABEL_i`).
+    pub fn write_config(&self, config: &mut serde_json::Value) {
+        let names: Vec<String> = (0..self.count)
+            .map(|i| self.name(i).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
+            .collect();
+        config["num_labels"] = serde_json::json!(self.count);
+        config["id2label"] = names.iter().enumerate().map(|(i, n)| (i.to_string(), serde_json::json!(n))).collect();
+        config["label2id"] = names.iter().enumerate().map(|(i, n)| (n.clone(), serde_json::json!(i))).collect();
+    }
+
+    pub fn label2id(&self) -> Option<HashMap<String, usize>> {
+        self.names
+            .as_ref()
+            .map(|names| names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect())
+    }
+}
+
+/// Linear layers that a checkpoint may lack, initialised as Transformers' `_init_weights`
+/// does (weight ~ normal(0, initializer_range), bias 0) from a seeded generator.
+pub struct FreshInit {
+    rng: rand::rngs::StdRng,
+    std: f64,
+    /// Names of the tensors created here rather than loaded.
+    pub created: Vec<String>,
+}
+
+impl FreshInit {
+    pub fn new(seed: u64, initializer_range: f64) -> Self {
+        Self {
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            std: initializer_range,
+            created: Vec::new(),
+        }
+    }
+
+    /// The checkpoint's `{name}.weight`/`.bias` when present, else a new layer.
+    pub fn linear(&mut self, w: &Weights, name: &str, in_features: usize, out_features: usize) -> Result<Linear> {
+        if w.contains(&format!("{name}.weight")) {
+            return Linear::load(w, name, in_features, out_features, true);
+        }
+        let values: Vec<f32> = (0..in_features * out_features)
+            .map(|_| (self.normal() * self.std) as f32)
+            .collect();
+        let weight = Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
+        let bias = Tensor::zeros(out_features, w.dtype, &w.device)?;
+        self.created.push(format!("{name}.weight"));
+        self.created.push(format!("{name}.bias"));
+        Ok(Linear::new(name, weight, Some(Param::frozen(bias))))
+    }
+
+    /// A standard normal sample (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u1: f64 = 1.0 - self.rng.gen::<f64>();
+        let u2: f64 = self.rng.gen::<f64>();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// What an encoder computes for a batch.
+pub struct EncoderOutput {
+    /// The embeddings, then every layer's output: layers + 1 tensors (batch, time, hidden).
+    pub hidden_states: Vec<Tensor>,
+    /// BERT's pooler output (batch, hidden); DistilBERT has no pooler.
+    pub pooled: Option<Tensor>,
+    /// (batch, labels)
+    pub logits: Tensor,
+}
+
+pub enum Architecture {
+    Bert(BertForSequenceClassification),
+    DistilBert(DistilBertForSequenceClassification),
+}
+
+/// A BERT or DistilBERT sequence classifier (Transformers' `*ForSequenceClassification`).
+pub struct SequenceClassifier {
+    pub model: Architecture,
+    pub labels: Labels,
+    /// Tensors that were not in the checkpoint and were initialised afresh.
+    pub new_weights: Vec<String>,
+    pub pad_token_id: u32,
+    pub dtype: DType,
+    pub device: Device,
+    /// Base parameters as PyTorch counts them (checkpoint tensors used + new head).
+    pub parameter_count: usize,
+}
+
+impl crate::lora::Adaptable for SequenceClassifier {
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        SequenceClassifier::linears_mut(self)
+    }
+
+    fn base_parameter_count(&self) -> usize {
+        self.parameter_count
+    }
+}
+
+impl SequenceClassifier {
+    /// Logits (batch, labels) for `input_ids` (batch, time) with a 1/0 `mask` (batch, time).
+    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        match &self.model {
+            Architecture::Bert(m) => m.forward(input_ids, None, mask, train),
+            Architecture::DistilBert(m) => m.forward(input_ids, mask, train),
+        }
+    }
+
+    /// Logits together with every hidden state and the pooled output.
+    pub fn forward_all(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<EncoderOutput> {
+        match &self.model {
+            Architecture::Bert(m) => m.forward_all(input_ids, None, mask, train),
+            Architecture::DistilBert(m) => m.forward_all(input_ids, mask, train),
+        }
+    }
+
+    /// The encoder's hidden states without the head: embeddings, then each layer.
+    pub fn hidden_states(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Vec<Tensor>> {
+        match &self.model {
+            Architecture::Bert(m) => m.bert.hidden_states(input_ids, None, mask, train),
+            Architecture::DistilBert(m) => m.distilbert.hidden_states(input_ids, mask, train),
+        }
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.labels.count
+    }
+
+    pub fn id2label(&self) -> Option<&[String]> {
+        self.labels.names.as_deref()
+    }
+
+    /// The longest input the position embeddings allow.
+    pub fn max_positions(&self) -> usize {
+        match &self.model {
+            Architecture::Bert(m) => m.bert.max_positions(),
+            Architecture::DistilBert(m) => m.distilbert.max_positions(),
+        }
+    }
+
+    /// Every linear layer (full Transformers module names), for adapter injection.
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        match &mut self.model {
+            Architecture::Bert(m) => m.linears_mut(),
+            Architecture::DistilBert(m) => m.linears_mut(),
+        }
+    }
+
+    /// Logs the tensors that were initialised afresh, as Transformers warns.
+    pub fn warn_new_weights(&self, model_class: &str, reference: &str) {
+        if !self.new_weights.is_empty() {
+            tracing::warn!(
+                "Some weights of {model_class} were not initialized from the model checkpoint at {reference} \
+                 and are newly initialized: {:?}. You should probably TRAIN this model on a down-stream task \
+                 to be able to use it for predictions and inference.",
+                self.new_weights
+            );
+        }
+    }
+
+    pub fn class_name(&self) -> &'static str {
+        match &self.model {
+            Architecture::Bert(_) => "BertForSequenceClassification",
+            Architecture::DistilBert(_) => "DistilBertForSequenceClassification",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(names: &[&str]) -> LabelConfig {
+        LabelConfig {
+            id2label: Some(names.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect()),
+            num_labels: None,
+        }
+    }
+
+    #[test]
+    fn labels_from_head_and_config() {
+        let l = Labels::resolve(&config(&["neg", "pos"]), Some(2), None, None).unwrap();
+        assert_eq!(l, Labels { count: 2, names: Some(vec!["neg".into(), "pos".into()]) });
+        assert!(Labels::resolve(&config(&["neg", "pos"]), Some(2), Some(3), None).is_err());
+    }
+
+    #[test]
+    fn labels_for_new_head() {
+        let l = Labels::resolve(&LabelConfig::default(), None, Some(3), None).unwrap();
+        assert_eq!(l, Labels { count: 3, names: None });
+        let l = Labels::resolve(&LabelConfig::default(), None, None, None).unwrap();
+        assert_eq!(l.count, 2);
+        let l = Labels::resolve(&config(&["a", "b"]), None, Some(3), None).unwrap();
+        assert_eq!(l, Labels { count: 3, names: None });
+        let given = vec!["x".to_string(), "y".to_string(), "z".to_string()];
+        let l = Labels::resolve(&LabelConfig::default(), None, None, Some(given.clone())).unwrap();
+        assert_eq!(l, Labels { count: 3, names: Some(given.clone()) });
+        assert!(Labels::resolve(&LabelConfig::default(), None, Some(2), Some(given)).is_err());
+    }
+
+    #[test]
+    fn id2label_ordering_and_errors() {
+        let mut c = config(&[]);
+        c.id2label = Some([("1".into(), "b".into()), ("0".into(), "a".into()), ("10".into(), "k".into())].into());
+        assert!(c.names().is_err());
+        c.id2label = Some((0..11).map(|i| (i.to_string(), format!("l{i}"))).collect());
+        let names = c.names().unwrap().unwrap();
+        assert_eq!(names[2], "l2");
+        assert_eq!(names[10], "l10");
+    }
+}

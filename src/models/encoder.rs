@@ -1,0 +1,230 @@
+//! The post-LayerNorm Transformer encoder shared by BERT and DistilBERT.
+//!
+//! Both models run the same computation per layer — self-attention with q/k/v/output
+//! projections, residual + LayerNorm, a two-layer feed-forward with residual + LayerNorm —
+//! and embed tokens as word + learned position (+ token type for BERT) → LayerNorm →
+//! dropout. Only module names and a dropout placement differ; [`LayerNames`] carries them.
+use crate::error::{Error, Result};
+use crate::models::weights::Weights;
+use crate::nn::activation::Activation;
+use crate::nn::attention::{attend, merge_heads, padding_bias, split_heads};
+use crate::nn::dropout::dropout;
+use crate::nn::embedding::Embedding;
+use crate::nn::norm::LayerNorm;
+use crate::nn::Linear;
+use candle_core::Tensor;
+
+/// Module names inside one layer, relative to the layer's prefix.
+pub struct LayerNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attention_output: &'static str,
+    pub attention_norm: &'static str,
+    pub ffn_in: &'static str,
+    pub ffn_out: &'static str,
+    pub ffn_norm: &'static str,
+    /// BERT applies hidden dropout to the attention output before the residual; DistilBERT does not.
+    pub attention_output_dropout: bool,
+}
+
+/// Sizes and rates of an encoder, whatever the config calls them.
+#[derive(Debug, Clone)]
+pub struct EncoderSpec {
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub layers: usize,
+    pub activation: Activation,
+    pub layer_norm_eps: f64,
+    pub hidden_dropout: f64,
+    pub attention_dropout: f64,
+}
+
+impl EncoderSpec {
+    pub fn validate(&self) -> Result<()> {
+        if self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
+            return Err(Error::Config(format!(
+                "config.json: hidden size {} is not a multiple of the number of attention heads {}",
+                self.hidden, self.heads
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub struct EncoderLayer {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub attention_output: Linear,
+    attention_norm: LayerNorm,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+    ffn_norm: LayerNorm,
+    heads: usize,
+    scale: f64,
+    activation: Activation,
+    hidden_dropout: f64,
+    attention_dropout: f64,
+    attention_output_dropout: bool,
+}
+
+impl EncoderLayer {
+    pub fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
+        let (h, i) = (spec.hidden, spec.intermediate);
+        let lin = |n: &str, fan_in, fan_out| Linear::load(w, &format!("{prefix}.{n}"), fan_in, fan_out, true);
+        let norm = |n: &str| LayerNorm::load(w, &format!("{prefix}.{n}"), h, spec.layer_norm_eps);
+        Ok(Self {
+            query: lin(names.query, h, h)?,
+            key: lin(names.key, h, h)?,
+            value: lin(names.value, h, h)?,
+            attention_output: lin(names.attention_output, h, h)?,
+            attention_norm: norm(names.attention_norm)?,
+            ffn_in: lin(names.ffn_in, h, i)?,
+            ffn_out: lin(names.ffn_out, i, h)?,
+            ffn_norm: norm(names.ffn_norm)?,
+            heads: spec.heads,
+            scale: ((h / spec.heads) as f64).powf(-0.5),
+            activation: spec.activation,
+            hidden_dropout: spec.hidden_dropout,
+            attention_dropout: spec.attention_dropout,
+            attention_output_dropout: names.attention_output_dropout,
+        })
+    }
+
+    /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys).
+    pub fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let q = split_heads(&self.query.forward(xs, train)?, self.heads)?;
+        let k = split_heads(&self.key.forward(xs, train)?, self.heads)?;
+        let v = split_heads(&self.value.forward(xs, train)?, self.heads)?;
+        let context = attend(&q, &k, &v, Some(bias), self.scale, self.attention_dropout, train)?;
+        let mut attn = self.attention_output.forward(&merge_heads(&context)?, train)?;
+        if self.attention_output_dropout {
+            attn = dropout(&attn, self.hidden_dropout, train)?;
+        }
+        let xs = self.attention_norm.forward(&(attn + xs)?)?;
+        let hidden = self.activation.forward(&self.ffn_in.forward(&xs, train)?)?;
+        let out = dropout(&self.ffn_out.forward(&hidden, train)?, self.hidden_dropout, train)?;
+        self.ffn_norm.forward(&(out + xs)?)
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        vec![
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attention_output,
+            &mut self.ffn_in,
+            &mut self.ffn_out,
+        ]
+    }
+}
+
+/// The stack of layers.
+pub struct Encoder {
+    pub layers: Vec<EncoderLayer>,
+}
+
+impl Encoder {
+    /// Layer `i` lives under `{prefix}.{i}`.
+    pub fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
+        spec.validate()?;
+        let layers = (0..spec.layers)
+            .map(|i| EncoderLayer::load(w, &format!("{prefix}.{i}"), names, spec))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
+    /// Runs every layer over `embeddings` (batch, time, hidden) with a 1/0 padding `mask`
+    /// (batch, time). With `all_hidden`, every layer's output is pushed to it after the
+    /// embeddings themselves (Transformers' `hidden_states`: layers + 1 tensors).
+    pub fn forward(
+        &self,
+        embeddings: &Tensor,
+        mask: &Tensor,
+        train: bool,
+        mut all_hidden: Option<&mut Vec<Tensor>>,
+    ) -> candle_core::Result<Tensor> {
+        let bias = padding_bias(mask)?;
+        let mut xs = embeddings.clone();
+        if let Some(all) = all_hidden.as_deref_mut() {
+            all.push(xs.clone());
+        }
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &bias, train)?;
+            if let Some(all) = all_hidden.as_deref_mut() {
+                all.push(xs.clone());
+            }
+        }
+        Ok(xs)
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        self.layers.iter_mut().flat_map(EncoderLayer::linears_mut).collect()
+    }
+}
+
+/// word + learned position (+ token type) embeddings → LayerNorm → dropout.
+pub struct Embeddings {
+    word: Embedding,
+    position: Tensor,
+    token_type: Option<Tensor>,
+    norm: LayerNorm,
+    dropout: f64,
+}
+
+impl Embeddings {
+    /// Loads `{prefix}.word_embeddings`, `{prefix}.position_embeddings`,
+    /// `{prefix}.token_type_embeddings` (when `type_vocab_size > 0`) and `{prefix}.LayerNorm`.
+    pub fn load(
+        w: &Weights,
+        prefix: &str,
+        vocab_size: usize,
+        max_positions: usize,
+        type_vocab_size: usize,
+        spec: &EncoderSpec,
+    ) -> Result<Self> {
+        let h = spec.hidden;
+        let word = w.get(&format!("{prefix}.word_embeddings.weight"), &[vocab_size, h])?;
+        let position = w.get(&format!("{prefix}.position_embeddings.weight"), &[max_positions, h])?;
+        let token_type = if type_vocab_size > 0 {
+            Some(w.get(&format!("{prefix}.token_type_embeddings.weight"), &[type_vocab_size, h])?)
+        } else {
+            None
+        };
+        Ok(Self {
+            word: Embedding::new(word),
+            position,
+            token_type,
+            norm: LayerNorm::load(w, &format!("{prefix}.LayerNorm"), h, spec.layer_norm_eps)?,
+            dropout: spec.hidden_dropout,
+        })
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.position.dims()[0]
+    }
+
+    /// `input_ids` (batch, time) → (batch, time, hidden). Positions count from 0;
+    /// token types default to 0 (single sentences).
+    pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> candle_core::Result<Tensor> {
+        let (_, t) = input_ids.dims2()?;
+        if t > self.max_positions() {
+            candle_core::bail!(
+                "sequence of {t} tokens is longer than the model's {} positions (max_position_embeddings)",
+                self.max_positions()
+            );
+        }
+        let mut xs = self.word.forward(input_ids)?;
+        if let Some(table) = &self.token_type {
+            let types = match token_type_ids {
+                Some(ids) => Embedding::new(table.clone()).forward(ids)?,
+                None => table.narrow(0, 0, 1)?.unsqueeze(0)?,
+            };
+            xs = xs.broadcast_add(&types)?;
+        }
+        xs = xs.broadcast_add(&self.position.narrow(0, 0, t)?.unsqueeze(0)?)?;
+        dropout(&self.norm.forward(&xs)?, self.dropout, train)
+    }
+}

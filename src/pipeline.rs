@@ -1,0 +1,46 @@
+//! The main job: train, evaluate base vs tuned, optionally merge.
+use crate::data::recipe::{Recipe, Task};
+use crate::error::Result;
+use crate::eval::evaluate::{evaluate_recipe, Evaluation};
+use crate::lora::merge::write_merged;
+use crate::models::{open_classifier, ClassifierOptions};
+use std::path::PathBuf;
+
+pub struct RunOutcome {
+    pub adapter: PathBuf,
+    pub merged: Option<PathBuf>,
+    pub evaluation: Evaluation,
+    pub train_seconds: f64,
+}
+
+pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
+    let report = crate::train::job::train_recipe(recipe)?;
+    let evaluation = evaluate_recipe(recipe, &report.adapter_dir)?;
+    let merged = if merge { Some(merge_adapter(recipe, &report.adapter_dir)?) } else { None };
+    Ok(RunOutcome { adapter: report.adapter_dir, merged, evaluation, train_seconds: report.seconds })
+}
+
+/// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.
+pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathBuf> {
+    let device = crate::device::select_device(&recipe.train.device)?;
+    let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
+    let files = crate::hub::resolve_model(&recipe.model.name)?;
+    let output = recipe.train.output_dir.join("merged");
+    match recipe.model.task {
+        Task::Seq2seq => {
+            let (mut model, weights) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
+            crate::lora::peft::load_into(&mut model, adapter)?;
+            write_merged(&mut model, &weights, &files, &output, |_| {})?;
+        }
+        Task::Classification => {
+            let options = ClassifierOptions { adapter: Some(adapter.to_path_buf()), labels: recipe.model.labels.clone(), ..Default::default() };
+            let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
+            let (class, labels) = (model.class_name(), model.labels.clone());
+            write_merged(&mut model, &weights, &files, &output, |config| {
+                config["architectures"] = serde_json::json!([class]);
+                labels.write_config(config);
+            })?;
+        }
+    }
+    Ok(output)
+}

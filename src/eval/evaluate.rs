@@ -8,7 +8,7 @@ use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
 use crate::data::recipe::{Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
-use crate::generate::{greedy, GenerationSettings};
+use crate::generate::GenerationSettings;
 use crate::hub::ModelFiles;
 use crate::lora::peft;
 use crate::models::{open_classifier, ClassifierOptions};
@@ -166,7 +166,7 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
                 .collect(),
         ),
     };
-    let settings = GenerationSettings { max_new_tokens };
+    let settings = GenerationSettings::greedy(max_new_tokens);
     meta.settings.insert(
         "generation".into(),
         json!({"decoding": "greedy", "max_new_tokens": max_new_tokens, "max_new_tokens_from": if recipe.eval.max_new_tokens.is_some() { "recipe" } else { "95th percentile of reference lengths" }, "max_source_tokens": recipe.data.max_source_tokens}),
@@ -174,15 +174,10 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let batch = recipe.eval.batch_size.unwrap_or(8);
     let generate_all = |model: &crate::models::t5::T5, label: &str| -> Result<Vec<String>> {
         let bar = crate::progress::bar(sources.len() as u64, label);
-        let mut texts = Vec::with_capacity(sources.len());
-        for chunk in sources.chunks(batch.max(1)) {
-            for ids in greedy(model, chunk, &settings)? {
-                texts.push(tokenizer.decode(&ids)?);
-            }
-            bar.inc(chunk.len() as u64);
-        }
+        // sorted by length into batches, returned in input order
+        let outputs = crate::generate::generate_all(model, &sources, &settings, batch, |n| bar.inc(n as u64))?;
         bar.finish_and_clear();
-        Ok(texts)
+        outputs.iter().map(|ids| tokenizer.decode(ids)).collect::<Result<Vec<_>>>()
     };
     let base_out = generate_all(&base, "base")?;
     let tuned_out = generate_all(&tuned, "tuned")?;

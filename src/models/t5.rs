@@ -2,7 +2,9 @@
 use crate::error::{Error, Result};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
+use crate::nn::cpu_f32::activation as fused_activation;
 use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
+use crate::nn::fused_attention::attend_inference;
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::norm::RmsNorm;
@@ -128,12 +130,7 @@ pub fn relative_position_bucket(relative: i64, bidirectional: bool, num_buckets:
     result as u32
 }
 
-/// Keys and values of one attention layer, grown step by step during decoding.
-#[derive(Default, Clone)]
-pub struct KvCache {
-    pub k: Option<Tensor>,
-    pub v: Option<Tensor>,
-}
+pub use crate::nn::kv_cache::KvCache;
 
 pub struct T5Attention {
     pub q: Linear,
@@ -201,24 +198,32 @@ impl T5Attention {
         train: bool,
     ) -> candle_core::Result<Tensor> {
         let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
-        let (k, v) = match (kv_input, cache) {
-            (Some(_), Some(KvCache { k: Some(k), v: Some(v) })) => (k.clone(), v.clone()),
-            (kv, cache) => {
-                let source = kv.unwrap_or(xs);
-                let mut k = split_heads(&self.k.forward(source, train)?, self.heads)?;
-                let mut v = split_heads(&self.v.forward(source, train)?, self.heads)?;
-                if let Some(cache) = cache {
-                    if let (Some(pk), Some(pv)) = (&cache.k, &cache.v) {
-                        k = Tensor::cat(&[pk, &k], 2)?;
-                        v = Tensor::cat(&[pv, &v], 2)?;
+        let cached_cross = match (&kv_input, &cache) {
+            (Some(_), Some(cache)) if !cache.is_empty() => cache.view()?,
+            _ => None,
+        };
+        let (k, v) = match cached_cross {
+            Some(kv) => kv,
+            None => {
+                let source = kv_input.unwrap_or(xs);
+                let k = split_heads(&self.k.forward(source, train)?, self.heads)?;
+                let v = split_heads(&self.v.forward(source, train)?, self.heads)?;
+                match cache {
+                    // cross-attention: computed once from the encoder output
+                    Some(cache) if kv_input.is_some() => {
+                        cache.set(k.clone(), v.clone())?;
+                        (k, v)
                     }
-                    cache.k = Some(k.clone());
-                    cache.v = Some(v.clone());
+                    Some(cache) => cache.append(&k, &v)?,
+                    None => (k, v),
                 }
-                (k, v)
             }
         };
-        let out = attend(&q, &k, &v, bias, 1.0, self.dropout, train)?;
+        let out = if !train {
+            attend_inference(&q, &k, &v, bias)?
+        } else {
+            attend(&q, &k, &v, bias, 1.0, self.dropout, train)?
+        };
         self.o.forward(&merge_heads(&out)?, train)
     }
 }
@@ -247,10 +252,22 @@ impl FeedForward {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        // inference: one fused pass for the activation (and the gate) where a kernel exists
+        let fast = if train { None } else { self.activation.fast() };
         let hidden = match (&self.wi, &self.wi_0, &self.wi_1) {
-            (Some(wi), _, _) => self.activation.forward(&wi.forward(xs, train)?)?,
+            (Some(wi), _, _) => {
+                let h = wi.forward(xs, train)?;
+                match fast.map(|kind| fused_activation(kind, &h, None)).transpose()?.flatten() {
+                    Some(out) => out,
+                    None => self.activation.forward(&h)?,
+                }
+            }
             (None, Some(wi_0), Some(wi_1)) => {
-                (self.activation.forward(&wi_0.forward(xs, train)?)? * wi_1.forward(xs, train)?)?
+                let (a, b) = (wi_0.forward(xs, train)?, wi_1.forward(xs, train)?);
+                match fast.map(|kind| fused_activation(kind, &a, Some(&b))).transpose()?.flatten() {
+                    Some(out) => out,
+                    None => (self.activation.forward(&a)? * b)?,
+                }
             }
             _ => candle_core::bail!("T5 feed-forward without input projection"),
         };
@@ -277,11 +294,48 @@ struct Block {
     dropout: f64,
 }
 
-/// Per-layer caches of a decoder: self-attention grows, cross-attention is computed once.
-#[derive(Default, Clone)]
+/// Per-layer caches of a decoder: self-attention grows, cross-attention is computed once
+/// (at the first cached step, from the encoder output).
+#[derive(Default)]
 pub struct DecoderCache {
+    /// (self-attention, cross-attention) of each layer.
     pub layers: Vec<(KvCache, KvCache)>,
+    /// Decoder positions already cached.
     pub length: usize,
+    /// Positions to allocate for at the first step (more are added by doubling).
+    pub reserve: usize,
+}
+
+impl DecoderCache {
+    /// An empty cache with room for `positions` decoder positions.
+    pub fn with_capacity(positions: usize) -> Self {
+        Self {
+            reserve: positions,
+            ..Default::default()
+        }
+    }
+
+    /// Keeps the batch rows `rows`, in that order (drops finished sequences, reorders beams);
+    /// the encoder output and mask passed to later steps must be selected the same way.
+    pub fn select_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
+        for (own, cross) in &mut self.layers {
+            own.select_rows(rows)?;
+            if let Some((k, v)) = cross.view()? {
+                let ids = Tensor::from_vec(rows.to_vec(), rows.len(), k.device())?;
+                cross.set(k.index_select(&ids, 0)?, v.index_select(&ids, 0)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reorders the self-attention caches only: for beams that move within their own batch
+    /// item, whose cross-attention keys/values are all the same.
+    pub fn select_self_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
+        for (own, _) in &mut self.layers {
+            own.select_rows(rows)?;
+        }
+        Ok(())
+    }
 }
 
 impl Block {
@@ -437,20 +491,25 @@ impl T5 {
         let offset = cache.as_ref().map(|c| c.length).unwrap_or(0);
         let keys = offset + t;
         let mut xs = dropout(&self.shared.forward(decoder_ids)?, self.decoder.dropout, train)?;
-        let causal = causal_bias(t, keys, offset, &self.device)?;
-        let self_bias = match self.decoder.blocks[0].self_attn.position_bias(t, keys, offset, &self.device)? {
-            Some(b) => b.broadcast_add(&causal)?,
-            None => causal,
+        // one new position sees every cached one: no causal mask needed
+        let causal = if t == 1 { None } else { Some(causal_bias(t, keys, offset, &self.device)?) };
+        let position = self.decoder.blocks[0].self_attn.position_bias(t, keys, offset, &self.device)?;
+        let self_bias = match (position, causal) {
+            (Some(p), Some(c)) => Some(p.broadcast_add(&c)?),
+            (p, c) => p.or(c),
         };
         let cross_bias = padding_bias(encoder_mask)?;
         if let Some(cache) = cache.as_deref_mut() {
             if cache.layers.len() != self.decoder.blocks.len() {
-                cache.layers = vec![Default::default(); self.decoder.blocks.len()];
+                let reserve = cache.reserve;
+                cache.layers = (0..self.decoder.blocks.len())
+                    .map(|_| (KvCache::with_capacity(reserve), KvCache::default()))
+                    .collect();
             }
         }
         for (i, block) in self.decoder.blocks.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            xs = block.forward(&xs, Some(&self_bias), Some((encoder_out, &cross_bias)), layer_cache, train)?;
+            xs = block.forward(&xs, self_bias.as_ref(), Some((encoder_out, &cross_bias)), layer_cache, train)?;
         }
         if let Some(cache) = cache {
             cache.length += t;

@@ -26,6 +26,15 @@ impl Activation {
         }
     }
 
+    /// The fused CPU kernel computing this activation, if there is one.
+    pub fn fast(&self) -> Option<super::cpu_f32::FastActivation> {
+        match self {
+            Self::GeluTanh => Some(super::cpu_f32::FastActivation::GeluTanh),
+            Self::Silu => Some(super::cpu_f32::FastActivation::Silu),
+            _ => None,
+        }
+    }
+
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match self {
             Self::Relu => xs.relu(),

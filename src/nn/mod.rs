@@ -1,14 +1,18 @@
 //! Layers shared by every model: linear (LoRA-ready), norms, softmax, attention pieces.
 pub mod activation;
 pub mod attention;
+pub mod cpu_f32;
+pub mod fused_attention;
 pub mod dropout;
 pub mod embedding;
 pub mod frozen_matmul;
 pub mod grad_attach;
+pub mod kv_cache;
 pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod param;
+pub mod skinny;
 pub mod softmax;
 
 pub use linear::Linear;

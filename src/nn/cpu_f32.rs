@@ -1,0 +1,219 @@
+//! Direct access to the f32 data of CPU tensors, for the few fused kernels of incremental decoding.
+use candle_core::{DType, Result, Storage, Tensor};
+
+/// Whether every tensor lives on the CPU as f32 (the fused kernels' precondition).
+pub fn all_cpu_f32(tensors: &[&Tensor]) -> bool {
+    tensors
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+/// Runs `f` on the whole f32 buffer behind `t` (read from `t.layout()` offsets and strides).
+pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let (storage, _) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(cpu.as_slice::<f32>()?),
+        _ => candle_core::bail!("expected a CPU tensor"),
+    }
+}
+
+/// Dot product with independent partial sums (vectorisable).
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; L];
+    let mut ca = a.chunks_exact(L);
+    let mut cb = b.chunks_exact(L);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..L {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    let mut s = 0f32;
+    for v in acc {
+        s += v;
+    }
+    s + tail
+}
+
+/// y += a·x
+#[inline(always)]
+pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// e^x in f32 (Cephes' `expf`: |relative error| ≲ 2e-7), written to vectorise.
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// The activations with a fused CPU kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastActivation {
+    /// `gelu_new`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = x·σ(2·√(2/π)·(x + 0.044715·x³))
+    GeluTanh,
+    /// x·σ(x)
+    Silu,
+}
+
+#[inline(always)]
+fn activate(kind: FastActivation, x: f32) -> f32 {
+    match kind {
+        FastActivation::GeluTanh => {
+            const C: f32 = 0.797_884_6; // √(2/π)
+            let y = C * (x + 0.044_715 * x * x * x);
+            x / (1.0 + exp(-2.0 * y))
+        }
+        FastActivation::Silu => x / (1.0 + exp(-x)),
+    }
+}
+
+#[inline(always)]
+fn activate_slice(kind: FastActivation, xs: &[f32], gate: Option<&[f32]>, out: &mut [f32]) {
+    match gate {
+        Some(g) => {
+            for ((o, &x), &g) in out.iter_mut().zip(xs).zip(g) {
+                *o = activate(kind, x) * g;
+            }
+        }
+        None => {
+            for (o, &x) in out.iter_mut().zip(xs) {
+                *o = activate(kind, x);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn activate_slice_avx2(
+    kind: FastActivation,
+    xs: &[f32],
+    gate: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    activate_slice(kind, xs, gate, out)
+}
+
+/// `act(xs)`, or `act(xs) · gate` (a gated feed-forward), for contiguous CPU f32 tensors of the
+/// same shape; `None` when the tensors do not qualify. No gradient.
+pub fn activation(
+    kind: FastActivation,
+    xs: &Tensor,
+    gate: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
+    use rayon::prelude::*;
+    let mut inputs = vec![xs];
+    inputs.extend(gate);
+    if !all_cpu_f32(&inputs)
+        || !inputs
+            .iter()
+            .all(|t| t.is_contiguous() && t.shape() == xs.shape())
+    {
+        return Ok(None);
+    }
+    let n = xs.elem_count();
+    let mut out = vec![0f32; n];
+    let run = |x: &[f32], g: Option<&[f32]>, out: &mut Vec<f32>| {
+        const CHUNK: usize = 16 * 1024;
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
+            let range = c * CHUNK..c * CHUNK + o.len();
+            let (x, g) = (&x[range.clone()], g.map(|g| &g[range]));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                    unsafe { activate_slice_avx2(kind, x, g, o) };
+                    return;
+                }
+            }
+            activate_slice(kind, x, g, o);
+        });
+    };
+    with_f32(xs, |x| {
+        let x = &x[xs.layout().start_offset()..][..n];
+        match gate {
+            Some(gt) => with_f32(gt, |g| {
+                run(x, Some(&g[gt.layout().start_offset()..][..n]), &mut out);
+                Ok(())
+            }),
+            None => {
+                run(x, None, &mut out);
+                Ok(())
+            }
+        }
+    })?;
+    Ok(Some(Tensor::from_vec(out, xs.shape(), xs.device())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_accurate() {
+        let mut worst = 0f64;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            let rel = ((exp(x) as f64) - (x as f64).exp()).abs() / (x as f64).exp();
+            worst = worst.max(rel);
+            x += 0.0137;
+        }
+        assert!(worst < 5e-7, "worst relative error {worst:e}");
+        assert_eq!(exp(-200.0), exp(-87.0));
+        assert!(exp(200.0).is_finite());
+    }
+
+    #[test]
+    fn activations_match_candle() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        let x = (Tensor::randn(0f32, 3.0, (3, 1000), &dev)? * 1.0)?;
+        let g = Tensor::randn(0f32, 1.0, (3, 1000), &dev)?;
+        for (kind, want) in [
+            (FastActivation::GeluTanh, x.gelu()?),
+            (FastActivation::Silu, x.silu()?),
+        ] {
+            let got = activation(kind, &x, None)?.expect("qualifies");
+            let diff = (&got - &want)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "{kind:?}: {diff}");
+            let gated = activation(kind, &x, Some(&g))?.expect("qualifies");
+            let diff = (&gated - (want * &g)?)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "{kind:?} gated: {diff}");
+        }
+        Ok(())
+    }
+}

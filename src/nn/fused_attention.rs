@@ -31,17 +31,7 @@ pub fn attend_inference(
     }
 }
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: each task writes its own head's rows.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    fn get(&self) -> *mut f32 {
-        self.0
-    }
-}
+use super::cpu_f32::SendPtr;
 
 /// Several queries: per head, scores = q·kᵀ (gemm), + bias, softmax, out = scores·v (gemm).
 fn attend_heads(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {

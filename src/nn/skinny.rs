@@ -6,17 +6,7 @@ use rayon::prelude::*;
 /// Rows up to which [`matmul_t`] beats the general gemm.
 pub const MAX_ROWS: usize = 32;
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: tasks write disjoint column ranges of the output.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    fn get(&self) -> *mut f32 {
-        self.0
-    }
-}
+use super::cpu_f32::SendPtr;
 
 /// `out (m × n) = x (m × k) · wᵀ` with `w` (n × k), all row-major and contiguous.
 pub fn matmul_t(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> {

@@ -111,14 +111,14 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
             for rows in group.iter() {
                 let weight = 1.0 / group.len() as f64;
                 loop {
-                    match accumulate(run.objective, &run.params, rows, split, weight, &mut sums) {
-                        Ok(loss) => {
+                    match accumulate(run.objective, &run.params, rows, split, weight) {
+                        Ok((loss, grads)) => {
+                            add_into(&mut sums, grads)?;
                             loss_sum += loss * weight;
                             break;
                         }
                         Err(Error::Candle(e)) if s.auto_batch_size && is_out_of_memory(&e) && split < rows.len() => {
                             split *= 2;
-                            sums = vec![None; run.params.len()];
                             tracing::warn!("out of memory: micro-batches now split in {split} (auto_batch_size)");
                         }
                         Err(e) => return Err(e),
@@ -221,33 +221,41 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     })
 }
 
-/// Forward and backward of one micro-batch (in `split` pieces), adding gradients into `sums`.
+/// Adds gradients (in parameter order; `None` where a parameter got none) into `sums`.
+fn add_into(sums: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) -> candle_core::Result<()> {
+    for (sum, g) in sums.iter_mut().zip(grads) {
+        if let Some(g) = g {
+            *sum = Some(match sum.take() {
+                Some(s) => (s + g)?,
+                None => g,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Forward and backward of one micro-batch (in `split` pieces): its loss and its gradients.
+/// Nothing is kept from a micro-batch that fails part-way (e.g. out of memory), so a retry
+/// with more pieces does not count any piece twice.
 fn accumulate(
     objective: &dyn Objective,
     params: &[(String, Var)],
     rows: &[usize],
     split: usize,
     weight: f64,
-    sums: &mut [Option<Tensor>],
-) -> Result<f64> {
+) -> Result<(f64, Vec<Option<Tensor>>)> {
     let piece = rows.len().div_ceil(split.max(1));
     let mut loss_total = 0.0;
+    let mut sums: Vec<Option<Tensor>> = vec![None; params.len()];
     for part in rows.chunks(piece) {
         let share = part.len() as f64 / rows.len() as f64;
         let loss = objective.batch_loss(part, true)?;
         loss_total += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? * share;
         let grads = (loss * (weight * share))?.backward()?;
-        for ((_, var), sum) in params.iter().zip(sums.iter_mut()) {
-            if let Some(g) = grads.get(var.as_tensor()) {
-                let g = g.detach();
-                *sum = Some(match sum.take() {
-                    Some(s) => (s + g)?,
-                    None => g,
-                });
-            }
-        }
+        let piece_grads = params.iter().map(|(_, var)| grads.get(var.as_tensor()).map(Tensor::detach)).collect();
+        add_into(&mut sums, piece_grads)?;
     }
-    Ok(loss_total)
+    Ok((loss_total, sums))
 }
 
 /// Stops the run when some trainable tensor received no gradient or did not change:

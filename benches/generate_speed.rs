@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 // the allocator of the `loratune` binary
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -273,6 +273,7 @@ fn timed(model: &T5, sources: &[Vec<u32>], new_tokens: usize) -> anyhow::Result<
 }
 
 fn main() -> anyhow::Result<()> {
+    loratune::runtime::init();
     let shape = Shape {
         batch: env_usize("BENCH_BATCH", 16),
         source_len: env_usize("BENCH_SOURCE_LEN", 256),

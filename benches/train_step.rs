@@ -5,6 +5,8 @@
 use candle_core::{DType, Device, Tensor};
 use loratune::data::batch::Seq2SeqBatch;
 use loratune::lora::{inject, trainable_parameters, LoraConfig};
+use loratune::models::classifier::{Architecture, FreshInit, Labels, SequenceClassifier};
+use loratune::models::distilbert::{DistilBertConfig, DistilBertForSequenceClassification};
 use loratune::models::t5::{T5Config, T5};
 use loratune::models::weights::Weights;
 use loratune::train::optimizer::AdamW;
@@ -12,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 
 fn random_ids(rows: usize, len: usize, vocab: usize, rng: &mut impl Rng) -> Vec<Vec<u32>> {
     (0..rows).map(|_| (0..len).map(|_| rng.gen_range(3..vocab as u32)).collect()).collect()
@@ -47,9 +49,54 @@ fn t5_step_seconds(case: &serde_json::Value) -> f64 {
         let g: Vec<Tensor> = params.iter().map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone()).collect();
         optimizer.step(&g, 1e-4).unwrap();
     };
+    time_steps(&mut step, case["repeats"].as_u64().unwrap())
+}
+
+fn distilbert_step_seconds(case: &serde_json::Value) -> f64 {
+    let g = |k: &str| case[k].as_u64().unwrap() as usize;
+    let config: DistilBertConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": g("vocab"), "dim": g("dim"), "n_layers": g("layers"), "n_heads": g("heads"),
+        "hidden_dim": g("hidden_dim"), "dropout": 0.0, "attention_dropout": 0.0, "seq_classif_dropout": 0.0
+    }))
+    .unwrap();
+    let weights = Weights::synthetic(0.05, 0, DType::F32, &Device::Cpu);
+    let head = DistilBertForSequenceClassification::load(config, 2, &weights, &mut FreshInit::new(0, 0.02)).unwrap();
+    let mut model = SequenceClassifier {
+        model: Architecture::DistilBert(head),
+        labels: Labels { count: 2, names: None },
+        new_weights: Vec::new(),
+        pad_token_id: 0,
+        dtype: DType::F32,
+        device: Device::Cpu,
+        parameter_count: 0,
+    };
+    let targets: Vec<String> = case["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let mut lora = LoraConfig::new(g("r"), 2.0 * g("r") as f64, 0.0, targets);
+    lora.modules_to_save = Some(vec!["classifier".into()]);
+    inject(&mut model, &lora, 0).unwrap();
+    let params = trainable_parameters(&mut model);
+    let mut optimizer = AdamW::new(&params, 0.9, 0.999, 1e-8, 0.0).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let ids: Vec<u32> = random_ids(g("batch"), g("seq_len"), g("vocab"), &mut rng).concat();
+    let ids = Tensor::from_vec(ids, (g("batch"), g("seq_len")), &Device::Cpu).unwrap();
+    let mask = Tensor::ones((g("batch"), g("seq_len")), DType::U8, &Device::Cpu).unwrap();
+    let labels: Vec<u32> = (0..g("batch")).map(|_| rng.gen_range(0..2)).collect();
+    let labels = Tensor::from_vec(labels, g("batch"), &Device::Cpu).unwrap();
+    let mut step = || {
+        let logits = model.forward(&ids, &mask, true).unwrap();
+        let loss = loratune::nn::loss::token_nll(&logits, &labels).unwrap().mean_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let g: Vec<Tensor> = params.iter().map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        optimizer.step(&g, 1e-4).unwrap();
+    };
+    time_steps(&mut step, case["repeats"].as_u64().unwrap())
+}
+
+/// Median seconds of `repeats` calls after one warm-up call.
+fn time_steps(step: &mut dyn FnMut(), repeats: u64) -> f64 {
     step();
     median(
-        (0..case["repeats"].as_u64().unwrap())
+        (0..repeats)
             .map(|_| {
                 let t = Instant::now();
                 step();
@@ -60,12 +107,22 @@ fn t5_step_seconds(case: &serde_json::Value) -> f64 {
 }
 
 fn main() {
+    loratune::runtime::init();
     let threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
     let spec = serde_json::json!({"cases": [
         {"name": "t5-small LoRA r16 q,v, batch 4, 256→64", "kind": "t5", "vocab": 32128, "d_model": 512, "d_kv": 64,
          "d_ff": 1024, "layers": 6, "heads": 8, "r": 16, "targets": ["q", "v"], "batch": 4, "source_len": 256,
-         "target_len": 64, "repeats": 5}
+         "target_len": 64, "repeats": 5},
+        {"name": "distilbert (MiniLM-sized) LoRA r8 q_lin + head, batch 16, 256 tokens", "kind": "distilbert",
+         "vocab": 30522, "dim": 384, "layers": 6, "heads": 12, "hidden_dim": 1536, "r": 8, "targets": ["q_lin"],
+         "batch": 16, "seq_len": 256, "repeats": 3}
     ]});
+    // BENCH_CASE=t5 or =distilbert runs one kind only
+    let only = std::env::var("BENCH_CASE").ok();
+    let mut spec = spec;
+    if let (Some(kind), Some(cases)) = (&only, spec["cases"].as_array_mut()) {
+        cases.retain(|case| case["kind"] == kind.as_str());
+    }
     let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_train_step.py");
     let torch = std::process::Command::new(&python)
@@ -83,6 +140,7 @@ fn main() {
         let name = case["name"].as_str().unwrap();
         let ours = match case["kind"].as_str().unwrap() {
             "t5" => t5_step_seconds(case),
+            "distilbert" => distilbert_step_seconds(case),
             other => panic!("unknown case kind {other}"),
         };
         let theirs = torch.as_ref().and_then(|t| t[name].as_f64());

@@ -5,9 +5,10 @@ use loratune::models::{open_classifier, ClassifierOptions};
 use std::time::Instant;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 
 fn main() {
+    loratune::runtime::init();
     let files = loratune::hub::resolve_model("../shared/models/all-MiniLM-L6-v2").unwrap();
     let options = ClassifierOptions { num_labels: Some(2), ..Default::default() };
     let (mut model, _) = open_classifier(&files, &options, DType::F32, &Device::Cpu).unwrap();

@@ -1,5 +1,6 @@
 //! loratune: LoRA fine-tuning and evaluation of FLAN-T5 and DistilBERT/BERT-class models,
 //! with adapters in PEFT's format.
+pub mod runtime;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -3,12 +3,12 @@ mod cli;
 
 use clap::Parser;
 
-/// candle allocates a fresh buffer for every intermediate tensor; glibc's malloc returns large
-/// blocks to the OS and page-faults them back in on every step, mimalloc keeps them.
+/// See `loratune::runtime`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 
 fn main() {
+    loratune::runtime::init();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     if let Err(error) = cli::run(args) {

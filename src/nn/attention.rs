@@ -15,9 +15,28 @@ pub fn merge_heads(xs: &Tensor) -> Result<Tensor> {
     xs.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
 }
 
-/// softmax(q·kᵀ·scale + bias)·v, with `bias` broadcast over (batch, heads, query, key).
-/// Softmax runs in f32 as in Transformers.
+/// softmax(q·kᵀ·scale + bias)·v, with `bias` broadcast over (batch, heads, query, key) and
+/// dropout on the probabilities in training. On the CPU in f32 this is one fused kernel with its
+/// own backward pass ([`super::attention_grad`]); elsewhere [`attend_graph`].
 pub fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: Option<&Tensor>,
+    scale: f64,
+    dropout_p: f64,
+    train: bool,
+) -> Result<Tensor> {
+    let p = if train { dropout_p } else { 0.0 };
+    match super::attention_grad::attend_cpu(q, k, v, bias, scale, p)? {
+        Some(out) => Ok(out),
+        None => attend_graph(q, k, v, bias, scale, dropout_p, train),
+    }
+}
+
+/// [`attend`] as a chain of candle ops (any device and dtype); softmax runs in f32 as in
+/// Transformers.
+pub fn attend_graph(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,

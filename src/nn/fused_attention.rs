@@ -22,7 +22,7 @@ pub fn attend_inference(
     let mut inputs = vec![q, k, v];
     inputs.extend(bias);
     if !all_cpu_f32(&inputs) {
-        return super::attention::attend(q, k, v, bias, 1.0, 0.0, false);
+        return super::attention::attend_graph(q, k, v, bias, 1.0, 0.0, false);
     }
     if q.dim(2)? == 1 {
         attend_one_query(q, k, v, bias)
@@ -151,11 +151,28 @@ fn attend_heads(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Re
     Tensor::from_vec(out, (b, h, tq, d), q.device())
 }
 
+/// Row softmax with independent partial maxima and sums, so that it vectorises.
 #[inline(always)]
 fn softmax_row(s: &mut [f32]) {
-    let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f32;
-    for x in s.iter_mut() {
+    const L: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; L];
+    let mut chunks = s.chunks_exact(L);
+    for c in &mut chunks {
+        for i in 0..L {
+            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
+        }
+    }
+    let max = chunks.remainder().iter().chain(&lanes).copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sums = [0f32; L];
+    let mut chunks = s.chunks_exact_mut(L);
+    for c in &mut chunks {
+        for i in 0..L {
+            c[i] = exp(c[i] - max);
+            sums[i] += c[i];
+        }
+    }
+    let mut sum: f32 = sums.iter().sum();
+    for x in chunks.into_remainder() {
         *x = exp(*x - max);
         sum += *x;
     }
@@ -171,7 +188,7 @@ unsafe fn softmax_row_avx2(s: &mut [f32]) {
     softmax_row(s)
 }
 
-fn softmax_in_place(s: &mut [f32]) {
+pub(super) fn softmax_in_place(s: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -197,7 +214,7 @@ pub fn attend_one_query(
     let mut inputs = vec![q, k, v];
     inputs.extend(bias);
     if queries != 1 || !all_cpu_f32(&inputs) {
-        return super::attention::attend(q, k, v, bias, 1.0, 0.0, false);
+        return super::attention::attend_graph(q, k, v, bias, 1.0, 0.0, false);
     }
     let q = q.contiguous()?;
     let last_contiguous = |t: &Tensor| -> Result<Tensor> {
@@ -433,7 +450,7 @@ mod tests {
             let causal = crate::nn::attention::causal_bias(tq, t, t - tq, &dev)?;
             for bias in [None, Some(&pos), Some(&pad), Some(&causal)] {
                 let fast = attend_inference(&q, &k, &v, bias)?;
-                let slow = crate::nn::attention::attend(
+                let slow = crate::nn::attention::attend_graph(
                     &q,
                     &k.contiguous()?,
                     &v.contiguous()?,

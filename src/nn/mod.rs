@@ -1,6 +1,8 @@
 //! Layers shared by every model: linear (LoRA-ready), norms, softmax, attention pieces.
 pub mod activation;
+pub mod activation_grad;
 pub mod attention;
+pub mod attention_grad;
 pub mod cpu_f32;
 pub mod fused_attention;
 pub mod dropout;

@@ -1,0 +1,427 @@
+//! Training attention on the CPU in f32: softmax(scale·q·kᵀ + bias), dropout, ·v, fused per
+//! (sequence, head) and run in parallel over them, with its own backward pass.
+//!
+//! The softmax probabilities are the only saved activation; the dropout mask is regenerated in the
+//! backward pass from a per-head seed. No score, bias-sum, mask or dropout tensor enters candle's
+//! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
+//! spend most of a step on single-threaded elementwise work).
+use super::cpu_f32::{with_f32, SendPtr};
+use super::fused_attention::softmax_in_place;
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Where one 4-D tensor's (batch, head) matrix starts, and its row and column strides.
+#[derive(Clone, Copy, Debug)]
+struct Strided {
+    offset: usize,
+    batch: usize,
+    head: usize,
+    row: usize,
+    col: usize,
+}
+
+impl Strided {
+    /// A tensor laid out as (batch, head, row, col).
+    fn heads_first(layout: &Layout) -> Self {
+        let s = layout.stride();
+        Self { offset: layout.start_offset(), batch: s[0], head: s[1], row: s[2], col: s[3] }
+    }
+
+    /// A tensor laid out as (batch, row, head, col).
+    fn rows_first(layout: &Layout) -> Self {
+        let s = layout.stride();
+        Self { offset: layout.start_offset(), batch: s[0], row: s[1], head: s[2], col: s[3] }
+    }
+
+    fn start(&self, batch: usize, head: usize) -> usize {
+        self.offset + batch * self.batch + head * self.head
+    }
+}
+
+/// A row-major matrix or its transpose, read through a raw pointer.
+#[derive(Clone, Copy)]
+struct Operand {
+    ptr: *const f32,
+    row: usize,
+    col: usize,
+}
+
+impl Operand {
+    fn of(data: &[f32], view: &Strided, batch: usize, head: usize) -> Self {
+        Self { ptr: data[view.start(batch, head)..].as_ptr(), row: view.row, col: view.col }
+    }
+
+    fn dense(data: &[f32], cols: usize) -> Self {
+        Self { ptr: data.as_ptr(), row: cols, col: 1 }
+    }
+
+    fn t(self) -> Self {
+        Self { ptr: self.ptr, row: self.col, col: self.row }
+    }
+}
+
+/// dst (m × n, row stride `dst_row`) = `beta`·lhs (m × k)·rhs (k × n), single-threaded.
+#[allow(clippy::too_many_arguments)]
+///
+/// # Safety
+/// The operands must describe valid reads of m × k and k × n elements, `dst` a valid write of
+/// m × n elements that no other thread touches.
+unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_row: usize, lhs: Operand, rhs: Operand, beta: f32) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_row as isize,
+        false,
+        lhs.ptr,
+        lhs.col as isize,
+        lhs.row as isize,
+        rhs.ptr,
+        rhs.col as isize,
+        rhs.row as isize,
+        0.0,
+        beta,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+/// The dropout multipliers of one head: 0 with probability `p`, else 1/(1-p). The same `seed` and
+/// `head` give the same mask, so the backward pass regenerates it instead of storing it.
+fn fill_dropout_mask(seed: u64, head: usize, p: f32, mask: &mut [f32]) {
+    let threshold = (p as f64 * 4_294_967_296.0) as u64;
+    let keep = 1.0 / (1.0 - p);
+    let mut state = seed ^ (head as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for pair in mask.chunks_mut(2) {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        for (j, m) in pair.iter_mut().enumerate() {
+            let u = (z >> (32 * j)) & 0xFFFF_FFFF;
+            *m = if u < threshold { 0.0 } else { keep };
+        }
+    }
+}
+
+struct TrainAttention {
+    /// Additive bias broadcastable to (batch, heads, queries, keys); receives no gradient.
+    bias: Option<Tensor>,
+    scale: f32,
+    dropout: f32,
+    seed: u64,
+    /// Whether a backward pass will follow (the probabilities are kept for it).
+    save: bool,
+    /// Softmax probabilities (before dropout) of every head, kept from forward to backward.
+    probs: Mutex<Option<Vec<f32>>>,
+}
+
+struct Dims {
+    batch: usize,
+    heads: usize,
+    queries: usize,
+    keys: usize,
+    dim: usize,
+}
+
+impl TrainAttention {
+    fn dims(q: &Layout, k: &Layout) -> Result<Dims> {
+        let (batch, heads, queries, dim) = q.shape().dims4()?;
+        let keys = k.shape().dims4()?.2;
+        Ok(Dims { batch, heads, queries, keys, dim })
+    }
+
+    /// Softmax probabilities of head `i` into `probs`, and its output rows into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_head(
+        &self,
+        i: usize,
+        n: &Dims,
+        q: Operand,
+        k: Operand,
+        v: Operand,
+        bias: Option<(&[f32], &Strided)>,
+        probs: &mut [f32],
+        out: *mut f32,
+        out_row: usize,
+    ) {
+        let (b, h) = (i / n.heads, i % n.heads);
+        // SAFETY: operands come from checked layouts; `probs` is this head's own buffer.
+        unsafe { matmul(n.queries, n.keys, n.dim, probs.as_mut_ptr(), n.keys, q, k.t(), self.scale) };
+        for (row, s) in probs.chunks_exact_mut(n.keys).enumerate() {
+            if let Some((data, view)) = bias {
+                let start = view.start(b, h) + row * view.row;
+                for (j, x) in s.iter_mut().enumerate() {
+                    *x += data[start + j * view.col];
+                }
+            }
+            softmax_in_place(s);
+        }
+        let weights = if self.dropout > 0.0 {
+            let mut mask = vec![0f32; probs.len()];
+            fill_dropout_mask(self.seed, i, self.dropout, &mut mask);
+            mask.iter_mut().zip(probs.iter()).for_each(|(m, p)| *m *= p);
+            std::borrow::Cow::Owned(mask)
+        } else {
+            std::borrow::Cow::Borrowed(&*probs)
+        };
+        // SAFETY: `out` is this head's own (queries × dim) block of the output.
+        unsafe { matmul(n.queries, n.dim, n.keys, out, out_row, Operand::dense(&weights, n.keys), v, 1.0) };
+    }
+}
+
+impl CustomOp3 for TrainAttention {
+    fn name(&self) -> &'static str {
+        "train-attention"
+    }
+
+    /// Output laid out (batch, queries, heads, dim): heads merged by a free reshape.
+    fn cpu_fwd(
+        &self,
+        qs: &CpuStorage,
+        ql: &Layout,
+        ks: &CpuStorage,
+        kl: &Layout,
+        vs: &CpuStorage,
+        vl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let n = Self::dims(ql, kl)?;
+        let (qd, kd, vd) = (qs.as_slice::<f32>()?, ks.as_slice::<f32>()?, vs.as_slice::<f32>()?);
+        let (qv, kv, vv) = (Strided::heads_first(ql), Strided::heads_first(kl), Strided::heads_first(vl));
+        let per_head = n.queries * n.keys;
+        let mut probs = vec![0f32; if self.save { n.batch * n.heads * per_head } else { 0 }];
+        let mut out = vec![0f32; n.batch * n.queries * n.heads * n.dim];
+        let out_ptr = SendPtr(out.as_mut_ptr());
+        let out_row = n.heads * n.dim;
+        let bias = self
+            .bias
+            .as_ref()
+            .map(|t| t.broadcast_as((n.batch, n.heads, n.queries, n.keys)))
+            .transpose()?;
+        let mut run = |bias_data: Option<&[f32]>| {
+            let bias_view = bias.as_ref().map(|t| Strided::heads_first(t.layout()));
+            let head = |i: usize, p: &mut [f32]| {
+                let (b, h) = (i / n.heads, i % n.heads);
+                let operands = (Operand::of(qd, &qv, b, h), Operand::of(kd, &kv, b, h), Operand::of(vd, &vv, b, h));
+                let out = out_ptr.get().wrapping_add(b * n.queries * out_row + h * n.dim);
+                let bias = bias_data.zip(bias_view.as_ref());
+                self.forward_head(i, &n, operands.0, operands.1, operands.2, bias, p, out, out_row);
+            };
+            if self.save {
+                probs.par_chunks_mut(per_head).enumerate().for_each(|(i, p)| head(i, p));
+            } else {
+                (0..n.batch * n.heads)
+                    .into_par_iter()
+                    .for_each(|i| head(i, &mut vec![0f32; per_head]));
+            }
+        };
+        match &bias {
+            Some(t) => with_f32(t, |data| {
+                run(Some(data));
+                Ok(())
+            })?,
+            None => run(None),
+        }
+        if self.save {
+            *self.probs.lock().map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))? = Some(probs);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((n.batch, n.queries, n.heads, n.dim))))
+    }
+
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let probs = self
+            .probs
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("attention backward ran twice or without a forward".into()))?;
+        let n = Self::dims(q.layout(), k.layout())?;
+        let (qv, kv, vv) = (Strided::heads_first(q.layout()), Strided::heads_first(k.layout()), Strided::heads_first(v.layout()));
+        let gv = Strided::rows_first(grad.layout());
+        let (qn, kn) = (n.queries * n.dim, n.keys * n.dim);
+        let mut dq = vec![0f32; n.batch * n.heads * qn];
+        let mut dk = vec![0f32; n.batch * n.heads * kn];
+        let mut dv = vec![0f32; n.batch * n.heads * kn];
+        let (dq_ptr, dk_ptr, dv_ptr) = (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
+        let per_head = n.queries * n.keys;
+        with_f32(q, |qd| {
+            with_f32(k, |kd| {
+                with_f32(v, |vd| {
+                    with_f32(grad, |gd| {
+                        probs.par_chunks(per_head).enumerate().for_each(|(i, p)| {
+                            let (b, h) = (i / n.heads, i % n.heads);
+                            let (qo, ko, vo, go) =
+                                (Operand::of(qd, &qv, b, h), Operand::of(kd, &kv, b, h), Operand::of(vd, &vv, b, h), Operand::of(gd, &gv, b, h));
+                            let mask = (self.dropout > 0.0).then(|| {
+                                let mut mask = vec![0f32; per_head];
+                                fill_dropout_mask(self.seed, i, self.dropout, &mut mask);
+                                mask
+                            });
+                            let weights = match &mask {
+                                Some(m) => std::borrow::Cow::Owned(m.iter().zip(p).map(|(m, p)| m * p).collect::<Vec<_>>()),
+                                None => std::borrow::Cow::Borrowed(p),
+                            };
+                            let mut ds = vec![0f32; per_head];
+                            // SAFETY: each head writes only its own blocks of dq, dk, dv and its
+                            // own scratch; operands come from the tensors' layouts.
+                            unsafe {
+                                matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(i * kn), n.dim, Operand::dense(&weights, n.keys).t(), go, 1.0);
+                                matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), 1.0);
+                            }
+                            if let Some(m) = &mask {
+                                ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
+                            }
+                            for (d, p) in ds.chunks_exact_mut(n.keys).zip(p.chunks_exact(n.keys)) {
+                                let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
+                                d.iter_mut().zip(p).for_each(|(d, p)| *d = p * (*d - dot) * self.scale);
+                            }
+                            let ds = Operand::dense(&ds, n.keys);
+                            unsafe {
+                                matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(i * qn), n.dim, ds, ko, 1.0);
+                                matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(i * kn), n.dim, ds.t(), qo, 1.0);
+                            }
+                        });
+                        Ok(())
+                    })
+                })
+            })
+        })?;
+        let device = q.device();
+        let shape_q = (n.batch, n.heads, n.queries, n.dim);
+        let shape_k = (n.batch, n.heads, n.keys, n.dim);
+        Ok((
+            Some(Tensor::from_vec(dq, shape_q, device)?),
+            Some(Tensor::from_vec(dk, shape_k, device)?),
+            Some(Tensor::from_vec(dv, shape_k, device)?),
+        ))
+    }
+}
+
+/// softmax(scale·q·kᵀ + bias) with dropout, ·v, for CPU f32 q (batch, heads, queries, dim) and k,
+/// v (batch, heads, keys, dim) of any strides; returns (batch, heads, queries, dim) as a view of a
+/// (batch, queries, heads, dim) buffer. `None` when the inputs do not qualify (another device or
+/// dtype, or a bias that needs a gradient).
+pub fn attend_cpu(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: Option<&Tensor>,
+    scale: f64,
+    dropout: f64,
+) -> Result<Option<Tensor>> {
+    let mut inputs = vec![q, k, v];
+    inputs.extend(bias);
+    if !super::cpu_f32::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || q.rank() != 4 {
+        return Ok(None);
+    }
+    let op = TrainAttention {
+        bias: bias.cloned(),
+        scale: scale as f32,
+        dropout: dropout as f32,
+        seed: if dropout > 0.0 { rand::random() } else { 0 },
+        save: q.track_op() || k.track_op() || v.track_op(),
+        probs: Mutex::new(None),
+    };
+    Ok(Some(q.apply_op3(k, v, op)?.transpose(1, 2)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        let scale = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1e-6);
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap() / scale
+    }
+
+    /// q, k, v as views of (batch, time, heads·dim) projections, as the models pass them.
+    fn heads(b: usize, t: usize, h: usize, d: usize) -> Var {
+        Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, h * d), &Device::Cpu).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn forward_and_gradients_match_the_graph_version() -> Result<()> {
+        let dev = Device::Cpu;
+        let (b, h, d) = (2, 3, 8);
+        for (tq, tk) in [(5, 5), (4, 7)] {
+            let mut pad = vec![0f32; b * tk];
+            pad[tk - 1] = f32::MIN;
+            let pad = Tensor::from_vec(pad, (b, 1, 1, tk), &dev)?;
+            let pos = Tensor::randn(0f32, 1.0, (1, h, tq, tk), &dev)?;
+            for (bias, scale) in [(None, 1.0), (Some(&pad), 0.35), (Some(&pos), 1.0)] {
+                let (qv, kv, vv) = (heads(b, tq, h, d), heads(b, tk, h, d), heads(b, tk, h, d));
+                let split = |x: &Var, t| x.reshape((b, t, h, d)).unwrap().transpose(1, 2).unwrap();
+                let (q, k, v) = (split(&qv, tq), split(&kv, tk), split(&vv, tk));
+                let weights = Tensor::randn(0f32, 1.0, (b, h, tq, d), &dev)?;
+                let fast = attend_cpu(&q, &k, &v, bias, scale, 0.0)?.expect("qualifies");
+                let slow = crate::nn::attention::attend_graph(&q.contiguous()?, &k.contiguous()?, &v.contiguous()?, bias, scale, 0.0, false)?;
+                assert!(max_diff(&fast, &slow) < 1e-5, "forward");
+                let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
+                let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+                for x in [&qv, &kv, &vv] {
+                    let (g1, g2) = (fast_grads.get(x).expect("grad"), slow_grads.get(x).expect("grad"));
+                    assert!(max_diff(g1, g2) < 1e-5, "gradient {tq}x{tk}: {}", max_diff(g1, g2));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn dropout_gradient_matches_finite_differences() -> Result<()> {
+        let dev = Device::Cpu;
+        let (b, h, t, d) = (1, 2, 6, 4);
+        let q = Tensor::randn(0f64, 1.0, (b, h, t, d), &dev)?.to_dtype(candle_core::DType::F32)?;
+        let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
+        let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
+        let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
+        let op = |save| TrainAttention { bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Mutex::new(None) };
+        let objective = |q: &Tensor| -> Result<f64> {
+            q.apply_op3(&k, &v, op(false))?.mul(&weights)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
+        };
+        let qv = Var::from_tensor(&q)?;
+        let out = qv.as_tensor().apply_op3(&k, &v, op(true))?;
+        let zeros = out.flatten_all()?.to_vec1::<f32>()?.iter().filter(|x| **x == 0.0).count();
+        assert!(zeros == 0, "dropout applies to probabilities, not outputs");
+        let grads = (out * &weights)?.sum_all()?.backward()?;
+        let analytic = grads.get(&qv).expect("grad").flatten_all()?.to_vec1::<f32>()?;
+        let base = q.flatten_all()?.to_vec1::<f32>()?;
+        for (i, want) in analytic.iter().enumerate().step_by(5) {
+            let eps = 1e-2f32;
+            let shifted = |delta: f32| -> Result<f64> {
+                let mut x = base.clone();
+                x[i] += delta;
+                objective(&Tensor::from_vec(x, q.shape(), &dev)?)
+            };
+            let numeric = (shifted(eps)? - shifted(-eps)?) / (2.0 * eps as f64);
+            assert!((numeric - *want as f64).abs() < 2e-3 * (1.0 + numeric.abs()), "element {i}: {numeric} vs {want}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn dropout_mask_drops_the_requested_share() {
+        let mut mask = vec![0f32; 100_000];
+        fill_dropout_mask(7, 3, 0.1, &mut mask);
+        let dropped = mask.iter().filter(|m| **m == 0.0).count() as f64 / mask.len() as f64;
+        assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
+        assert!(mask.iter().all(|m| *m == 0.0 || (*m - 1.0 / 0.9).abs() < 1e-6));
+        let mut other = vec![0f32; 100_000];
+        fill_dropout_mask(7, 4, 0.1, &mut other);
+        assert_ne!(mask, other, "heads get different masks");
+    }
+}

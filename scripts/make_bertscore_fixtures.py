@@ -67,6 +67,7 @@ TOKEN_TEXTS = [
     "Numbers 1 2 3, 2024, 3.14159 and 1,000,000.",
     "A <mask> token and <s> markers </s> inside.",
     "#Person1#: Hello!\n#Person2#: Hi.",
+    "\x1f\u00a0unit separators and no-break spaces\u3000\x1c",
 ]
 if args.tokens:
     tokenizer = bert_score.utils.get_tokenizer(args.model, use_fast=False)

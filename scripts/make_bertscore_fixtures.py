@@ -2,8 +2,14 @@
 
 bert_score 0.3.13 runs only with transformers 4.x:
     python3 -m venv venv-bs && venv-bs/bin/pip install "transformers<5" bert-score==0.3.13 torch
-    venv-bs/bin/python scripts/make_bertscore_fixtures.py [--model ../shared/models/all-MiniLM-L6-v2]
+    venv-bs/bin/python scripts/make_bertscore_fixtures.py [--model ../shared/models/all-MiniLM-L6-v2] [--layer 6]
 Writes tests/fixtures/bertscore/pairs.jsonl: {"prediction", "reference", "no_idf": [P, R, F], "idf": [P, R, F]}.
+
+The tiny RoBERTa (scripts/make_roberta_fixtures.py) with layer 1:
+    venv-bs/bin/python scripts/make_bertscore_fixtures.py --model tests/fixtures/roberta/tiny --layer 1 \
+        --out tests/fixtures/bertscore/roberta_pairs.jsonl --tokens tests/fixtures/bertscore/roberta_tokens.jsonl
+`--tokens` also writes {"text", "ids"}: bert_score's own token ids (`sent_encode` with the slow
+tokenizer that `score` uses; for RoBERTa that is `add_prefix_space=True` after `strip()`).
 """
 import argparse, json, random
 from pathlib import Path
@@ -13,7 +19,9 @@ import bert_score
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", default="../shared/models/all-MiniLM-L6-v2")
 ap.add_argument("--data", default="../shared/data/dialogsum/test.jsonl")
+ap.add_argument("--layer", type=int, default=6)
 ap.add_argument("--out", default="tests/fixtures/bertscore/pairs.jsonl")
+ap.add_argument("--tokens", default=None)
 args = ap.parse_args()
 
 rows = [json.loads(l) for l in open(args.data)]
@@ -36,10 +44,36 @@ cands = [p for p, _ in pairs]
 refs = [r for _, r in pairs]
 results = {}
 for idf in (False, True):
-    P, R, F = bert_score.score(cands, refs, model_type=args.model, num_layers=6, idf=idf, batch_size=64)
+    P, R, F = bert_score.score(cands, refs, model_type=args.model, num_layers=args.layer, idf=idf, batch_size=64)
     results[idf] = list(zip(P.tolist(), R.tolist(), F.tolist()))
 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
 with open(args.out, "w") as f:
     for i, (p, r) in enumerate(pairs):
         f.write(json.dumps({"prediction": p, "reference": r, "no_idf": results[False][i], "idf": results[True][i]}) + "\n")
-print("wrote", len(pairs), "pairs; hash:", bert_score.utils.get_hash(args.model, 6, False, False, False, False))
+print("wrote", len(pairs), "pairs; hash:", bert_score.utils.get_hash(args.model, args.layer, False, False, False, False))
+
+TOKEN_TEXTS = [
+    "",
+    "   ",
+    "The cat sat on the mat.",
+    "  leading and trailing spaces  ",
+    "\ttabs\tand\nnew lines\n",
+    "multiple   inner    spaces",
+    "!!! ... ??? (punctuation) -- \"quotes\" 'single'",
+    "Don't stop: it's 5 o'clock, we'll see; they've gone.",
+    "Café déjà vu, naïve résumé, Ærøskøbing, Straße.",
+    "日本語のテキスト and 中文 mixed with English.",
+    "Emoji 😀👍🏽 and symbols © ® ™ € £ ½.",
+    "Numbers 1 2 3, 2024, 3.14159 and 1,000,000.",
+    "A <mask> token and <s> markers </s> inside.",
+    "#Person1#: Hello!\n#Person2#: Hi.",
+    "\x1f\u00a0unit separators and no-break spaces\u3000\x1c",
+]
+if args.tokens:
+    tokenizer = bert_score.utils.get_tokenizer(args.model, use_fast=False)
+    print("tokenizer:", type(tokenizer).__name__, "model_max_length", tokenizer.model_max_length)
+    texts = TOKEN_TEXTS + [rows[60]["dialogue"][:600]]
+    with open(args.tokens, "w") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t, "ids": bert_score.utils.sent_encode(tokenizer, t)}, ensure_ascii=False) + "\n")
+    print("wrote", len(texts), "tokenizations")

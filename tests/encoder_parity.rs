@@ -1,6 +1,7 @@
-//! BERT and DistilBERT against Transformers: classifier logits of the tiny fixture models
-//! (one by one and in a padded batch), hidden states of a headless BertModel and of the
-//! real all-MiniLM-L6-v2, fresh heads, and finite-difference gradients through the encoder.
+//! BERT, DistilBERT and RoBERTa against Transformers: classifier logits of the tiny fixture
+//! models (one by one and in a padded batch), hidden states of a headless BertModel, of a tiny
+//! RobertaModel and of the real all-MiniLM-L6-v2, fresh heads, and finite-difference gradients
+//! through the encoder.
 use candle_core::{DType, Device, Tensor, Var};
 use loratune::data::batch::pad;
 use loratune::hub::resolve_model;
@@ -401,4 +402,75 @@ fn bert_gradients_match_finite_differences() {
         "bert.encoder.layer.0.attention.self.query",
         "bert.encoder.layer.0.attention.self.value",
     );
+}
+
+/// Every hidden state of the tiny RoBERTa (`roberta.`-prefixed `RobertaForMaskedLM` weights,
+/// like roberta-large) against `RobertaModel`, one text at a time and in a padded batch
+/// (padding id 1: RoBERTa's position ids skip it), and the same model saved without prefix.
+#[test]
+fn roberta_hidden_states() {
+    let dir = fixture("roberta/tiny");
+    let expected = read_json(&dir.join("expected_hidden.json"));
+    let layers = expected["num_hidden_layers"].as_u64().unwrap() as usize;
+    let max_tokens = expected["max_tokens"].as_u64().unwrap() as usize;
+    let files = resolve_model(dir.to_str().unwrap()).unwrap();
+    let (config, model) = loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    assert_eq!((config.pad_id(), model.max_positions()), (1, max_tokens));
+    let tokenizer = TextTokenizer::load(&files).unwrap().with_max_length(max_tokens).unwrap();
+    let cases = expected["inputs"].as_array().unwrap();
+    let seqs: Vec<Vec<u32>> = cases
+        .iter()
+        .map(|c| {
+            let seq = tokenizer.encode(c["text"].as_str().unwrap()).unwrap();
+            assert_eq!(seq, ids(&c["input_ids"]), "{}", c["text"]);
+            seq
+        })
+        .collect();
+    assert_eq!(seqs.last().unwrap().len(), max_tokens, "the last text fills every position");
+
+    let mut worst = 0.0f64;
+    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len()).map(|i| (vec![i], vec![seqs[i].clone()])).collect();
+    runs.push(((0..seqs.len()).collect(), seqs.clone()));
+    for (which, batch_seqs) in runs {
+        let (x, mask) = batch(&batch_seqs, config.pad_id());
+        let hidden = model.hidden_states(&x, None, &mask, false).unwrap();
+        assert_eq!(hidden.len(), layers + 1);
+        for (b, &i) in which.iter().enumerate() {
+            for (layer, exp_layer) in cases[i]["hidden_states"].as_array().unwrap().iter().enumerate() {
+                let ours: Vec<Vec<f64>> = hidden[layer].get(b).unwrap().to_dtype(DType::F64).unwrap().to_vec2().unwrap();
+                for (t, exp_row) in matrix(exp_layer).iter().enumerate() {
+                    let err = row_error(&ours[t], exp_row);
+                    assert!(err <= TOLERANCE, "text {i} layer {layer} token {t} (batch of {}): error {err:e}", which.len());
+                    worst = worst.max(err);
+                }
+            }
+        }
+    }
+    eprintln!("roberta/tiny: max hidden-state error {worst:.2e} (one by one and padded)");
+
+    // One token more than the positions allow is an error, not a wrong answer.
+    let too_long = vec![5u32; max_tokens + 1];
+    let (x, mask) = batch(&[too_long], 1);
+    assert!(model.hidden_states(&x, None, &mask, false).is_err());
+
+    // The same weights saved as a plain RobertaModel (no `roberta.` prefix, no lm_head).
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
+    }
+    let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let plain: std::collections::HashMap<String, Tensor> = tensors
+        .into_iter()
+        .filter_map(|(k, t)| k.strip_prefix("roberta.").map(|k| (k.to_string(), t)))
+        .collect();
+    candle_core::safetensors::save(&plain, tmp.path().join("model.safetensors")).unwrap();
+    let files = resolve_model(tmp.path().to_str().unwrap()).unwrap();
+    let (_, headless) = loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (x, mask) = batch(&seqs, 1);
+    let a = model.hidden_states(&x, None, &mask, false).unwrap();
+    let b = headless.hidden_states(&x, None, &mask, false).unwrap();
+    for (a, b) in a.iter().zip(&b) {
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(diff, 0.0);
+    }
 }

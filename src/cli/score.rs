@@ -1,7 +1,7 @@
 use super::common::IoArgs;
 use anyhow::bail;
 use clap::Args;
-use loratune::eval::bertscore::{BertScoreSettings, BertScorer};
+use loratune::eval::bertscore::{default_layer, BertScoreSettings, BertScorer};
 use loratune::eval::rouge::RougeScorer;
 use loratune::jsonl::{read_objects, string_field, AtomicWriter};
 use serde_json::{json, Map, Value};
@@ -18,10 +18,11 @@ pub struct ScoreArgs {
     prediction_field: String,
     #[arg(long, default_value = "reference")]
     reference_field: String,
-    /// BERTScore encoder (a BERT-family model directory or Hub id).
+    /// BERTScore encoder: a BERT or RoBERTa model directory or Hub id.
     #[arg(long, default_value = "roberta-large")]
     bertscore_model: String,
-    /// Hidden layer whose states BERTScore compares (bert_score's num_layers).
+    /// Hidden layer whose states BERTScore compares (bert_score's num_layers; default 17 for
+    /// roberta-large and 10 for roberta-base, bert_score's choices).
     #[arg(long)]
     bertscore_layer: Option<usize>,
     /// IDF weighting from the references.
@@ -62,10 +63,9 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         }
     }
     if args.metrics.iter().any(|m| m == "bertscore") {
-        let layer = match (args.bertscore_layer, args.bertscore_model.as_str()) {
-            (Some(layer), _) => layer,
-            (None, "roberta-large") => 17,
-            (None, other) => bail!("--bertscore-layer is needed for {other}"),
+        let layer = match args.bertscore_layer.or_else(|| default_layer(&args.bertscore_model)) {
+            Some(layer) => layer,
+            None => bail!("--bertscore-layer is needed for {}", args.bertscore_model),
         };
         let settings = BertScoreSettings {
             model: args.bertscore_model.clone(),

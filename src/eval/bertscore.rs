@@ -1,6 +1,6 @@
-//! BERTScore as `bert_score` 0.3.13 computes it: hidden states of layer N of a BERT-family
-//! encoder, L2-normalised, greedy cosine matching, [CLS]/[SEP] weighted 0, optional IDF
-//! weights from the references and optional baseline rescaling.
+//! BERTScore as `bert_score` 0.3.13 computes it: hidden states of layer N of a BERT or RoBERTa
+//! encoder, L2-normalised, greedy cosine matching, [CLS]/[SEP] (`<s>`/`</s>`) weighted 0,
+//! optional IDF weights from the references and optional baseline rescaling.
 use crate::error::{Error, Result};
 use crate::models::bert::BertModel;
 use crate::tokenizer::TextTokenizer;
@@ -31,6 +31,9 @@ pub struct BertScorer {
     settings: BertScoreSettings,
     model: BertModel,
     tokenizer: TextTokenizer,
+    /// bert_score encodes RoBERTa (byte-level BPE) sentences with `add_prefix_space=True`.
+    prefix_space: bool,
+    pad_id: u32,
     cls_sep: [u32; 2],
     baseline: Option<[f64; 3]>,
     device: Device,
@@ -54,17 +57,30 @@ impl BertScorer {
         }
         let max_length = model_max_length(&files).unwrap_or(model.max_positions()).min(model.max_positions());
         let tokenizer = TextTokenizer::load(&files)?.with_max_length(max_length)?;
-        let token = |t: &str| {
-            tokenizer
-                .token_id(t)
-                .ok_or_else(|| Error::Tokenizer { path: files.tokenizer.clone(), message: format!("no {t} token") })
+        // The empty sentence is bert_score's `build_inputs_with_special_tokens([])`: [CLS] [SEP].
+        let cls_sep = match tokenizer.encode("")?[..] {
+            [cls, sep] => [cls, sep],
+            ref other => {
+                return Err(Error::Tokenizer {
+                    path: files.tokenizer.clone(),
+                    message: format!("an empty text encodes to {other:?}, expected a start and an end token"),
+                })
+            }
         };
-        let cls_sep = [token("[CLS]")?, token("[SEP]")?];
         let baseline = match &settings.baseline {
             Some(path) => Some(read_baseline(path, settings.layer)?),
             None => None,
         };
-        Ok(Self { settings, model, tokenizer, cls_sep, baseline, device: device.clone() })
+        Ok(Self {
+            settings,
+            model,
+            tokenizer,
+            prefix_space: config.is_roberta(),
+            pad_id: config.pad_id(),
+            cls_sep,
+            baseline,
+            device: device.clone(),
+        })
     }
 
     /// bert_score's hash of the settings (`get_hash`).
@@ -93,7 +109,7 @@ impl BertScorer {
                 references.len()
             )));
         }
-        let mut unique: Vec<&str> = predictions.iter().chain(references).map(|s| s.trim()).collect::<HashSet<_>>().into_iter().collect();
+        let mut unique: Vec<&str> = predictions.iter().chain(references).map(|s| python_strip(s)).collect::<HashSet<_>>().into_iter().collect();
         unique.sort_by_key(|s| std::cmp::Reverse(s.split(' ').count()));
         let embedded = self.embed(&unique)?;
         let idf = self.idf_weights(references, &embedded);
@@ -101,7 +117,7 @@ impl BertScorer {
         let pairs: Vec<(&Embedded, &Embedded)> = predictions
             .iter()
             .zip(references)
-            .map(|(p, r)| (&embedded[p.trim()], &embedded[r.trim()]))
+            .map(|(p, r)| (&embedded[python_strip(p)], &embedded[python_strip(r)]))
             .collect();
         for batch in pairs.chunks(self.settings.batch_size.max(1)) {
             let longest_hyp = batch.iter().map(|(h, _)| h.ids.len()).max().unwrap_or(0);
@@ -132,7 +148,7 @@ impl BertScorer {
             let documents = references.len() as f64;
             let mut counts: HashMap<u32, usize> = HashMap::new();
             for reference in references {
-                for id in embedded[reference.trim()].ids.iter().collect::<HashSet<_>>() {
+                for id in embedded[python_strip(reference)].ids.iter().collect::<HashSet<_>>() {
                     *counts.entry(*id).or_default() += 1;
                 }
             }
@@ -147,11 +163,26 @@ impl BertScorer {
         weights
     }
 
+    /// Token ids as bert_score's `sent_encode` makes them: the sentence stripped, special
+    /// tokens added, truncated to the model's length. A RoBERTa sentence other than the empty
+    /// one gets a leading space, as the slow `RobertaTokenizer` adds it for
+    /// `add_prefix_space=True` (to the whole text, before special tokens are split off).
+    pub fn encode(&self, sentences: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let texts: Vec<String> = sentences
+            .iter()
+            .map(|s| match python_strip(s) {
+                s if self.prefix_space && !s.is_empty() => format!(" {s}"),
+                s => s.to_string(),
+            })
+            .collect();
+        self.tokenizer.encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     fn embed<'a>(&self, sentences: &[&'a str]) -> Result<HashMap<&'a str, Embedded>> {
         let mut out = HashMap::new();
         for chunk in sentences.chunks(self.settings.batch_size.max(1)) {
-            let ids = self.tokenizer.encode_batch(chunk)?;
-            let (input, mask) = crate::data::batch::pad(&ids, 0, &self.device)?;
+            let ids = self.encode(chunk)?;
+            let (input, mask) = crate::data::batch::pad(&ids, self.pad_id, &self.device)?;
             let hidden = self.model.hidden_states(&input, None, &mask, false)?;
             let layer = hidden[self.settings.layer].to_dtype(DType::F32)?.to_vec3::<f32>()?;
             for ((sentence, ids), rows) in chunk.iter().zip(ids).zip(layer) {
@@ -206,6 +237,22 @@ fn greedy_match(hyp: &Embedded, reference: &Embedded, idf: &IdfWeights, hyp_padd
     BertScore { precision, recall, f1: if f1.is_nan() { 0.0 } else { f1 } }
 }
 
+/// bert_score's layer (`model2layers`) for the RoBERTa models, by Hub id with or without the
+/// `FacebookAI/` owner and an `@revision`.
+pub fn default_layer(model: &str) -> Option<usize> {
+    let (id, _) = crate::hub::parse_repo_reference(model);
+    match id.strip_prefix("FacebookAI/").unwrap_or(&id) {
+        "roberta-large" => Some(17),
+        "roberta-base" => Some(10),
+        _ => None,
+    }
+}
+
+/// Python's `str.strip()`: Unicode whitespace and the separators U+001C–U+001F.
+pub fn python_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 fn model_max_length(files: &crate::hub::ModelFiles) -> Option<usize> {
     let path = files.tokenizer_config.as_deref()?;
     let value: serde_json::Value = crate::hub::read_json(path).ok()?;
@@ -225,4 +272,24 @@ fn read_baseline(path: &Path, layer: usize) -> Result<[f64; 3]> {
         }
     }
     Err(Error::file(path, format!("no baseline row for layer {layer}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bert_score_default_layers() {
+        assert_eq!(default_layer("roberta-large"), Some(17));
+        assert_eq!(default_layer("FacebookAI/roberta-large@main"), Some(17));
+        assert_eq!(default_layer("roberta-base"), Some(10));
+        assert_eq!(default_layer("../shared/models/all-MiniLM-L6-v2"), None);
+    }
+
+    #[test]
+    fn strips_like_python() {
+        assert_eq!(python_strip("\u{1f}\u{a0} a b\u{3000}\n\u{1c}"), "a b");
+        assert_eq!(python_strip("\u{200b}x"), "\u{200b}x");
+        assert_eq!(python_strip(" \t "), "");
+    }
 }

@@ -1,5 +1,6 @@
 //! BERT (and BERT-shaped models such as MiniLM), matching Transformers' `BertModel` and
-//! `BertForSequenceClassification`.
+//! `BertForSequenceClassification`; RoBERTa's `RobertaModel` is the same model with its
+//! position ids counted after the padding index (see [`Positions`]).
 use crate::error::{Error, Result};
 use crate::models::classifier::{EncoderOutput, FreshInit};
 use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames};
@@ -7,7 +8,7 @@ use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;
 use crate::nn::Linear;
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
 fn default_act() -> String {
@@ -29,9 +30,12 @@ fn default_eps() -> f64 {
     1e-12
 }
 
-/// Mirrors BERT's config.json.
+/// Mirrors BERT's (and RoBERTa's) config.json.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BertConfig {
+    /// `bert` or `roberta` (absent: BERT).
+    #[serde(default)]
+    pub model_type: Option<String>,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
@@ -59,7 +63,63 @@ pub struct BertConfig {
     pub classifier_dropout: Option<f64>,
 }
 
+/// How position ids follow from the input ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Positions {
+    /// BERT: 0, 1, 2, … for every token.
+    FromZero,
+    /// RoBERTa (`create_position_ids_from_input_ids`): tokens other than the padding id are
+    /// numbered `padding_idx + 1`, `padding_idx + 2`, …; padding tokens take `padding_idx`.
+    AfterPadding(u32),
+}
+
+impl Positions {
+    /// Rows of the position table that no token can reach at the start.
+    pub fn offset(self) -> usize {
+        match self {
+            Positions::FromZero => 0,
+            Positions::AfterPadding(pad) => pad as usize + 1,
+        }
+    }
+
+    /// Position ids (batch, time) for `input_ids`, or `None` when they are 0..time.
+    pub fn ids(self, input_ids: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let Positions::AfterPadding(pad) = self else {
+            return Ok(None);
+        };
+        let real = input_ids.ne(pad)?.to_dtype(DType::F32)?;
+        let counts = (real.cumsum(1)? * &real)?;
+        Ok(Some((counts + pad as f64)?.to_dtype(DType::U32)?))
+    }
+}
+
 impl BertConfig {
+    pub fn is_roberta(&self) -> bool {
+        self.model_type.as_deref() == Some("roberta")
+    }
+
+    /// The module prefix of the encoder inside a task model (`bert.`, `roberta.`).
+    pub fn prefix(&self) -> &'static str {
+        if self.is_roberta() {
+            "roberta."
+        } else {
+            "bert."
+        }
+    }
+
+    /// The padding id (Transformers' defaults: 0 for BERT, 1 for RoBERTa).
+    pub fn pad_id(&self) -> u32 {
+        self.pad_token_id.unwrap_or(if self.is_roberta() { 1 } else { 0 })
+    }
+
+    pub fn positions(&self) -> Positions {
+        if self.is_roberta() {
+            Positions::AfterPadding(self.pad_id())
+        } else {
+            Positions::FromZero
+        }
+    }
+
     pub fn spec(&self) -> Result<EncoderSpec> {
         if let Some(kind) = self.position_embedding_type.as_deref().filter(|k| *k != "absolute") {
             return Err(Error::Unsupported(format!(
@@ -96,6 +156,7 @@ const BERT_LAYER: LayerNames = LayerNames {
 /// `BertModel`: embeddings, encoder and the optional pooler (first token → dense → tanh).
 pub struct BertModel {
     embeddings: Embeddings,
+    positions: Positions,
     encoder: Encoder,
     pub pooler: Option<Linear>,
 }
@@ -105,6 +166,14 @@ impl BertModel {
     /// pooler is loaded when the checkpoint has it, else created by `fresh` if given.
     pub fn load(config: &BertConfig, w: &Weights, prefix: &str, fresh: Option<&mut FreshInit>) -> Result<Self> {
         let spec = config.spec()?;
+        let positions = config.positions();
+        if positions.offset() >= config.max_position_embeddings {
+            return Err(Error::Config(format!(
+                "config.json: max_position_embeddings {} leaves no position after the padding index {}",
+                config.max_position_embeddings,
+                config.pad_id()
+            )));
+        }
         let embeddings = Embeddings::load(
             w,
             &format!("{prefix}embeddings"),
@@ -121,11 +190,12 @@ impl BertModel {
             None if w.contains(&format!("{pooler_name}.weight")) => Some(Linear::load(w, &pooler_name, h, h, true)?),
             None => None,
         };
-        Ok(Self { embeddings, encoder, pooler })
+        Ok(Self { embeddings, positions, encoder, pooler })
     }
 
+    /// The longest input (RoBERTa: `max_position_embeddings - padding_idx - 1`, e.g. 512 of 514).
     pub fn max_positions(&self) -> usize {
-        self.embeddings.max_positions()
+        self.embeddings.max_positions() - self.positions.offset()
     }
 
     /// Last hidden state (batch, time, hidden); with `all_hidden`, every hidden state is
@@ -138,7 +208,15 @@ impl BertModel {
         train: bool,
         all_hidden: Option<&mut Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
-        let xs = self.embeddings.forward(input_ids, token_type_ids, train)?;
+        let (_, t) = input_ids.dims2()?;
+        if self.positions.offset() > 0 && t > self.max_positions() {
+            candle_core::bail!(
+                "sequence of {t} tokens is longer than the model's {} positions (max_position_embeddings less padding_idx + 1)",
+                self.max_positions()
+            );
+        }
+        let position_ids = self.positions.ids(input_ids)?;
+        let xs = self.embeddings.forward_at(input_ids, token_type_ids, position_ids.as_ref(), train)?;
         self.encoder.forward(&xs, mask, train, all_hidden)
     }
 

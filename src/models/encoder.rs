@@ -209,6 +209,17 @@ impl Embeddings {
     /// `input_ids` (batch, time) → (batch, time, hidden). Positions count from 0;
     /// token types default to 0 (single sentences).
     pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> candle_core::Result<Tensor> {
+        self.forward_at(input_ids, token_type_ids, None, train)
+    }
+
+    /// [`forward`](Self::forward) with explicit `position_ids` (batch, time), e.g. RoBERTa's.
+    pub fn forward_at(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        position_ids: Option<&Tensor>,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let (_, t) = input_ids.dims2()?;
         if t > self.max_positions() {
             candle_core::bail!(
@@ -224,7 +235,10 @@ impl Embeddings {
             };
             xs = xs.broadcast_add(&types)?;
         }
-        xs = xs.broadcast_add(&self.position.narrow(0, 0, t)?.unsqueeze(0)?)?;
+        xs = match position_ids {
+            Some(ids) => (xs + Embedding::new(self.position.clone()).forward(ids)?)?,
+            None => xs.broadcast_add(&self.position.narrow(0, 0, t)?.unsqueeze(0)?)?,
+        };
         dropout(&self.norm.forward(&xs)?, self.dropout, train)
     }
 }

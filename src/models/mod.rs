@@ -177,11 +177,20 @@ fn build_classifier(
     Ok((classifier, weights))
 }
 
-/// A plain `BertModel` (module names without `bert.`), for its hidden states (e.g. BERTScore).
+/// A plain `BertModel` or `RobertaModel` (config.json's `model_type`), for its hidden states
+/// (e.g. BERTScore). The checkpoint's modules may carry the task model's prefix (`bert.`,
+/// `roberta.`, as in roberta-large's `RobertaForMaskedLM`) or none.
 pub fn load_bert_model(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(bert::BertConfig, bert::BertModel)> {
+    let kind = model_type(files)?;
+    if !matches!(kind.as_str(), "bert" | "roberta" | "") {
+        return Err(crate::error::Error::Unsupported(format!(
+            "{}: model_type '{kind}' is not a BERT-family encoder loratune can load (supported: bert, roberta)",
+            files.config.display()
+        )));
+    }
     let config: bert::BertConfig = read_json(&files.config)?;
     let mut weights = Weights::load(&files.weights, dtype, device)?;
-    weights.add_alias("", "bert.");
+    weights.add_alias("", config.prefix());
     let model = bert::BertModel::load(&config, &weights, "", None)?;
     Ok((config, model))
 }

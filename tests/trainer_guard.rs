@@ -67,3 +67,37 @@ fn healthy_run_trains_and_writes_outputs() {
     assert!(report.step_losses[2] < report.step_losses[0]);
     assert!(tmp.path().join("adapter/adapter_model.safetensors").is_file());
 }
+
+/// A LoRA-like product a·b with b starting at zero: a gets a gradient only once b has moved.
+struct Product {
+    a: Var,
+    b: Var,
+}
+
+impl Objective for Product {
+    fn train_len(&self) -> usize {
+        4
+    }
+    fn batch_loss(&self, _rows: &[usize], _train: bool) -> candle_core::Result<Tensor> {
+        ((self.a.as_tensor() * self.b.as_tensor())? - 1.0)?.sqr()?.sum_all()
+    }
+    fn evaluate(&self) -> loratune::Result<Option<BTreeMap<String, f64>>> {
+        Ok(None)
+    }
+}
+
+#[test]
+fn warmup_starting_at_zero_does_not_trip_the_guard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let objective = Product { a: Var::new(&[1.0f32], &Device::Cpu).unwrap(), b: Var::new(&[0.0f32], &Device::Cpu).unwrap() };
+    let params = vec![
+        ("base_model.model.a.lora_A.weight".to_string(), objective.a.clone()),
+        ("base_model.model.a.lora_B.weight".to_string(), objective.b.clone()),
+    ];
+    let lora = LoraConfig::new(1, 1.0, 0.0, vec!["a".into()]);
+    let mut s = settings(tmp.path());
+    s.max_steps = Some(5);
+    s.warmup_steps = 2; // the first step runs at learning rate 0, as in Transformers
+    let report = train(TrainRun { objective: &objective, params, lora: &lora, settings: &s, shuffle: false, data_seed: 0, recipe_toml: None }).unwrap();
+    assert_eq!(report.steps, 5);
+}

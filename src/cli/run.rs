@@ -19,6 +19,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let recipe = Recipe::load(&args.recipe, &args.overrides)?;
     let evaluation = loratune::pipeline::run_recipe(&recipe, args.merge)?;
     print_evaluation(&evaluation.evaluation);
+    println!("training: {:.0} s", evaluation.train_seconds);
     println!("adapter: {}", evaluation.adapter.display());
     if let Some(merged) = &evaluation.merged {
         println!("merged model: {}", merged.display());

@@ -6,6 +6,7 @@
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
 use super::cpu_f32::{with_f32, SendPtr};
+use super::dropout::fill_mask;
 use super::fused_attention::softmax_in_place;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -91,25 +92,6 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_row: usize, lh
     );
 }
 
-/// The dropout multipliers of one head: 0 with probability `p`, else 1/(1-p). The same `seed` and
-/// `head` give the same mask, so the backward pass regenerates it instead of storing it.
-fn fill_dropout_mask(seed: u64, head: usize, p: f32, mask: &mut [f32]) {
-    let threshold = (p as f64 * 4_294_967_296.0) as u64;
-    let keep = 1.0 / (1.0 - p);
-    let mut state = seed ^ (head as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for pair in mask.chunks_mut(2) {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        for (j, m) in pair.iter_mut().enumerate() {
-            let u = (z >> (32 * j)) & 0xFFFF_FFFF;
-            *m = if u < threshold { 0.0 } else { keep };
-        }
-    }
-}
-
 struct TrainAttention {
     /// Additive bias broadcastable to (batch, heads, queries, keys); receives no gradient.
     bias: Option<Tensor>,
@@ -165,7 +147,7 @@ impl TrainAttention {
         }
         let weights = if self.dropout > 0.0 {
             let mut mask = vec![0f32; probs.len()];
-            fill_dropout_mask(self.seed, i, self.dropout, &mut mask);
+            fill_mask(self.seed, i, self.dropout, &mut mask);
             mask.iter_mut().zip(probs.iter()).for_each(|(m, p)| *m *= p);
             std::borrow::Cow::Owned(mask)
         } else {
@@ -267,7 +249,7 @@ impl CustomOp3 for TrainAttention {
                                 (Operand::of(qd, &qv, b, h), Operand::of(kd, &kv, b, h), Operand::of(vd, &vv, b, h), Operand::of(gd, &gv, b, h));
                             let mask = (self.dropout > 0.0).then(|| {
                                 let mut mask = vec![0f32; per_head];
-                                fill_dropout_mask(self.seed, i, self.dropout, &mut mask);
+                                fill_mask(self.seed, i, self.dropout, &mut mask);
                                 mask
                             });
                             let weights = match &mask {
@@ -416,12 +398,12 @@ mod tests {
     #[test]
     fn dropout_mask_drops_the_requested_share() {
         let mut mask = vec![0f32; 100_000];
-        fill_dropout_mask(7, 3, 0.1, &mut mask);
+        fill_mask(7, 3, 0.1, &mut mask);
         let dropped = mask.iter().filter(|m| **m == 0.0).count() as f64 / mask.len() as f64;
         assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
         assert!(mask.iter().all(|m| *m == 0.0 || (*m - 1.0 / 0.9).abs() < 1e-6));
         let mut other = vec![0f32; 100_000];
-        fill_dropout_mask(7, 4, 0.1, &mut other);
+        fill_mask(7, 4, 0.1, &mut other);
         assert_ne!(mask, other, "heads get different masks");
     }
 }

@@ -1,10 +1,99 @@
-//! Dropout that is active in training only.
-use candle_core::{Result, Tensor};
+//! Dropout, active in training only. On the CPU in f32 one parallel kernel each way whose mask
+//! comes from a counter-based generator: the backward pass regenerates it instead of storing it
+//! (candle's dropout draws a ChaCha uniform tensor and runs four elementwise ops).
+use super::cpu_f32::{all_cpu_f32, with_f32};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
 
 pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Result<Tensor> {
-    if train && p > 0.0 {
-        candle_nn::ops::dropout(xs, p as f32)
-    } else {
-        Ok(xs.clone())
+    if !train || p <= 0.0 {
+        return Ok(xs.clone());
+    }
+    if all_cpu_f32(&[xs]) && p < 1.0 {
+        let op = Dropout { p: p as f32, seed: rand::random() };
+        return xs.contiguous()?.apply_op1(op);
+    }
+    candle_nn::ops::dropout(xs, p as f32)
+}
+
+/// The dropout multipliers of one stream: 0 with probability `p`, else 1/(1-p). The same `seed`
+/// and `stream` always give the same mask.
+pub fn fill_mask(seed: u64, stream: usize, p: f32, mask: &mut [f32]) {
+    let threshold = (p as f64 * 4_294_967_296.0) as u64;
+    let keep = 1.0 / (1.0 - p);
+    let mut state = seed ^ (stream as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for pair in mask.chunks_mut(2) {
+        // splitmix64
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        for (j, m) in pair.iter_mut().enumerate() {
+            let u = (z >> (32 * j)) & 0xFFFF_FFFF;
+            *m = if u < threshold { 0.0 } else { keep };
+        }
+    }
+}
+
+struct Dropout {
+    p: f32,
+    seed: u64,
+}
+
+impl Dropout {
+    const CHUNK: usize = 16 * 1024;
+
+    /// `xs` times the mask, chunk by chunk in parallel (chunk i uses stream i).
+    fn apply(&self, xs: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; xs.len()];
+        out.par_chunks_mut(Self::CHUNK).zip(xs.par_chunks(Self::CHUNK)).enumerate().for_each(|(i, (o, x))| {
+            fill_mask(self.seed, i, self.p, o);
+            o.iter_mut().zip(x).for_each(|(o, x)| *o *= x);
+        });
+        out
+    }
+}
+
+impl CustomOp1 for Dropout {
+    fn name(&self) -> &'static str {
+        "dropout"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let n = layout.shape().elem_count();
+        let xs = &storage.as_slice::<f32>()?[layout.start_offset()..][..n];
+        Ok((CpuStorage::F32(self.apply(xs)), layout.shape().clone()))
+    }
+
+    fn bwd(&self, xs: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let grad = grad.contiguous()?;
+        let n = grad.elem_count();
+        let out = with_f32(&grad, |g| Ok(self.apply(&g[grad.layout().start_offset()..][..n])))?;
+        Ok(Some(Tensor::from_vec(out, xs.shape(), xs.device())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn drops_the_requested_share_and_scales_the_rest() -> Result<()> {
+        let x = Var::from_tensor(&Tensor::ones((300, 1000), candle_core::DType::F32, &Device::Cpu)?)?;
+        let y = dropout(&x, 0.1, true)?;
+        let values = y.flatten_all()?.to_vec1::<f32>()?;
+        let dropped = values.iter().filter(|v| **v == 0.0).count() as f64 / values.len() as f64;
+        assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
+        assert!(values.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
+        // the gradient goes through the same mask
+        let weights = Tensor::randn(0f32, 1.0, (300, 1000), &Device::Cpu)?;
+        let grads = (&y * &weights)?.sum_all()?.backward()?;
+        let want = (weights * &y)?;
+        let diff = (grads.get(&x).expect("grad") - want)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        assert_eq!(diff, 0.0);
+        assert_eq!(dropout(&x, 0.1, false)?.to_vec2::<f32>()?, x.to_vec2::<f32>()?);
+        Ok(())
     }
 }

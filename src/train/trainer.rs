@@ -81,7 +81,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     let mut optimizer = AdamW::new(&run.params, s.adam_beta1, s.adam_beta2, s.adam_epsilon, s.weight_decay)?;
     let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
     let adapter_dir = out.join("adapter");
-    let guard_steps = total.min(2);
+    // The guard runs after two optimizer steps with a non-zero learning rate (a warmup starts at
+    // 0, and lora_A only gets a gradient once lora_B has moved).
+    let mut learning_steps = 0usize;
     let initial: Vec<Tensor> = run.params.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
     let mut got_gradient = vec![false; run.params.len()];
     let best_metric_name = s.metric_for_best_model.clone();
@@ -145,12 +147,15 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
             };
             optimizer.step(&grads, lr)?;
             step += 1;
+            if lr > 0.0 {
+                learning_steps += 1;
+            }
             if !loss_sum.is_finite() {
                 return Err(Error::Config(format!("loss became {loss_sum} at step {step}: lower train.learning_rate")));
             }
             step_losses.push(loss_sum);
             window.push(loss_sum);
-            if step == guard_steps {
+            if lr > 0.0 && learning_steps == 2 {
                 check_learning(&run.params, &initial, &got_gradient, step)?;
             }
             let epoch = epoch_index as f64 + (group_index + 1) as f64 / groups.len() as f64;
@@ -211,13 +216,15 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     if !(s.save_best && best.is_some()) {
         save_verified(&run.params, run.lora, &adapter_dir)?;
     }
+    let seconds = started.elapsed().as_secs_f64();
+    log.write(&json!({"step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)}))?;
     Ok(TrainReport {
         steps: step,
         step_losses,
         best,
         adapter_dir,
         metrics_path: log.path().to_path_buf(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
     })
 }
 

@@ -12,7 +12,8 @@ fn main() {
     let files = loratune::hub::resolve_model("../shared/models/all-MiniLM-L6-v2").unwrap();
     let options = ClassifierOptions { num_labels: Some(2), ..Default::default() };
     let (mut model, _) = open_classifier(&files, &options, DType::F32, &Device::Cpu).unwrap();
-    let mut lora = LoraConfig::new(8, 16.0, 0.05, vec!["query".into(), "value".into()]);
+    let targets = std::env::var("PROFILE_TARGETS").unwrap_or_else(|_| "query,value".into());
+    let mut lora = LoraConfig::new(8, 16.0, 0.05, targets.split(',').map(String::from).collect());
     lora.modules_to_save = Some(vec!["classifier".into()]);
     inject(&mut model, &lora, 0).unwrap();
     let params = trainable_parameters(&mut model);

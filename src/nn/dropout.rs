@@ -17,23 +17,43 @@ pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Result<Tensor> {
 }
 
 /// The dropout multipliers of one stream: 0 with probability `p`, else 1/(1-p). The same `seed`
-/// and `stream` always give the same mask.
+/// and `stream` always give the same mask. Each element hashes its own index (counter-based, so
+/// the loop vectorises).
 pub fn fill_mask(seed: u64, stream: usize, p: f32, mask: &mut [f32]) {
-    let threshold = (p as f64 * 4_294_967_296.0) as u64;
+    let threshold = (p as f64 * 4_294_967_296.0).min(4_294_967_295.0) as u32;
     let keep = 1.0 / (1.0 - p);
-    let mut state = seed ^ (stream as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for pair in mask.chunks_mut(2) {
-        // splitmix64
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        for (j, m) in pair.iter_mut().enumerate() {
-            let u = (z >> (32 * j)) & 0xFFFF_FFFF;
-            *m = if u < threshold { 0.0 } else { keep };
-        }
+    let inner = hash32((seed as u32) ^ hash32(stream as u32 ^ 0x9E37_79B9));
+    let outer = hash32(((seed >> 32) as u32) ^ hash32(inner ^ stream as u32));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { fill_avx2(inner, outer, threshold, keep, mask) };
     }
+    fill(inner, outer, threshold, keep, mask)
+}
+
+/// A 32-bit integer hash (a bijection with good avalanche).
+#[inline(always)]
+fn hash32(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7FEB_352D);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846C_A68B);
+    x ^ (x >> 16)
+}
+
+#[inline(always)]
+fn fill(inner: u32, outer: u32, threshold: u32, keep: f32, mask: &mut [f32]) {
+    for (i, m) in mask.iter_mut().enumerate() {
+        let u = hash32(hash32(i as u32 ^ inner) ^ outer);
+        *m = if u < threshold { 0.0 } else { keep };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_avx2(inner: u32, outer: u32, threshold: u32, keep: f32, mask: &mut [f32]) {
+    fill(inner, outer, threshold, keep, mask)
 }
 
 struct Dropout {

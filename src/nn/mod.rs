@@ -13,6 +13,7 @@ pub mod kv_cache;
 pub mod linear;
 pub mod loss;
 pub mod norm;
+pub mod norm_grad;
 pub mod param;
 pub mod skinny;
 pub mod softmax;

@@ -1,5 +1,6 @@
 //! RMS norm (T5) and layer norm (BERT family), fused forward with a backward pass.
 use super::grad_attach::{with_input_grad, InputGrad};
+use super::norm_grad::{norm_input_grad, NormKind};
 use super::param::Param;
 use super::at_least_f32;
 use crate::models::weights::Weights;
@@ -49,6 +50,9 @@ struct RmsNormGrad {
 
 impl InputGrad for RmsNormGrad {
     fn input_grad(&self, x: &Tensor, _: &Tensor, g: &Tensor) -> Result<Tensor> {
+        if let Some(gx) = norm_input_grad(NormKind::Rms(self.eps), x, g, &self.weight)? {
+            return Ok(gx);
+        }
         let dtype = x.dtype();
         let x = at_least_f32(x)?;
         let gw = at_least_f32(&g.broadcast_mul(&self.weight)?)?;
@@ -118,6 +122,9 @@ struct LayerNormGrad {
 
 impl InputGrad for LayerNormGrad {
     fn input_grad(&self, x: &Tensor, _: &Tensor, g: &Tensor) -> Result<Tensor> {
+        if let Some(gx) = norm_input_grad(NormKind::Layer(self.eps), x, g, &self.weight)? {
+            return Ok(gx);
+        }
         let dtype = x.dtype();
         let (xhat, r) = normalized(&at_least_f32(x)?, self.eps)?;
         let gxhat = at_least_f32(&g.broadcast_mul(&self.weight)?)?;
@@ -128,3 +135,37 @@ impl InputGrad for LayerNormGrad {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn fused_input_gradients_match_autograd() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = (Tensor::randn(0f64, 2.0, (6, 37), &dev)? + 0.5)?;
+        let g = Tensor::randn(0f64, 1.0, (6, 37), &dev)?;
+        let w = Tensor::randn(1f64, 0.3, 37, &dev)?;
+        let b = Tensor::randn(0f64, 0.3, 37, &dev)?;
+        let eps = 1e-6;
+        let f32s = |t: &Tensor| t.to_dtype(DType::F32);
+        let cases: [(NormKind, Tensor); 2] = [
+            (NormKind::Layer(eps), layer_norm_composed(&x, &w, &b, eps)?),
+            (NormKind::Rms(eps), rms_norm_composed(&x, &w, eps)?),
+        ];
+        for (kind, _) in cases {
+            let xv = Var::from_tensor(&x)?;
+            let y = match kind {
+                NormKind::Layer(_) => layer_norm_composed(xv.as_tensor(), &w, &b, eps)?,
+                NormKind::Rms(_) => rms_norm_composed(xv.as_tensor(), &w, eps)?,
+            };
+            let want = (y * &g)?.sum_all()?.backward()?.get(&xv).expect("grad").to_dtype(DType::F32)?;
+            let got = norm_input_grad(kind, &f32s(&x)?, &f32s(&g)?, &f32s(&w)?)?.expect("CPU f32");
+            let diff = (got - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let scale = want.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5 * scale.max(1.0), "max diff {diff}");
+        }
+        Ok(())
+    }
+}

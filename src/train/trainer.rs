@@ -217,7 +217,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
         save_verified(&run.params, run.lora, &adapter_dir)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    log.write(&json!({"step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)}))?;
+    // as Transformers' `trainer.save_metrics("train", ...)`
+    let results = json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
+    crate::jsonl::write_atomic(&out.join("train_results.json"), format!("{results:#}\n").as_bytes())?;
     Ok(TrainReport {
         steps: step,
         step_losses,

@@ -41,14 +41,14 @@ fn softmax_backward() {
 #[test]
 fn frozen_matmul_backward_and_no_weight_gradient() {
     let w = random(&[4, 5], 3);
-    check(|x| frozen_matmul(x, &w), &[2, 3, 5]);
+    check(|x| frozen_matmul(x, &w, None), &[2, 3, 5]);
 }
 
 #[test]
 fn frozen_matmul_matches_plain_matmul() {
     let x = random(&[2, 3, 5], 4).to_dtype(DType::F32).unwrap();
     let w = random(&[4, 5], 5).to_dtype(DType::F32).unwrap();
-    let ours = frozen_matmul(&x, &w).unwrap();
+    let ours = frozen_matmul(&x, &w, None).unwrap();
     let plain = x.broadcast_matmul(&w.t().unwrap()).unwrap();
     let diff = (ours - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert!(diff < 1e-6);

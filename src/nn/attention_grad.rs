@@ -7,6 +7,7 @@
 //! spend most of a step on single-threaded elementwise work).
 use super::cpu_f32::{with_f32, SendPtr};
 use super::dropout::fill_mask;
+use super::gemm::{matmul, Operand, Product};
 use super::fused_attention::softmax_in_place;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -40,56 +41,8 @@ impl Strided {
     }
 }
 
-/// A row-major matrix or its transpose, read through a raw pointer.
-#[derive(Clone, Copy)]
-struct Operand {
-    ptr: *const f32,
-    row: usize,
-    col: usize,
-}
-
-impl Operand {
-    fn of(data: &[f32], view: &Strided, batch: usize, head: usize) -> Self {
-        Self { ptr: data[view.start(batch, head)..].as_ptr(), row: view.row, col: view.col }
-    }
-
-    fn dense(data: &[f32], cols: usize) -> Self {
-        Self { ptr: data.as_ptr(), row: cols, col: 1 }
-    }
-
-    fn t(self) -> Self {
-        Self { ptr: self.ptr, row: self.col, col: self.row }
-    }
-}
-
-/// dst (m × n, row stride `dst_row`) = `beta`·lhs (m × k)·rhs (k × n), single-threaded.
-#[allow(clippy::too_many_arguments)]
-///
-/// # Safety
-/// The operands must describe valid reads of m × k and k × n elements, `dst` a valid write of
-/// m × n elements that no other thread touches.
-unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_row: usize, lhs: Operand, rhs: Operand, beta: f32) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_row as isize,
-        false,
-        lhs.ptr,
-        lhs.col as isize,
-        lhs.row as isize,
-        rhs.ptr,
-        rhs.col as isize,
-        rhs.row as isize,
-        0.0,
-        beta,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    );
+fn operand(data: &[f32], view: &Strided, batch: usize, head: usize) -> Operand {
+    Operand { ptr: data[view.start(batch, head)..].as_ptr(), row: view.row, col: view.col }
 }
 
 struct TrainAttention {
@@ -135,7 +88,7 @@ impl TrainAttention {
     ) {
         let (b, h) = (i / n.heads, i % n.heads);
         // SAFETY: operands come from checked layouts; `probs` is this head's own buffer.
-        unsafe { matmul(n.queries, n.keys, n.dim, probs.as_mut_ptr(), n.keys, q, k.t(), self.scale) };
+        unsafe { matmul(n.queries, n.keys, n.dim, probs.as_mut_ptr(), n.keys, q, k.t(), Product::SERIAL.scaled(self.scale)) };
         for (row, s) in probs.chunks_exact_mut(n.keys).enumerate() {
             if let Some((data, view)) = bias {
                 let start = view.start(b, h) + row * view.row;
@@ -154,7 +107,7 @@ impl TrainAttention {
             std::borrow::Cow::Borrowed(&*probs)
         };
         // SAFETY: `out` is this head's own (queries × dim) block of the output.
-        unsafe { matmul(n.queries, n.dim, n.keys, out, out_row, Operand::dense(&weights, n.keys), v, 1.0) };
+        unsafe { matmul(n.queries, n.dim, n.keys, out, out_row, Operand::dense(&weights, n.keys), v, Product::SERIAL) };
     }
 }
 
@@ -190,7 +143,7 @@ impl CustomOp3 for TrainAttention {
             let bias_view = bias.as_ref().map(|t| Strided::heads_first(t.layout()));
             let head = |i: usize, p: &mut [f32]| {
                 let (b, h) = (i / n.heads, i % n.heads);
-                let operands = (Operand::of(qd, &qv, b, h), Operand::of(kd, &kv, b, h), Operand::of(vd, &vv, b, h));
+                let operands = (operand(qd, &qv, b, h), operand(kd, &kv, b, h), operand(vd, &vv, b, h));
                 let out = out_ptr.get().wrapping_add(b * n.queries * out_row + h * n.dim);
                 let bias = bias_data.zip(bias_view.as_ref());
                 self.forward_head(i, &n, operands.0, operands.1, operands.2, bias, p, out, out_row);
@@ -246,7 +199,7 @@ impl CustomOp3 for TrainAttention {
                         probs.par_chunks(per_head).enumerate().for_each(|(i, p)| {
                             let (b, h) = (i / n.heads, i % n.heads);
                             let (qo, ko, vo, go) =
-                                (Operand::of(qd, &qv, b, h), Operand::of(kd, &kv, b, h), Operand::of(vd, &vv, b, h), Operand::of(gd, &gv, b, h));
+                                (operand(qd, &qv, b, h), operand(kd, &kv, b, h), operand(vd, &vv, b, h), operand(gd, &gv, b, h));
                             let mask = (self.dropout > 0.0).then(|| {
                                 let mut mask = vec![0f32; per_head];
                                 fill_mask(self.seed, i, self.dropout, &mut mask);
@@ -260,8 +213,8 @@ impl CustomOp3 for TrainAttention {
                             // SAFETY: each head writes only its own blocks of dq, dk, dv and its
                             // own scratch; operands come from the tensors' layouts.
                             unsafe {
-                                matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(i * kn), n.dim, Operand::dense(&weights, n.keys).t(), go, 1.0);
-                                matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), 1.0);
+                                matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(i * kn), n.dim, Operand::dense(&weights, n.keys).t(), go, Product::SERIAL);
+                                matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), Product::SERIAL);
                             }
                             if let Some(m) = &mask {
                                 ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
@@ -272,8 +225,8 @@ impl CustomOp3 for TrainAttention {
                             }
                             let ds = Operand::dense(&ds, n.keys);
                             unsafe {
-                                matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(i * qn), n.dim, ds, ko, 1.0);
-                                matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(i * kn), n.dim, ds.t(), qo, 1.0);
+                                matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(i * qn), n.dim, ds, ko, Product::SERIAL);
+                                matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(i * kn), n.dim, ds.t(), qo, Product::SERIAL);
                             }
                         });
                         Ok(())

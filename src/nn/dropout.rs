@@ -56,23 +56,31 @@ unsafe fn fill_avx2(inner: u32, outer: u32, threshold: u32, keep: f32, mask: &mu
     fill(inner, outer, threshold, keep, mask)
 }
 
+/// Elements per mask stream: chunk i of a tensor uses stream i.
+const CHUNK: usize = 16 * 1024;
+
+/// `xs` times the dropout mask of (`seed`, `p`), in parallel chunks.
+pub fn apply_mask(seed: u64, p: f32, xs: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; xs.len()];
+    out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).enumerate().for_each(|(i, (o, x))| {
+        fill_mask(seed, i, p, o);
+        o.iter_mut().zip(x).for_each(|(o, x)| *o *= x);
+    });
+    out
+}
+
+/// dst += mask ∘ src, with the mask [`apply_mask`] uses for the same `seed` and `p`.
+pub fn add_masked(seed: u64, p: f32, dst: &mut [f32], src: &[f32]) {
+    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).enumerate().for_each(|(i, (d, s))| {
+        let mut mask = vec![0f32; d.len()];
+        fill_mask(seed, i, p, &mut mask);
+        d.iter_mut().zip(s).zip(&mask).for_each(|((d, s), m)| *d += s * m);
+    });
+}
+
 struct Dropout {
     p: f32,
     seed: u64,
-}
-
-impl Dropout {
-    const CHUNK: usize = 16 * 1024;
-
-    /// `xs` times the mask, chunk by chunk in parallel (chunk i uses stream i).
-    fn apply(&self, xs: &[f32]) -> Vec<f32> {
-        let mut out = vec![0f32; xs.len()];
-        out.par_chunks_mut(Self::CHUNK).zip(xs.par_chunks(Self::CHUNK)).enumerate().for_each(|(i, (o, x))| {
-            fill_mask(self.seed, i, self.p, o);
-            o.iter_mut().zip(x).for_each(|(o, x)| *o *= x);
-        });
-        out
-    }
 }
 
 impl CustomOp1 for Dropout {
@@ -83,13 +91,13 @@ impl CustomOp1 for Dropout {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = layout.shape().elem_count();
         let xs = &storage.as_slice::<f32>()?[layout.start_offset()..][..n];
-        Ok((CpuStorage::F32(self.apply(xs)), layout.shape().clone()))
+        Ok((CpuStorage::F32(apply_mask(self.seed, self.p, xs)), layout.shape().clone()))
     }
 
     fn bwd(&self, xs: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let n = grad.elem_count();
-        let out = with_f32(&grad, |g| Ok(self.apply(&g[grad.layout().start_offset()..][..n])))?;
+        let out = with_f32(&grad, |g| Ok(apply_mask(self.seed, self.p, &g[grad.layout().start_offset()..][..n])))?;
         Ok(Some(Tensor::from_vec(out, xs.shape(), xs.device())?))
     }
 }

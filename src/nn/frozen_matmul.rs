@@ -1,11 +1,17 @@
-//! `x · Wᵀ` for a frozen `W`: the backward pass returns only the input's gradient.
+//! `x · Wᵀ (+ b)` for a frozen `W` (and frozen `b`): the backward pass returns only the input's
+//! gradient.
 //!
 //! candle's own matmul backward also computes the gradient of the weight, which a frozen
-//! weight never uses; for LoRA training that is about a third of the backward work.
+//! weight never uses; for LoRA training that is about a third of the backward work. On the CPU
+//! the bias is added in place in the same op (a broadcast add would cost a pass and a graph node
+//! each way).
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-struct FrozenMatmul;
+struct FrozenMatmul {
+    /// Added to every row on the CPU (f32).
+    bias: Option<Tensor>,
+}
 
 fn forward<S: BackendStorage>(x: &S, lx: &Layout, w: &S, lw: &Layout) -> Result<(S, Shape)> {
     let x_dims = lx.dims();
@@ -35,13 +41,20 @@ impl CustomOp2 for FrozenMatmul {
             let m = lx.shape().elem_count() / k.max(1);
             if m <= super::skinny::MAX_ROWS && x_dims.last() == Some(&k) && lx.is_contiguous() && lw.is_contiguous() {
                 // a few rows (a decoding step): read the weight in place
-                let out = super::skinny::matmul_t(&xs[lx.start_offset()..], m, k, &ws[lw.start_offset()..], n);
+                let mut out = super::skinny::matmul_t(&xs[lx.start_offset()..], m, k, &ws[lw.start_offset()..], n);
+                self.add_bias(&mut out, n)?;
                 let mut dims = x_dims.to_vec();
                 *dims.last_mut().unwrap_or(&mut 0) = n;
                 return Ok((CpuStorage::F32(out), Shape::from(dims)));
             }
         }
-        forward(x, lx, w, lw)
+        let (mut out, shape) = forward(x, lx, w, lw)?;
+        if let CpuStorage::F32(values) = &mut out {
+            self.add_bias(values, lw.dims()[0])?;
+        } else if self.bias.is_some() {
+            candle_core::bail!("frozen matmul: a fused bias needs f32");
+        }
+        Ok((out, shape))
     }
 
     #[cfg(feature = "cuda")]
@@ -63,7 +76,54 @@ impl CustomOp2 for FrozenMatmul {
     }
 }
 
-/// `x · wᵀ` where `w` (out × in) receives no gradient.
-pub fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(&w.contiguous()?, FrozenMatmul)
+impl FrozenMatmul {
+    fn add_bias(&self, out: &mut [f32], n: usize) -> Result<()> {
+        use rayon::prelude::*;
+        if let Some(bias) = &self.bias {
+            super::cpu_f32::with_f32(bias, |b| {
+                let b = &b[bias.layout().start_offset()..][..n];
+                out.par_chunks_mut(n).for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `x · wᵀ (+ bias)` where `w` (out × in) and `bias` (out) receive no gradient.
+pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    match bias {
+        Some(b) if super::cpu_f32::all_cpu_f32(&[&x, &w, b]) && !b.track_op() => {
+            x.apply_op2(&w, FrozenMatmul { bias: Some(b.contiguous()?) })
+        }
+        Some(b) => x.apply_op2(&w, FrozenMatmul { bias: None })?.broadcast_add(b),
+        None => x.apply_op2(&w, FrozenMatmul { bias: None }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn fused_bias_matches_a_broadcast_add() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (7, 5), &dev)?;
+        let b = Tensor::randn(0f32, 1.0, 7, &dev)?;
+        for rows in [2, 40] {
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 3, 5), &dev)?)?;
+            let fused = frozen_matmul(&x, &w, Some(&b))?;
+            let plain = x.broadcast_matmul(&w.t()?)?.broadcast_add(&b)?;
+            let diff = (&fused - &plain)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "{rows} rows: {diff}");
+            let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
+            let g1 = (fused * &g)?.sum_all()?.backward()?;
+            let g2 = (plain * &g)?.sum_all()?.backward()?;
+            let diff = (g1.get(&x).expect("grad") - g2.get(&x).expect("grad"))?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "{rows} rows, gradient: {diff}");
+        }
+        Ok(())
+    }
 }

@@ -49,13 +49,19 @@ impl Linear {
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let w = self.weight.tensor();
-        let mut ys = match &self.weight {
-            Param::Frozen(_) => frozen_matmul(xs, &w)?,
-            Param::Trainable(_) => xs.broadcast_matmul(&w.t()?)?,
-        };
-        if let Some(bias) = &self.bias {
-            ys = ys.broadcast_add(&bias.tensor())?;
+        let bias = self.bias.as_ref().map(Param::tensor);
+        if let Some(adapter) = &self.adapter {
+            if let Some(ys) = super::lora_linear::forward(xs, &w, bias.as_ref(), adapter, train)? {
+                return Ok(ys);
+            }
         }
+        let mut ys = match &self.weight {
+            Param::Frozen(_) => frozen_matmul(xs, &w, bias.as_ref())?,
+            Param::Trainable(_) => match &bias {
+                Some(b) => xs.broadcast_matmul(&w.t()?)?.broadcast_add(b)?,
+                None => xs.broadcast_matmul(&w.t()?)?,
+            },
+        };
         if let Some(adapter) = &self.adapter {
             ys = (ys + adapter.forward(xs, train)?)?;
         }

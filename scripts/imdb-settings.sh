@@ -24,7 +24,7 @@ case "$setting" in
        --set 'lora.target_modules=["query"]' --set lora.r=8 --set lora.lora_alpha=16 --set lora.lora_dropout=0.05
      ) ;;
   B) specific=(
-       --set data.train_samples=4800 --set train.num_train_epochs=1 --set train.warmup_steps=20
+       --set data.train_samples=6400 --set train.num_train_epochs=1 --set train.warmup_steps=20
        --set 'lora.target_modules=["query","key","value","dense"]' --set lora.r=16 --set lora.lora_alpha=32 --set lora.lora_dropout=0.1
      ) ;;
   *) echo "setting must be A or B" >&2; exit 2 ;;

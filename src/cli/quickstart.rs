@@ -8,15 +8,15 @@ pub struct QuickstartArgs {
     #[arg(long, default_value = "runs/quickstart")]
     output: PathBuf,
     /// Training reviews (a seeded random subset).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 3200)]
     train_samples: usize,
     /// Test reviews scored for base and tuned.
     #[arg(long, default_value_t = 500)]
     test_samples: usize,
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 1.0)]
     epochs: f64,
     /// Tokens per review.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 256)]
     max_tokens: usize,
 }
 

@@ -144,6 +144,63 @@ unsafe fn backward_slice_avx2(kind: FastActivation, xs: &[f32], grad: &[f32], ou
     backward_slice(kind, xs, grad, out)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn backward_slice_avx512(kind: FastActivation, xs: &[f32], grad: &[f32], out: &mut [f32]) {
+    backward_slice(kind, xs, grad, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn activate_slice_avx512(kind: FastActivation, xs: &[f32], gate: Option<&[f32]>, out: &mut [f32]) {
+    activate_slice(kind, xs, gate, out)
+}
+
+/// The widest vector instructions this CPU has that the kernels are compiled for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    Avx512,
+    Avx2,
+    Scalar,
+}
+
+pub fn simd() -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Simd::Avx512;
+        }
+        if has_avx2_fma() {
+            return Simd::Avx2;
+        }
+    }
+    Simd::Scalar
+}
+
+/// act(x) (· gate) into `out` with the widest instructions available.
+fn activate_chunk(kind: FastActivation, x: &[f32], gate: Option<&[f32]>, out: &mut [f32]) {
+    match simd() {
+        // SAFETY: `simd()` checked that the CPU has these instructions.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { activate_slice_avx512(kind, x, gate, out) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { activate_slice_avx2(kind, x, gate, out) },
+        _ => activate_slice(kind, x, gate, out),
+    }
+}
+
+/// grad · act'(x) into `out` with the widest instructions available.
+fn backward_chunk(kind: FastActivation, x: &[f32], grad: &[f32], out: &mut [f32]) {
+    match simd() {
+        // SAFETY: `simd()` checked that the CPU has these instructions.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { backward_slice_avx512(kind, x, grad, out) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { backward_slice_avx2(kind, x, grad, out) },
+        _ => backward_slice(kind, x, grad, out),
+    }
+}
+
 fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -168,29 +225,14 @@ fn par_chunks(xs: &[f32], other: Option<&[f32]>, out: &mut [f32], f: impl Fn(&[f
 /// act(x) for a contiguous slice, in parallel.
 pub fn activate_all(kind: FastActivation, xs: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    par_chunks(xs, None, &mut out, |x, _, o| {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { activate_slice_avx2(kind, x, None, o) };
-        }
-        activate_slice(kind, x, None, o)
-    });
+    par_chunks(xs, None, &mut out, |x, _, o| activate_chunk(kind, x, None, o));
     out
 }
 
 /// grad · act'(x) for contiguous slices of the same length, in parallel.
 pub fn activation_backward(kind: FastActivation, xs: &[f32], grad: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    par_chunks(xs, Some(grad), &mut out, |x, g, o| {
-        let g = g.unwrap_or_default();
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { backward_slice_avx2(kind, x, g, o) };
-        }
-        backward_slice(kind, x, g, o)
-    });
+    par_chunks(xs, Some(grad), &mut out, |x, g, o| backward_chunk(kind, x, g.unwrap_or_default(), o));
     out
 }
 
@@ -253,14 +295,7 @@ pub fn activation(
     let n = xs.elem_count();
     let mut out = vec![0f32; n];
     let run = |x: &[f32], g: Option<&[f32]>, out: &mut Vec<f32>| {
-        par_chunks(x, g, out, |x, g, o| {
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                return unsafe { activate_slice_avx2(kind, x, g, o) };
-            }
-            activate_slice(kind, x, g, o)
-        })
+        par_chunks(x, g, out, |x, g, o| activate_chunk(kind, x, g, o))
     };
     with_f32(xs, |x| {
         let x = &x[xs.layout().start_offset()..][..n];

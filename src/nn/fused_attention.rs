@@ -188,17 +188,22 @@ unsafe fn softmax_row_avx2(s: &mut [f32]) {
     softmax_row(s)
 }
 
-pub(super) fn softmax_in_place(s: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { softmax_row_avx2(s) };
-            return;
-        }
-    }
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_row_avx512(s: &mut [f32]) {
     softmax_row(s)
+}
+
+pub(super) fn softmax_in_place(s: &mut [f32]) {
+    use super::cpu_f32::{simd, Simd};
+    match simd() {
+        // SAFETY: `simd()` checked that the CPU has these instructions.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { softmax_row_avx512(s) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { softmax_row_avx2(s) },
+        _ => softmax_row(s),
+    }
 }
 
 /// softmax(q·kᵀ + bias)·v (no scaling, no dropout) for q (batch, heads, 1, dim) and k, v

@@ -5,7 +5,7 @@
 //! backward pass from a per-head seed. No score, bias-sum, mask or dropout tensor enters candle's
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
-use super::cpu_f32::{with_f32, SendPtr};
+use super::cpu_f32::{with_f32, with_optional_f32, SendPtr};
 use super::dropout::fill_mask;
 use super::gemm::{matmul, Operand, Product};
 use super::fused_attention::softmax_in_place;
@@ -156,13 +156,10 @@ impl CustomOp3 for TrainAttention {
                     .for_each(|i| head(i, &mut vec![0f32; per_head]));
             }
         };
-        match &bias {
-            Some(t) => with_f32(t, |data| {
-                run(Some(data));
-                Ok(())
-            })?,
-            None => run(None),
-        }
+        with_optional_f32(bias.as_ref(), |data| {
+            run(data);
+            Ok(())
+        })?;
         if self.save {
             *self.probs.lock().map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))? = Some(probs);
         }
@@ -262,15 +259,31 @@ pub fn attend_cpu(
     if !super::cpu_f32::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || q.rank() != 4 {
         return Ok(None);
     }
+    let with_gradient = q.track_op() || k.track_op() || v.track_op();
+    Ok(Some(attend_fused(q, k, v, bias, scale, dropout, with_gradient)?))
+}
+
+/// The kernel behind [`attend_cpu`] for CPU f32 inputs already checked; without `with_gradient`
+/// nothing is kept for a backward pass and the result is off the graph.
+pub(super) fn attend_fused(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: Option<&Tensor>,
+    scale: f64,
+    dropout: f64,
+    with_gradient: bool,
+) -> Result<Tensor> {
     let op = TrainAttention {
         bias: bias.cloned(),
         scale: scale as f32,
         dropout: dropout as f32,
         seed: if dropout > 0.0 { rand::random() } else { 0 },
-        save: q.track_op() || k.track_op() || v.track_op(),
+        save: with_gradient,
         probs: Mutex::new(None),
     };
-    Ok(Some(q.apply_op3(k, v, op)?.transpose(1, 2)?))
+    let out = if with_gradient { q.apply_op3(k, v, op)? } else { q.apply_op3_no_bwd(k, v, &op)? };
+    out.transpose(1, 2)
 }
 
 #[cfg(test)]

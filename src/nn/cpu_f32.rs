@@ -17,6 +17,14 @@ pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R>
     }
 }
 
+/// [`with_f32`] for an optional tensor: `f` gets `None` when there is none.
+pub fn with_optional_f32<R>(t: Option<&Tensor>, f: impl FnOnce(Option<&[f32]>) -> Result<R>) -> Result<R> {
+    match t {
+        Some(t) => with_f32(t, |data| f(Some(data))),
+        None => f(None),
+    }
+}
+
 /// Dot product with independent partial sums (vectorisable).
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {

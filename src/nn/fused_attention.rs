@@ -3,11 +3,13 @@
 //!
 //! * one query (a decoding step over cached keys/values): dot products, softmax and the
 //!   weighted sum in one pass;
-//! * several queries (the encoder, a full decoder pass): two single-threaded gemm calls per head
-//!   with the bias, mask and softmax applied in between, while the scores are in cache.
+//! * several queries (the encoder, a full decoder pass): the training kernel of
+//!   [`super::attention_grad`] (two single-threaded gemm calls per head with the bias, mask and
+//!   softmax applied in between, while the scores are in cache), keeping nothing for a backward
+//!   pass.
 //!
 //! Elsewhere (other devices, dtypes) this is [`super::attention::attend`]. No gradient.
-use super::cpu_f32::{all_cpu_f32, axpy, dot, exp, with_f32};
+use super::cpu_f32::{all_cpu_f32, axpy, dot, exp, with_f32, with_optional_f32};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
@@ -27,128 +29,9 @@ pub fn attend_inference(
     if q.dim(2)? == 1 {
         attend_one_query(q, k, v, bias)
     } else {
-        attend_heads(q, k, v, bias)
+        // the training kernel, without keeping anything for a backward pass
+        super::attention_grad::attend_fused(q, k, v, bias, 1.0, 0.0, false)
     }
-}
-
-use super::cpu_f32::SendPtr;
-
-/// Several queries: per head, scores = q·kᵀ (gemm), + bias, softmax, out = scores·v (gemm).
-fn attend_heads(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let (b, h, tq, d) = q.dims4()?;
-    let tk = k.dim(2)?;
-    let last_contiguous = |t: &Tensor| -> Result<Tensor> {
-        if t.stride()[3] == 1 {
-            Ok(t.clone())
-        } else {
-            t.contiguous()
-        }
-    };
-    let (q, k, v) = (
-        last_contiguous(q)?,
-        last_contiguous(k)?,
-        last_contiguous(v)?,
-    );
-    let bias = bias.map(|t| t.broadcast_as((b, h, tq, tk))).transpose()?;
-    let (qs, ks, vs) = (
-        q.stride().to_vec(),
-        k.stride().to_vec(),
-        v.stride().to_vec(),
-    );
-    let (qo, ko, vo) = (
-        q.layout().start_offset(),
-        k.layout().start_offset(),
-        v.layout().start_offset(),
-    );
-    let (bs, bo) = match &bias {
-        Some(t) => (t.stride().to_vec(), t.layout().start_offset()),
-        None => (vec![0; 4], 0),
-    };
-    let mut out = vec![0f32; b * h * tq * d];
-    let out_ptr = SendPtr(out.as_mut_ptr());
-    with_f32(&q, |qd| {
-        with_f32(&k, |kd| {
-            with_f32(&v, |vd| {
-                let run = |bd: Option<&[f32]>| {
-                    (0..b * h).into_par_iter().for_each(|i| {
-                        let (bi, hi) = (i / h, i % h);
-                        let qb = qo + bi * qs[0] + hi * qs[1];
-                        let kb = ko + bi * ks[0] + hi * ks[1];
-                        let vb = vo + bi * vs[0] + hi * vs[1];
-                        let mut scores = vec![0f32; tq * tk];
-                        // SAFETY: the pointers and strides describe the tensors' own buffers
-                        // (checked shapes); each task writes only its head's tq × d outputs.
-                        unsafe {
-                            gemm::gemm(
-                                tq,
-                                tk,
-                                d,
-                                scores.as_mut_ptr(),
-                                1,
-                                tk as isize,
-                                false,
-                                qd.as_ptr().add(qb),
-                                1,
-                                qs[2] as isize,
-                                kd.as_ptr().add(kb),
-                                ks[2] as isize,
-                                1,
-                                0.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            );
-                        }
-                        for (row, s) in scores.chunks_exact_mut(tk).enumerate() {
-                            if let Some(bd) = bd {
-                                let start = bo + bi * bs[0] + hi * bs[1] + row * bs[2];
-                                for (j, x) in s.iter_mut().enumerate() {
-                                    *x += bd[start + j * bs[3]];
-                                }
-                            }
-                            softmax_in_place(s);
-                        }
-                        unsafe {
-                            gemm::gemm(
-                                tq,
-                                d,
-                                tk,
-                                out_ptr.get().add(i * tq * d),
-                                1,
-                                d as isize,
-                                false,
-                                scores.as_ptr(),
-                                1,
-                                tk as isize,
-                                vd.as_ptr().add(vb),
-                                1,
-                                vs[2] as isize,
-                                0.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
-                            );
-                        }
-                    })
-                };
-                match &bias {
-                    Some(t) => with_f32(t, |bd| {
-                        run(Some(bd));
-                        Ok(())
-                    }),
-                    None => {
-                        run(None);
-                        Ok(())
-                    }
-                }
-            })
-        })
-    })?;
-    Tensor::from_vec(out, (b, h, tq, d), q.device())
 }
 
 /// Row softmax with independent partial maxima and sums, so that it vectorises.
@@ -262,16 +145,10 @@ pub fn attend_one_query(
                             task.run(o);
                         })
                 };
-                match &bias {
-                    Some(t) => with_f32(t, |bd| {
-                        run(Some(bd));
-                        Ok(())
-                    }),
-                    None => {
-                        run(None);
-                        Ok(())
-                    }
-                }
+                with_optional_f32(bias.as_ref(), |bd| {
+                    run(bd);
+                    Ok(())
+                })
             })
         })
     })?;

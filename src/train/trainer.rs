@@ -133,7 +133,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                 .enumerate()
                 .map(|(i, (g, (_, var)))| match g {
                     Some(g) => {
-                        got_gradient[i] |= g.abs()?.max_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? > 0.0;
+                        if learning_steps < 2 {
+                            got_gradient[i] |= g.abs()?.max_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? > 0.0;
+                        }
                         Ok(g)
                     }
                     None => var.zeros_like(),

@@ -4,6 +4,7 @@
 #
 #   scripts/imdb-settings.sh A [OUTPUT_DIR]   # the parity setting: LoRA r8 α16 on query + head, 3 epochs
 #   scripts/imdb-settings.sh B [OUTPUT_DIR]   # our best setting within 15 minutes of training on 2 cores
+#   scripts/imdb-settings.sh B OUTPUT_DIR --set train.learning_rate=5e-4   # any further overrides
 #
 # Uses target/release/loratune (build it with `cargo build --release`), or $LORATUNE.
 set -euo pipefail
@@ -29,4 +30,6 @@ case "$setting" in
      ) ;;
   *) echo "setting must be A or B" >&2; exit 2 ;;
 esac
-exec "$loratune" run recipes/sentiment.toml "${common[@]}" "${specific[@]}" --set "train.output_dir=${2:-runs/imdb-$setting}"
+output_dir=${2:-runs/imdb-$setting}
+shift $(( $# < 2 ? $# : 2 ))
+exec "$loratune" run recipes/sentiment.toml "${common[@]}" "${specific[@]}" --set "train.output_dir=$output_dir" "$@"

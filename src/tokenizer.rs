@@ -5,11 +5,23 @@ use crate::hub::ModelFiles;
 use std::path::{Path, PathBuf};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+/// Which end of a too-long text is cut (Transformers' `truncation_side`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TruncationSide {
+    /// Keep the beginning of the text.
+    #[default]
+    Right,
+    /// Keep the end of the text.
+    Left,
+}
+
 #[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     path: PathBuf,
     clean_up_spaces: bool,
+    side: TruncationSide,
 }
 
 impl TextTokenizer {
@@ -28,6 +40,7 @@ impl TextTokenizer {
             inner,
             path: files.tokenizer.clone(),
             clean_up_spaces,
+            side: TruncationSide::Right,
         };
         tokenizer.set_max_length(None)?;
         Ok(tokenizer)
@@ -39,7 +52,10 @@ impl TextTokenizer {
             max_length,
             strategy: TruncationStrategy::LongestFirst,
             stride: 0,
-            direction: TruncationDirection::Right,
+            direction: match self.side {
+                TruncationSide::Right => TruncationDirection::Right,
+                TruncationSide::Left => TruncationDirection::Left,
+            },
         });
         let path = self.path.clone();
         self.inner
@@ -49,6 +65,13 @@ impl TextTokenizer {
                 message: e.to_string(),
             })?;
         Ok(())
+    }
+
+    /// A copy that truncates at `side` from now on (special tokens are always kept).
+    pub fn with_truncation_side(&self, side: TruncationSide) -> Self {
+        let mut copy = self.clone();
+        copy.side = side;
+        copy
     }
 
     pub fn with_max_length(&self, max_length: usize) -> Result<Self> {
@@ -125,4 +148,31 @@ pub fn clean_up_tokenization(text: &str) -> String {
         .replace(" 's", "'s")
         .replace(" 've", "'ve")
         .replace(" 're", "'re")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_tokenizer() -> TextTokenizer {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/distilbert/cls2");
+        TextTokenizer::load(&crate::hub::resolve_model(dir).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn left_truncation_keeps_the_end_and_the_special_tokens() {
+        let tokenizer = fixture_tokenizer();
+        let text = "the film starts slowly . the middle drags on and on . but the ending is wonderful";
+        let full = tokenizer.encode(text).unwrap();
+        assert!(full.len() > 8);
+        let right = tokenizer.with_max_length(8).unwrap().encode(text).unwrap();
+        let left = tokenizer.with_truncation_side(TruncationSide::Left).with_max_length(8).unwrap().encode(text).unwrap();
+        assert_eq!(right.len(), 8);
+        assert_eq!(left.len(), 8);
+        let (first, last) = (full[0], full[full.len() - 1]);
+        assert_eq!((left[0], left[7]), (first, last));
+        assert_eq!((right[0], right[7]), (first, last));
+        assert_eq!(right[1..7], full[1..7]);
+        assert_eq!(left[1..7], full[full.len() - 7..full.len() - 1]);
+    }
 }

@@ -50,6 +50,9 @@ pub struct DataSection {
     pub max_source_tokens: usize,
     #[serde(default = "d128")]
     pub max_target_tokens: usize,
+    /// "right" keeps a long source's beginning, "left" its end (Transformers' `truncation_side`).
+    #[serde(default)]
+    pub truncation_side: crate::tokenizer::TruncationSide,
     #[serde(default)]
     pub train_samples: Option<usize>,
     #[serde(default)]

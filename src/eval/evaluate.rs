@@ -101,7 +101,7 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
     let names = recipe.model.labels.clone().or_else(|| base.id2label().map(<[String]>::to_vec));
     let examples = classification_examples(&rows, &recipe.data, names.as_deref(), base.num_labels(), Path::new(&path))?;
     let examples = evaluation_subset(recipe, examples);
-    let tokenizer = TextTokenizer::load(files)?;
+    let tokenizer = TextTokenizer::load(files)?.with_truncation_side(recipe.data.truncation_side);
     let max_tokens = recipe.data.max_source_tokens.min(base.max_positions());
     let texts = crate::train::objective::TokenizedTexts::new(&examples, &tokenizer, max_tokens)?;
     let batch = recipe.eval.batch_size.unwrap_or(32);
@@ -132,7 +132,7 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         tuned: ClassificationMetrics::compute(&tuned_pred, &texts.labels, base.num_labels())?,
         label_names,
     };
-    meta.settings.insert("classification".into(), json!({"max_tokens": max_tokens, "positive_class": 1, "average": if base.num_labels() == 2 { "binary" } else { "macro" }}));
+    meta.settings.insert("classification".into(), json!({"max_tokens": max_tokens, "truncation_side": recipe.data.truncation_side, "positive_class": 1, "average": if base.num_labels() == 2 { "binary" } else { "macro" }}));
     let headline = ("f1".to_string(), classification.base.f1, classification.tuned.f1);
     let written = write_report(out, &meta, &report_examples, Some(&classification))?;
     Ok(Evaluation { written, headline })
@@ -154,6 +154,7 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let examples = evaluation_subset(recipe, seq2seq_examples(&rows, &recipe.data, Path::new(&path))?);
     let tokenizer = TextTokenizer::load(files)?;
     let sources = tokenizer
+        .with_truncation_side(recipe.data.truncation_side)
         .with_max_length(recipe.data.max_source_tokens)?
         .encode_batch(&examples.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())?;
     let max_new_tokens = match recipe.eval.max_new_tokens {
@@ -169,7 +170,7 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let settings = GenerationSettings::greedy(max_new_tokens);
     meta.settings.insert(
         "generation".into(),
-        json!({"decoding": "greedy", "max_new_tokens": max_new_tokens, "max_new_tokens_from": if recipe.eval.max_new_tokens.is_some() { "recipe" } else { "95th percentile of reference lengths" }, "max_source_tokens": recipe.data.max_source_tokens}),
+        json!({"decoding": "greedy", "max_new_tokens": max_new_tokens, "max_new_tokens_from": if recipe.eval.max_new_tokens.is_some() { "recipe" } else { "95th percentile of reference lengths" }, "max_source_tokens": recipe.data.max_source_tokens, "truncation_side": recipe.data.truncation_side}),
     );
     let batch = recipe.eval.batch_size.unwrap_or(8);
     let generate_all = |model: &crate::models::t5::T5, label: &str| -> Result<Vec<String>> {

@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
-use crate::nn::attention::{attend, merge_heads, padding_bias, split_heads};
+use crate::nn::attention::{attend, padding_bias};
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::norm::LayerNorm;
@@ -95,11 +95,9 @@ impl EncoderLayer {
 
     /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys).
     pub fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let q = split_heads(&self.query.forward(xs, train)?, self.heads)?;
-        let k = split_heads(&self.key.forward(xs, train)?, self.heads)?;
-        let v = split_heads(&self.value.forward(xs, train)?, self.heads)?;
-        let context = attend(&q, &k, &v, Some(bias), self.scale, self.attention_dropout, train)?;
-        let mut attn = self.attention_output.forward(&merge_heads(&context)?, train)?;
+        let (q, k, v) = (self.query.forward(xs, train)?, self.key.forward(xs, train)?, self.value.forward(xs, train)?);
+        let context = attend(&q, &k, &v, self.heads, Some(bias), self.scale, self.attention_dropout, train)?;
+        let mut attn = self.attention_output.forward(&context, train)?;
         if self.attention_output_dropout {
             attn = dropout(&attn, self.hidden_dropout, train)?;
         }

@@ -197,34 +197,29 @@ impl T5Attention {
         cache: Option<&mut KvCache>,
         train: bool,
     ) -> candle_core::Result<Tensor> {
-        let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
-        let cached_cross = match (&kv_input, &cache) {
-            (Some(_), Some(cache)) if !cache.is_empty() => cache.view()?,
-            _ => None,
+        let Some(cache) = cache else {
+            let source = kv_input.unwrap_or(xs);
+            let (q, k, v) = (self.q.forward(xs, train)?, self.k.forward(source, train)?, self.v.forward(source, train)?);
+            return self.o.forward(&attend(&q, &k, &v, self.heads, bias, 1.0, self.dropout, train)?, train);
         };
-        let (k, v) = match cached_cross {
-            Some(kv) => kv,
-            None => {
-                let source = kv_input.unwrap_or(xs);
+        // decoding step by step: keys and values of earlier steps (or the encoder's) are cached
+        let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
+        let (k, v) = match (kv_input, cache.is_empty()) {
+            (Some(_), false) => cache.view()?.ok_or_else(|| candle_core::Error::Msg("empty cross-attention cache".into()))?,
+            (source, _) => {
+                let source = source.unwrap_or(xs);
                 let k = split_heads(&self.k.forward(source, train)?, self.heads)?;
                 let v = split_heads(&self.v.forward(source, train)?, self.heads)?;
-                match cache {
+                if kv_input.is_some() {
                     // cross-attention: computed once from the encoder output
-                    Some(cache) if kv_input.is_some() => {
-                        cache.set(k.clone(), v.clone())?;
-                        (k, v)
-                    }
-                    Some(cache) => cache.append(&k, &v)?,
-                    None => (k, v),
+                    cache.set(k.clone(), v.clone())?;
+                    (k, v)
+                } else {
+                    cache.append(&k, &v)?
                 }
             }
         };
-        let out = if !train {
-            attend_inference(&q, &k, &v, bias)?
-        } else {
-            attend(&q, &k, &v, bias, 1.0, self.dropout, train)?
-        };
-        self.o.forward(&merge_heads(&out)?, train)
+        self.o.forward(&merge_heads(&attend_inference(&q, &k, &v, bias)?)?, train)
     }
 }
 

@@ -15,22 +15,29 @@ pub fn merge_heads(xs: &Tensor) -> Result<Tensor> {
     xs.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
 }
 
-/// softmax(q·kᵀ·scale + bias)·v, with `bias` broadcast over (batch, heads, query, key) and
-/// dropout on the probabilities in training. On the CPU in f32 this is one fused kernel with its
-/// own backward pass ([`super::attention_grad`]); elsewhere [`attend_graph`].
+/// softmax(q·kᵀ·scale + bias)·v over projections q (batch, queries, heads·dim) and k, v (batch,
+/// keys, heads·dim), returning (batch, queries, heads·dim), with `bias` broadcast over (batch,
+/// heads, query, key) and dropout on the probabilities in training. On the CPU in f32 this is one
+/// fused kernel with its own backward pass ([`super::attention_grad`]); elsewhere the heads are
+/// split for [`attend_graph`] and merged again.
+#[allow(clippy::too_many_arguments)]
 pub fn attend(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
+    heads: usize,
     bias: Option<&Tensor>,
     scale: f64,
     dropout_p: f64,
     train: bool,
 ) -> Result<Tensor> {
     let p = if train { dropout_p } else { 0.0 };
-    match super::attention_grad::attend_cpu(q, k, v, bias, scale, p)? {
+    match super::attention_grad::attend_cpu(q, k, v, heads, bias, scale, p)? {
         Some(out) => Ok(out),
-        None => attend_graph(q, k, v, bias, scale, dropout_p, train),
+        None => {
+            let split = |x: &Tensor| split_heads(x, heads);
+            merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, dropout_p, train)?)
+        }
     }
 }
 

@@ -36,6 +36,13 @@ impl Strided {
         Self { offset: layout.start_offset(), batch: s[0], row: s[1], head: s[2], col: s[3] }
     }
 
+    /// A (batch, row, heads·col) projection seen as (batch, row, head, col).
+    fn split(layout: &Layout, heads: usize) -> Self {
+        let s = layout.stride();
+        let dim = layout.dims()[2] / heads;
+        Self { offset: layout.start_offset(), batch: s[0], row: s[1], head: dim * s[2], col: s[2] }
+    }
+
     fn start(&self, batch: usize, head: usize) -> usize {
         self.offset + batch * self.batch + head * self.head
     }
@@ -46,6 +53,8 @@ fn operand(data: &[f32], view: &Strided, batch: usize, head: usize) -> Operand {
 }
 
 struct TrainAttention {
+    /// Used with (batch, time, heads·dim) inputs; 4-D inputs carry their own.
+    heads: usize,
     /// Additive bias broadcastable to (batch, heads, queries, keys); receives no gradient.
     bias: Option<Tensor>,
     scale: f32,
@@ -63,13 +72,39 @@ struct Dims {
     queries: usize,
     keys: usize,
     dim: usize,
+    /// Inputs are (batch, time, heads·dim) projections.
+    split: bool,
+}
+
+impl Dims {
+    fn view(&self, layout: &Layout) -> Strided {
+        if self.split { Strided::split(layout, self.heads) } else { Strided::heads_first(layout) }
+    }
+
+    /// The gradient of an input: where head `i`'s block starts and its row stride, in a
+    /// contiguous buffer of the input's shape with `rows` time steps.
+    fn gradient_block(&self, i: usize, rows: usize) -> (usize, usize) {
+        let (b, h) = (i / self.heads, i % self.heads);
+        if self.split {
+            let width = self.heads * self.dim;
+            (b * rows * width + h * self.dim, width)
+        } else {
+            (i * rows * self.dim, self.dim)
+        }
+    }
 }
 
 impl TrainAttention {
-    fn dims(q: &Layout, k: &Layout) -> Result<Dims> {
-        let (batch, heads, queries, dim) = q.shape().dims4()?;
-        let keys = k.shape().dims4()?.2;
-        Ok(Dims { batch, heads, queries, keys, dim })
+    /// Inputs are either all (batch, heads, time, dim) views, or all (batch, time, heads·dim)
+    /// projections; the output and the gradients take the same form.
+    fn dims(&self, q: &Layout, k: &Layout) -> Result<Dims> {
+        match (q.dims(), k.dims()) {
+            (&[batch, heads, queries, dim], &[_, _, keys, _]) => Ok(Dims { batch, heads, queries, keys, dim, split: false }),
+            (&[batch, queries, width], &[_, keys, _]) => {
+                Ok(Dims { batch, heads: self.heads, queries, keys, dim: width / self.heads, split: true })
+            }
+            _ => Err(candle_core::Error::Msg(format!("attention inputs of shapes {:?} and {:?}", q.dims(), k.dims()))),
+        }
     }
 
     /// Softmax probabilities of head `i` into `probs`, and its output rows into `out`.
@@ -126,9 +161,9 @@ impl CustomOp3 for TrainAttention {
         vs: &CpuStorage,
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let n = Self::dims(ql, kl)?;
+        let n = self.dims(ql, kl)?;
         let (qd, kd, vd) = (qs.as_slice::<f32>()?, ks.as_slice::<f32>()?, vs.as_slice::<f32>()?);
-        let (qv, kv, vv) = (Strided::heads_first(ql), Strided::heads_first(kl), Strided::heads_first(vl));
+        let (qv, kv, vv) = (n.view(ql), n.view(kl), n.view(vl));
         let per_head = n.queries * n.keys;
         let mut probs = vec![0f32; if self.save { n.batch * n.heads * per_head } else { 0 }];
         let mut out = vec![0f32; n.batch * n.queries * n.heads * n.dim];
@@ -163,7 +198,12 @@ impl CustomOp3 for TrainAttention {
         if self.save {
             *self.probs.lock().map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))? = Some(probs);
         }
-        Ok((CpuStorage::F32(out), Shape::from((n.batch, n.queries, n.heads, n.dim))))
+        let shape = if n.split {
+            Shape::from((n.batch, n.queries, n.heads * n.dim))
+        } else {
+            Shape::from((n.batch, n.queries, n.heads, n.dim))
+        };
+        Ok((CpuStorage::F32(out), shape))
     }
 
     fn bwd(
@@ -180,13 +220,14 @@ impl CustomOp3 for TrainAttention {
             .map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))?
             .take()
             .ok_or_else(|| candle_core::Error::Msg("attention backward ran twice or without a forward".into()))?;
-        let n = Self::dims(q.layout(), k.layout())?;
-        let (qv, kv, vv) = (Strided::heads_first(q.layout()), Strided::heads_first(k.layout()), Strided::heads_first(v.layout()));
-        let gv = Strided::rows_first(grad.layout());
+        let n = self.dims(q.layout(), k.layout())?;
+        let (qv, kv, vv) = (n.view(q.layout()), n.view(k.layout()), n.view(v.layout()));
+        let gv = if n.split { Strided::split(grad.layout(), n.heads) } else { Strided::rows_first(grad.layout()) };
         let (qn, kn) = (n.queries * n.dim, n.keys * n.dim);
-        let mut dq = vec![0f32; n.batch * n.heads * qn];
-        let mut dk = vec![0f32; n.batch * n.heads * kn];
-        let mut dv = vec![0f32; n.batch * n.heads * kn];
+        // an input off the graph (e.g. k and v of the first layer when only q has an adapter) gets no gradient
+        let (need_q, need_k, need_v) = (q.track_op(), k.track_op(), v.track_op());
+        let buffer = |needed: bool, len: usize| if needed { vec![0f32; n.batch * n.heads * len] } else { Vec::new() };
+        let (mut dq, mut dk, mut dv) = (buffer(need_q, qn), buffer(need_k, kn), buffer(need_v, kn));
         let (dq_ptr, dk_ptr, dv_ptr) = (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
         let per_head = n.queries * n.keys;
         with_f32(q, |qd| {
@@ -210,7 +251,13 @@ impl CustomOp3 for TrainAttention {
                             // SAFETY: each head writes only its own blocks of dq, dk, dv and its
                             // own scratch; operands come from the tensors' layouts.
                             unsafe {
-                                matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(i * kn), n.dim, Operand::dense(&weights, n.keys).t(), go, Product::SERIAL);
+                                if need_v {
+                                    let (start, row) = n.gradient_block(i, n.keys);
+                                    matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(start), row, Operand::dense(&weights, n.keys).t(), go, Product::SERIAL);
+                                }
+                                if !(need_q || need_k) {
+                                    return;
+                                }
                                 matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), Product::SERIAL);
                             }
                             if let Some(m) = &mask {
@@ -222,8 +269,14 @@ impl CustomOp3 for TrainAttention {
                             }
                             let ds = Operand::dense(&ds, n.keys);
                             unsafe {
-                                matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(i * qn), n.dim, ds, ko, Product::SERIAL);
-                                matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(i * kn), n.dim, ds.t(), qo, Product::SERIAL);
+                                if need_q {
+                                    let (start, row) = n.gradient_block(i, n.queries);
+                                    matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(start), row, ds, ko, Product::SERIAL);
+                                }
+                                if need_k {
+                                    let (start, row) = n.gradient_block(i, n.keys);
+                                    matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(start), row, ds.t(), qo, Product::SERIAL);
+                                }
                             }
                         });
                         Ok(())
@@ -232,49 +285,52 @@ impl CustomOp3 for TrainAttention {
             })
         })?;
         let device = q.device();
-        let shape_q = (n.batch, n.heads, n.queries, n.dim);
-        let shape_k = (n.batch, n.heads, n.keys, n.dim);
-        Ok((
-            Some(Tensor::from_vec(dq, shape_q, device)?),
-            Some(Tensor::from_vec(dk, shape_k, device)?),
-            Some(Tensor::from_vec(dv, shape_k, device)?),
-        ))
+        let (shape_q, shape_k) = (q.shape().clone(), k.shape().clone());
+        let gradient = |needed: bool, data: Vec<f32>, shape: Shape| needed.then(|| Tensor::from_vec(data, shape, device)).transpose();
+        Ok((gradient(need_q, dq, shape_q)?, gradient(need_k, dk, shape_k.clone())?, gradient(need_v, dv, shape_k)?))
     }
 }
 
-/// softmax(scale·q·kᵀ + bias) with dropout, ·v, for CPU f32 q (batch, heads, queries, dim) and k,
-/// v (batch, heads, keys, dim) of any strides; returns (batch, heads, queries, dim) as a view of a
-/// (batch, queries, heads, dim) buffer. `None` when the inputs do not qualify (another device or
-/// dtype, or a bias that needs a gradient).
+/// softmax(scale·q·kᵀ + bias) with dropout, ·v, for CPU f32 projections q (batch, queries,
+/// heads·dim) and k, v (batch, keys, heads·dim) of any strides, read head by head in place;
+/// returns (batch, queries, heads·dim). No split/merge copies and no view nodes enter the graph;
+/// the gradients come back in the projections' shapes. `None` when the inputs do not qualify
+/// (another device or dtype, or a bias that needs a gradient).
 pub fn attend_cpu(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
+    heads: usize,
     bias: Option<&Tensor>,
     scale: f64,
     dropout: f64,
 ) -> Result<Option<Tensor>> {
     let mut inputs = vec![q, k, v];
     inputs.extend(bias);
-    if !super::cpu_f32::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || q.rank() != 4 {
+    let projections = [q, k, v].iter().all(|x| x.rank() == 3);
+    if !super::cpu_f32::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || !projections {
         return Ok(None);
     }
     let with_gradient = q.track_op() || k.track_op() || v.track_op();
-    Ok(Some(attend_fused(q, k, v, bias, scale, dropout, with_gradient)?))
+    Ok(Some(attend_fused(q, k, v, heads, bias, scale, dropout, with_gradient)?))
 }
 
-/// The kernel behind [`attend_cpu`] for CPU f32 inputs already checked; without `with_gradient`
-/// nothing is kept for a backward pass and the result is off the graph.
+/// The kernel behind [`attend_cpu`] for CPU f32 inputs already checked, which may also be
+/// (batch, heads, time, dim) views (`heads` is then theirs; the result is such a view too).
+/// Without `with_gradient` nothing is kept for a backward pass and the result is off the graph.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn attend_fused(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
+    heads: usize,
     bias: Option<&Tensor>,
     scale: f64,
     dropout: f64,
     with_gradient: bool,
 ) -> Result<Tensor> {
     let op = TrainAttention {
+        heads,
         bias: bias.cloned(),
         scale: scale as f32,
         dropout: dropout as f32,
@@ -283,7 +339,11 @@ pub(super) fn attend_fused(
         probs: Mutex::new(None),
     };
     let out = if with_gradient { q.apply_op3(k, v, op)? } else { q.apply_op3_no_bwd(k, v, &op)? };
-    out.transpose(1, 2)
+    if out.rank() == 4 {
+        out.transpose(1, 2)
+    } else {
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -296,7 +356,14 @@ mod tests {
         (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap() / scale
     }
 
-    /// q, k, v as views of (batch, time, heads·dim) projections, as the models pass them.
+    /// The same attention as a chain of candle ops on split heads, merged again.
+    fn graph(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, bias: Option<&Tensor>, scale: f64) -> Result<Tensor> {
+        use crate::nn::attention::{attend_graph, merge_heads, split_heads};
+        let split = |x: &Tensor| split_heads(x, heads);
+        merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, 0.0, false)?)
+    }
+
+    /// q, k, v as (batch, time, heads·dim) projections, as the models pass them.
     fn heads(b: usize, t: usize, h: usize, d: usize) -> Var {
         Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, h * d), &Device::Cpu).unwrap()).unwrap()
     }
@@ -312,17 +379,59 @@ mod tests {
             let pos = Tensor::randn(0f32, 1.0, (1, h, tq, tk), &dev)?;
             for (bias, scale) in [(None, 1.0), (Some(&pad), 0.35), (Some(&pos), 1.0)] {
                 let (qv, kv, vv) = (heads(b, tq, h, d), heads(b, tk, h, d), heads(b, tk, h, d));
-                let split = |x: &Var, t| x.reshape((b, t, h, d)).unwrap().transpose(1, 2).unwrap();
-                let (q, k, v) = (split(&qv, tq), split(&kv, tk), split(&vv, tk));
-                let weights = Tensor::randn(0f32, 1.0, (b, h, tq, d), &dev)?;
-                let fast = attend_cpu(&q, &k, &v, bias, scale, 0.0)?.expect("qualifies");
-                let slow = crate::nn::attention::attend_graph(&q.contiguous()?, &k.contiguous()?, &v.contiguous()?, bias, scale, 0.0, false)?;
+                let weights = Tensor::randn(0f32, 1.0, (b, tq, h * d), &dev)?;
+                let fast = attend_cpu(&qv, &kv, &vv, h, bias, scale, 0.0)?.expect("qualifies");
+                let slow = graph(&qv, &kv, &vv, h, bias, scale)?;
                 assert!(max_diff(&fast, &slow) < 1e-5, "forward");
                 let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
                 let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
                 for x in [&qv, &kv, &vv] {
                     let (g1, g2) = (fast_grads.get(x).expect("grad"), slow_grads.get(x).expect("grad"));
                     assert!(max_diff(g1, g2) < 1e-5, "gradient {tq}x{tk}: {}", max_diff(g1, g2));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn strided_projections_read_in_place() -> Result<()> {
+        // q, k, v as column slices of one (batch, time, 3·heads·dim) projection
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (2, 6, 2, 4);
+        let qkv = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, 3 * h * d), &dev)?)?;
+        let part = |i: usize| qkv.narrow(2, i * h * d, h * d).unwrap();
+        let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
+        let fast = attend_cpu(&part(0), &part(1), &part(2), h, None, 0.5, 0.0)?.expect("qualifies");
+        let slow = graph(&part(0), &part(1), &part(2), h, None, 0.5)?;
+        assert!(max_diff(&fast, &slow) < 1e-5, "forward");
+        let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
+        let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+        let (g1, g2) = (fast_grads.get(&qkv).expect("grad"), slow_grads.get(&qkv).expect("grad"));
+        assert!(max_diff(g1, g2) < 1e-5, "gradient {}", max_diff(g1, g2));
+        Ok(())
+    }
+
+    #[test]
+    fn inputs_off_the_graph_get_no_gradient_and_the_others_stay_exact() -> Result<()> {
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (2, 5, 3, 8);
+        let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
+        for tracked in [[true, false, false], [false, true, true], [false, false, true]] {
+            let vars: Vec<Var> = (0..3).map(|_| heads(b, t, h, d)).collect();
+            let inputs: Vec<Tensor> = vars
+                .iter()
+                .zip(tracked)
+                .map(|(v, on)| if on { v.as_tensor().clone() } else { v.as_tensor().detach() })
+                .collect();
+            let fast = attend_cpu(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35, 0.0)?.expect("qualifies");
+            let slow = graph(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
+            let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
+            let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+            for (var, on) in vars.iter().zip(tracked) {
+                assert_eq!(fast_grads.get(var).is_some(), on);
+                if on {
+                    assert!(max_diff(fast_grads.get(var).expect("grad"), slow_grads.get(var).expect("grad")) < 1e-5);
                 }
             }
         }
@@ -337,7 +446,7 @@ mod tests {
         let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
-        let op = |save| TrainAttention { bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Mutex::new(None) };
+        let op = |save| TrainAttention { heads: h, bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Mutex::new(None) };
         let objective = |q: &Tensor| -> Result<f64> {
             q.apply_op3(&k, &v, op(false))?.mul(&weights)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
         };

@@ -30,7 +30,7 @@ pub fn attend_inference(
         attend_one_query(q, k, v, bias)
     } else {
         // the training kernel, without keeping anything for a backward pass
-        super::attention_grad::attend_fused(q, k, v, bias, 1.0, 0.0, false)
+        super::attention_grad::attend_fused(q, k, v, q.dim(1)?, bias, 1.0, 0.0, false)
     }
 }
 

@@ -111,8 +111,8 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             let d = &recipe.data;
             let objective = Seq2SeqObjective {
                 model: &model,
-                train: TokenizedPairs::new(&train_examples, &tokenizer, d.max_source_tokens, d.max_target_tokens)?,
-                validation: Some(TokenizedPairs::new(&validation, &tokenizer, d.max_source_tokens, d.max_target_tokens)?),
+                train: TokenizedPairs::new(&train_examples, &tokenizer, d)?,
+                validation: Some(TokenizedPairs::new(&validation, &tokenizer, d)?),
                 eval_batch_size: recipe.train.batch_size,
             };
             train(TrainRun {
@@ -135,7 +135,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             let (mut model, _) = crate::models::open_classifier(&files, &options, dtype, &device)?;
             let (train_examples, validation) = classification_splits(recipe, model.num_labels(), model.id2label())?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
-            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
+            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?.with_truncation_side(recipe.data.truncation_side);
             let max_tokens = recipe.data.max_source_tokens.min(model.max_positions());
             let objective = ClassificationObjective {
                 model: &model,

@@ -3,6 +3,7 @@
 use super::trainer::Objective;
 use crate::data::batch::Seq2SeqBatch;
 use crate::data::dataset::{ClassificationExample, Seq2SeqExample};
+use crate::data::recipe::DataSection;
 use crate::models::classifier::SequenceClassifier;
 use crate::error::Result;
 use crate::models::t5::T5;
@@ -17,9 +18,10 @@ pub struct TokenizedPairs {
 }
 
 impl TokenizedPairs {
-    pub fn new(examples: &[Seq2SeqExample], tokenizer: &TextTokenizer, max_source: usize, max_target: usize) -> Result<Self> {
-        let src_tok = tokenizer.with_max_length(max_source)?;
-        let tgt_tok = tokenizer.with_max_length(max_target)?;
+    /// Sources are cut at the recipe's `truncation_side`, targets always keep their beginning.
+    pub fn new(examples: &[Seq2SeqExample], tokenizer: &TextTokenizer, data: &DataSection) -> Result<Self> {
+        let src_tok = tokenizer.with_truncation_side(data.truncation_side).with_max_length(data.max_source_tokens)?;
+        let tgt_tok = tokenizer.with_max_length(data.max_target_tokens)?;
         let sources: Vec<&str> = examples.iter().map(|e| e.source.as_str()).collect();
         let targets: Vec<&str> = examples.iter().map(|e| e.target.as_str()).collect();
         Ok(Self {

@@ -22,7 +22,7 @@ fn main() {
     let ids = Tensor::from_vec(ids, (16, len), &Device::Cpu).unwrap();
     let mask = Tensor::ones((16, len), DType::U8, &Device::Cpu).unwrap();
     let labels = Tensor::from_vec((0..16u32).map(|i| i % 2).collect::<Vec<_>>(), 16, &Device::Cpu).unwrap();
-    for _ in 0..3 {
+    for _ in 0..std::env::var("PROFILE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3) {
         let t = Instant::now();
         let logits = model.forward(&ids, &mask, true).unwrap();
         let loss = loratune::nn::loss::token_nll(&logits, &labels).unwrap().mean_all().unwrap();

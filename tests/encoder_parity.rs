@@ -474,3 +474,41 @@ fn roberta_hidden_states() {
         assert_eq!(diff, 0.0);
     }
 }
+
+/// The classifier's forward computes only the first token in the last layer; its logits and
+/// every adapter's gradient must equal those of the full last layer (f32, the fused CPU kernels).
+#[test]
+fn first_token_last_layer_matches_the_full_layer() {
+    for (rel, targets) in [("distilbert/cls2", ["q_lin", "v_lin"]), ("bert/cls2", ["query", "value"])] {
+        let (mut model, tokenizer) = load(&fixture(rel), None, 0, DType::F32);
+        let mut config = loratune::lora::LoraConfig::new(4, 8.0, 0.0, targets.iter().map(|t| t.to_string()).collect());
+        config.modules_to_save = Some(vec!["classifier".into()]);
+        loratune::lora::inject(&mut model, &config, 7).unwrap();
+        let params = loratune::lora::trainable_parameters(&mut model);
+        // lora_B starts at zero: give it values so that every adapter shapes the output
+        for (i, (name, var)) in params.iter().enumerate() {
+            if name.contains("lora_B") {
+                var.set(&random(var.dims(), 100 + i as u64).to_dtype(DType::F32).unwrap()).unwrap();
+            }
+        }
+        let seqs: Vec<Vec<u32>> = ["A gripping, well acted film.", "Dull.", "It is long, but the ending pays off."]
+            .iter()
+            .map(|t| tokenizer.encode(t).unwrap())
+            .collect();
+        let (x, mask) = batch(&seqs, model.pad_token_id);
+        let fast = model.forward(&x, &mask, false).unwrap();
+        let full = model.forward_all(&x, &mask, false).unwrap().logits;
+        let diff = (&fast - &full).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "{rel}: logits differ by {diff}");
+        let probe = random(&[seqs.len(), model.num_labels()], 5).to_dtype(DType::F32).unwrap();
+        let g_fast = (fast * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_full = (full * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        for (name, var) in &params {
+            let (a, b) = (g_fast.get(var), g_full.get(var));
+            let (a, b) = (a.unwrap_or_else(|| panic!("{rel}: no gradient for {name}")), b.expect("full-layer gradient"));
+            let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-6);
+            let err = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() / scale;
+            assert!(err < 1e-4, "{rel} {name}: gradient differs by {err:e}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! position ids counted after the padding index (see [`Positions`]).
 use crate::error::{Error, Result};
 use crate::models::classifier::{EncoderOutput, FreshInit};
-use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames};
+use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;
@@ -198,13 +198,15 @@ impl BertModel {
         self.embeddings.max_positions() - self.positions.offset()
     }
 
-    /// Last hidden state (batch, time, hidden); with `all_hidden`, every hidden state is
-    /// pushed to it (embeddings first).
+    /// Last hidden state (batch, time, hidden), or (batch, 1, hidden) for [`Outputs::FirstToken`];
+    /// with `all_hidden`, every hidden state is pushed to it (embeddings first).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,
         mask: &Tensor,
+        outputs: Outputs,
         train: bool,
         all_hidden: Option<&mut Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
@@ -217,7 +219,7 @@ impl BertModel {
         }
         let position_ids = self.positions.ids(input_ids)?;
         let xs = self.embeddings.forward_at(input_ids, token_type_ids, position_ids.as_ref(), train)?;
-        self.encoder.forward(&xs, mask, train, all_hidden)
+        self.encoder.forward(&xs, mask, outputs, train, all_hidden)
     }
 
     /// Embeddings, then each layer's output: `num_hidden_layers + 1` tensors.
@@ -229,7 +231,7 @@ impl BertModel {
         train: bool,
     ) -> candle_core::Result<Vec<Tensor>> {
         let mut all = Vec::with_capacity(self.encoder.layers.len() + 1);
-        self.forward(input_ids, token_type_ids, mask, train, Some(&mut all))?;
+        self.forward(input_ids, token_type_ids, mask, Outputs::All, train, Some(&mut all))?;
         Ok(all)
     }
 
@@ -278,7 +280,7 @@ impl BertForSequenceClassification {
         mask: &Tensor,
         train: bool,
     ) -> candle_core::Result<Tensor> {
-        let last = self.bert.forward(input_ids, token_type_ids, mask, train, None)?;
+        let last = self.bert.forward(input_ids, token_type_ids, mask, Outputs::FirstToken, train, None)?;
         self.head(&last, train).map(|(_, logits)| logits)
     }
 
@@ -290,7 +292,7 @@ impl BertForSequenceClassification {
         train: bool,
     ) -> candle_core::Result<EncoderOutput> {
         let mut hidden_states = Vec::new();
-        let last = self.bert.forward(input_ids, token_type_ids, mask, train, Some(&mut hidden_states))?;
+        let last = self.bert.forward(input_ids, token_type_ids, mask, Outputs::All, train, Some(&mut hidden_states))?;
         let (pooled, logits) = self.head(&last, train)?;
         Ok(EncoderOutput {
             hidden_states,

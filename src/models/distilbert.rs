@@ -1,7 +1,7 @@
 //! DistilBERT, matching Transformers' `DistilBertModel` and `DistilBertForSequenceClassification`.
 use crate::error::{Error, Result};
 use crate::models::classifier::{EncoderOutput, FreshInit};
-use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames};
+use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;
@@ -108,23 +108,24 @@ impl DistilBertModel {
         self.embeddings.max_positions()
     }
 
-    /// Last hidden state (batch, time, dim); with `all_hidden`, every hidden state is
-    /// pushed to it (embeddings first).
+    /// Last hidden state (batch, time, dim), or (batch, 1, dim) for [`Outputs::FirstToken`]; with
+    /// `all_hidden`, every hidden state is pushed to it (embeddings first).
     pub fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
+        outputs: Outputs,
         train: bool,
         all_hidden: Option<&mut Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
         let xs = self.embeddings.forward(input_ids, None, train)?;
-        self.transformer.forward(&xs, mask, train, all_hidden)
+        self.transformer.forward(&xs, mask, outputs, train, all_hidden)
     }
 
     /// Embeddings, then each layer's output: `n_layers + 1` tensors.
     pub fn hidden_states(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Vec<Tensor>> {
         let mut all = Vec::with_capacity(self.transformer.layers.len() + 1);
-        self.forward(input_ids, mask, train, Some(&mut all))?;
+        self.forward(input_ids, mask, Outputs::All, train, Some(&mut all))?;
         Ok(all)
     }
 
@@ -157,13 +158,13 @@ impl DistilBertForSequenceClassification {
     }
 
     pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let last = self.distilbert.forward(input_ids, mask, train, None)?;
+        let last = self.distilbert.forward(input_ids, mask, Outputs::FirstToken, train, None)?;
         self.head(&last, train)
     }
 
     pub fn forward_all(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<EncoderOutput> {
         let mut hidden_states = Vec::new();
-        let last = self.distilbert.forward(input_ids, mask, train, Some(&mut hidden_states))?;
+        let last = self.distilbert.forward(input_ids, mask, Outputs::All, train, Some(&mut hidden_states))?;
         Ok(EncoderOutput {
             logits: self.head(&last, train)?,
             hidden_states,

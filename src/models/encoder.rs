@@ -93,15 +93,20 @@ impl EncoderLayer {
         })
     }
 
-    /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys).
-    pub fn forward(&self, xs: &Tensor, bias: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let (q, k, v) = (self.query.forward(xs, train)?, self.key.forward(xs, train)?, self.value.forward(xs, train)?);
+    /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys). Keys and values
+    /// always come from every position; `outputs` says which positions' outputs are computed.
+    pub fn forward(&self, xs: &Tensor, bias: &Tensor, outputs: Outputs, train: bool) -> candle_core::Result<Tensor> {
+        let queries = match outputs {
+            Outputs::All => xs.clone(),
+            Outputs::FirstToken => xs.narrow(1, 0, 1)?.contiguous()?,
+        };
+        let (q, k, v) = (self.query.forward(&queries, train)?, self.key.forward(xs, train)?, self.value.forward(xs, train)?);
         let context = attend(&q, &k, &v, self.heads, Some(bias), self.scale, self.attention_dropout, train)?;
         let mut attn = self.attention_output.forward(&context, train)?;
         if self.attention_output_dropout {
             attn = dropout(&attn, self.hidden_dropout, train)?;
         }
-        let xs = self.attention_norm.forward(&(attn + xs)?)?;
+        let xs = self.attention_norm.forward(&(attn + queries)?)?;
         let hidden = self.activation.forward(&self.ffn_in.forward(&xs, train)?)?;
         let out = dropout(&self.ffn_out.forward(&hidden, train)?, self.hidden_dropout, train)?;
         self.ffn_norm.forward(&(out + xs)?)
@@ -117,6 +122,16 @@ impl EncoderLayer {
             &mut self.ffn_out,
         ]
     }
+}
+
+/// Which positions' outputs the last layer computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    All,
+    /// Only the first token's (a classification head reads nothing else): the last layer then
+    /// skips the query projection, attention rows, feed-forward and norms of every other position,
+    /// forward and backward, and its output is (batch, 1, hidden).
+    FirstToken,
 }
 
 /// The stack of layers.
@@ -135,12 +150,14 @@ impl Encoder {
     }
 
     /// Runs every layer over `embeddings` (batch, time, hidden) with a 1/0 padding `mask`
-    /// (batch, time). With `all_hidden`, every layer's output is pushed to it after the
-    /// embeddings themselves (Transformers' `hidden_states`: layers + 1 tensors).
+    /// (batch, time); the last layer computes `outputs`. With `all_hidden`,
+    /// every layer's output is pushed to it after the embeddings themselves (Transformers'
+    /// `hidden_states`: layers + 1 tensors).
     pub fn forward(
         &self,
         embeddings: &Tensor,
         mask: &Tensor,
+        outputs: Outputs,
         train: bool,
         mut all_hidden: Option<&mut Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
@@ -149,8 +166,9 @@ impl Encoder {
         if let Some(all) = all_hidden.as_deref_mut() {
             all.push(xs.clone());
         }
-        for layer in &self.layers {
-            xs = layer.forward(&xs, &bias, train)?;
+        let last = self.layers.len().saturating_sub(1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            xs = layer.forward(&xs, &bias, if i == last { outputs } else { Outputs::All }, train)?;
             if let Some(all) = all_hidden.as_deref_mut() {
                 all.push(xs.clone());
             }

@@ -5,7 +5,7 @@
 //! backward pass from a per-head seed. No score, bias-sum, mask or dropout tensor enters candle's
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
-use super::cpu_f32::{with_f32, with_optional_f32, SendPtr};
+use super::cpu_f32::{simd_dispatch, with_f32, with_optional_f32, SendPtr};
 use super::dropout::fill_mask;
 use super::gemm::{matmul, Operand, Product};
 use super::fused_attention::softmax_in_place;
@@ -127,8 +127,10 @@ impl TrainAttention {
         for (row, s) in probs.chunks_exact_mut(n.keys).enumerate() {
             if let Some((data, view)) = bias {
                 let start = view.start(b, h) + row * view.row;
-                for (j, x) in s.iter_mut().enumerate() {
-                    *x += data[start + j * view.col];
+                if view.col == 1 {
+                    add_row(s, &data[start..start + n.keys]);
+                } else {
+                    s.iter_mut().enumerate().for_each(|(j, x)| *x += data[start + j * view.col]);
                 }
             }
             softmax_in_place(s);
@@ -143,6 +145,32 @@ impl TrainAttention {
         };
         // SAFETY: `out` is this head's own (queries × dim) block of the output.
         unsafe { matmul(n.queries, n.dim, n.keys, out, out_row, Operand::dense(&weights, n.keys), v, Product::SERIAL) };
+    }
+}
+
+simd_dispatch! {
+    fn add_row(dst: &mut [f32], src: &[f32]) = add_row_generic
+}
+
+#[inline(always)]
+fn add_row_generic(dst: &mut [f32], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+}
+
+simd_dispatch! {
+    /// The scores' gradient from the probabilities' gradient `ds` (rows of `keys`), in place:
+    /// p ⊙ (ds − rowsum(ds ⊙ p)) · scale, after the dropout `mask` (kept scale included).
+    fn softmax_grad(ds: &mut [f32], probs: &[f32], mask: Option<&[f32]>, keys: usize, scale: f32) = softmax_grad_generic
+}
+
+#[inline(always)]
+fn softmax_grad_generic(ds: &mut [f32], probs: &[f32], mask: Option<&[f32]>, keys: usize, scale: f32) {
+    if let Some(m) = mask {
+        ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
+    }
+    for (d, p) in ds.chunks_exact_mut(keys).zip(probs.chunks_exact(keys)) {
+        let dot = super::cpu_f32::dot(d, p);
+        d.iter_mut().zip(p).for_each(|(d, p)| *d = p * (*d - dot) * scale);
     }
 }
 
@@ -260,13 +288,7 @@ impl CustomOp3 for TrainAttention {
                                 }
                                 matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), Product::SERIAL);
                             }
-                            if let Some(m) = &mask {
-                                ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
-                            }
-                            for (d, p) in ds.chunks_exact_mut(n.keys).zip(p.chunks_exact(n.keys)) {
-                                let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
-                                d.iter_mut().zip(p).for_each(|(d, p)| *d = p * (*d - dot) * self.scale);
-                            }
+                            softmax_grad(&mut ds, p, mask.as_deref(), n.keys, self.scale);
                             let ds = Operand::dense(&ds, n.keys);
                             unsafe {
                                 if need_q {

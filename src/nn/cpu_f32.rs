@@ -1,6 +1,36 @@
 //! Direct access to the f32 data of CPU tensors, for the few fused kernels of incremental decoding.
 use candle_core::{DType, Result, Storage, Tensor};
 
+/// `$vis fn $name(args)` running `$generic` (an `#[inline(always)]` function, so that it is
+/// compiled anew for each instruction set) with AVX-512, AVX2+FMA or baseline x86-64
+/// instructions, whichever the CPU has.
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $generic:path) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                $generic($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                $generic($($arg),*)
+            }
+            match $crate::nn::cpu_f32::simd() {
+                // SAFETY: `simd()` checked that the CPU has these instructions.
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::cpu_f32::Simd::Avx512 => unsafe { avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::cpu_f32::Simd::Avx2 => unsafe { avx2($($arg),*) },
+                _ => $generic($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 /// Whether every tensor lives on the CPU as f32 (the fused kernels' precondition).
 pub fn all_cpu_f32(tensors: &[&Tensor]) -> bool {
     tensors
@@ -146,24 +176,6 @@ fn backward_slice(kind: FastActivation, xs: &[f32], grad: &[f32], out: &mut [f32
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn backward_slice_avx2(kind: FastActivation, xs: &[f32], grad: &[f32], out: &mut [f32]) {
-    backward_slice(kind, xs, grad, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn backward_slice_avx512(kind: FastActivation, xs: &[f32], grad: &[f32], out: &mut [f32]) {
-    backward_slice(kind, xs, grad, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn activate_slice_avx512(kind: FastActivation, xs: &[f32], gate: Option<&[f32]>, out: &mut [f32]) {
-    activate_slice(kind, xs, gate, out)
-}
-
 /// The widest vector instructions this CPU has that the kernels are compiled for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Simd {
@@ -185,28 +197,14 @@ pub fn simd() -> Simd {
     Simd::Scalar
 }
 
-/// act(x) (· gate) into `out` with the widest instructions available.
-fn activate_chunk(kind: FastActivation, x: &[f32], gate: Option<&[f32]>, out: &mut [f32]) {
-    match simd() {
-        // SAFETY: `simd()` checked that the CPU has these instructions.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { activate_slice_avx512(kind, x, gate, out) },
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { activate_slice_avx2(kind, x, gate, out) },
-        _ => activate_slice(kind, x, gate, out),
-    }
+simd_dispatch! {
+    /// act(x) (· gate) into `out` with the widest instructions available.
+    fn activate_chunk(kind: FastActivation, x: &[f32], gate: Option<&[f32]>, out: &mut [f32]) = activate_slice
 }
 
-/// grad · act'(x) into `out` with the widest instructions available.
-fn backward_chunk(kind: FastActivation, x: &[f32], grad: &[f32], out: &mut [f32]) {
-    match simd() {
-        // SAFETY: `simd()` checked that the CPU has these instructions.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { backward_slice_avx512(kind, x, grad, out) },
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { backward_slice_avx2(kind, x, grad, out) },
-        _ => backward_slice(kind, x, grad, out),
-    }
+simd_dispatch! {
+    /// grad · act'(x) into `out` with the widest instructions available.
+    fn backward_chunk(kind: FastActivation, x: &[f32], grad: &[f32], out: &mut [f32]) = backward_slice
 }
 
 fn has_avx2_fma() -> bool {
@@ -271,17 +269,6 @@ fn activate_slice(kind: FastActivation, xs: &[f32], gate: Option<&[f32]>, out: &
             }
         }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn activate_slice_avx2(
-    kind: FastActivation,
-    xs: &[f32],
-    gate: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    activate_slice(kind, xs, gate, out)
 }
 
 /// `act(xs)`, or `act(xs) · gate` (a gated feed-forward), for contiguous CPU f32 tensors of the

@@ -65,28 +65,9 @@ fn softmax_row(s: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_row_avx2(s: &mut [f32]) {
-    softmax_row(s)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn softmax_row_avx512(s: &mut [f32]) {
-    softmax_row(s)
-}
-
-pub(super) fn softmax_in_place(s: &mut [f32]) {
-    use super::cpu_f32::{simd, Simd};
-    match simd() {
-        // SAFETY: `simd()` checked that the CPU has these instructions.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { softmax_row_avx512(s) },
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { softmax_row_avx2(s) },
-        _ => softmax_row(s),
-    }
+super::cpu_f32::simd_dispatch! {
+    /// Softmax of one row in place, with the widest instructions available.
+    pub(super) fn softmax_in_place(s: &mut [f32]) = softmax_row
 }
 
 /// softmax(q·kᵀ + bias)·v (no scaling, no dropout) for q (batch, heads, 1, dim) and k, v

@@ -113,6 +113,8 @@ train_samples = {train_samples}
 validation_samples = 100
 test_samples = {test_samples}
 max_source_tokens = {max_tokens}
+# a review's verdict tends to come at its end
+truncation_side = "left"
 seed = 42
 
 [lora]
@@ -124,7 +126,8 @@ modules_to_save = ["classifier"]
 
 [train]
 output_dir = "{out}"
-learning_rate = 1e-3
+# 1e-3 with LoRA on every linear can collapse to a constant prediction early on
+learning_rate = 5e-4
 batch_size = 16
 num_train_epochs = {epochs}
 lr_scheduler_type = "linear"

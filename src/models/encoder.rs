@@ -106,10 +106,10 @@ impl EncoderLayer {
         if self.attention_output_dropout {
             attn = dropout(&attn, self.hidden_dropout, train)?;
         }
-        let xs = self.attention_norm.forward(&(attn + queries)?)?;
+        let xs = self.attention_norm.forward_residual(&attn, &queries)?;
         let hidden = self.activation.forward(&self.ffn_in.forward(&xs, train)?)?;
         let out = dropout(&self.ffn_out.forward(&hidden, train)?, self.hidden_dropout, train)?;
-        self.ffn_norm.forward(&(out + xs)?)
+        self.ffn_norm.forward_residual(&out, &xs)
     }
 
     pub fn linears_mut(&mut self) -> Vec<&mut Linear> {

@@ -15,7 +15,7 @@ pub mod linear;
 pub mod lora_linear;
 pub mod loss;
 pub mod norm;
-pub mod norm_grad;
+pub mod norm_cpu;
 pub mod param;
 pub mod skinny;
 pub mod softmax;

@@ -1,6 +1,6 @@
 //! RMS norm (T5) and layer norm (BERT family), fused forward with a backward pass.
 use super::grad_attach::{with_input_grad, InputGrad};
-use super::norm_grad::{norm_input_grad, NormKind};
+use super::norm_cpu::{norm_cpu, NormKind};
 use super::param::Param;
 use super::at_least_f32;
 use crate::models::weights::Weights;
@@ -20,6 +20,9 @@ impl RmsNorm {
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let w = self.weight.tensor();
+        if let Some(ys) = norm_cpu(NormKind::Rms(self.eps), xs, None, &w, None)? {
+            return Ok(ys);
+        }
         if self.weight.is_trainable() {
             return rms_norm_composed(xs, &w, self.eps);
         }
@@ -50,9 +53,6 @@ struct RmsNormGrad {
 
 impl InputGrad for RmsNormGrad {
     fn input_grad(&self, x: &Tensor, _: &Tensor, g: &Tensor) -> Result<Tensor> {
-        if let Some(gx) = norm_input_grad(NormKind::Rms(self.eps), x, g, &self.weight)? {
-            return Ok(gx);
-        }
         let dtype = x.dtype();
         let x = at_least_f32(x)?;
         let gw = at_least_f32(&g.broadcast_mul(&self.weight)?)?;
@@ -84,8 +84,24 @@ impl LayerNorm {
         Ok(Self { weight, bias, eps })
     }
 
+    pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
+        Self { weight: Param::frozen(weight), bias: Param::frozen(bias), eps }
+    }
+
+    /// norm(xs + residual), as one op on the CPU.
+    pub fn forward_residual(&self, xs: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let (w, b) = (self.weight.tensor(), self.bias.tensor());
+        match norm_cpu(NormKind::Layer(self.eps), xs, Some(residual), &w, Some(&b))? {
+            Some(ys) => Ok(ys),
+            None => self.forward(&(xs + residual)?),
+        }
+    }
+
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (w, b) = (self.weight.tensor(), self.bias.tensor());
+        if let Some(ys) = norm_cpu(NormKind::Layer(self.eps), xs, None, &w, Some(&b))? {
+            return Ok(ys);
+        }
         if self.weight.is_trainable() || self.bias.is_trainable() {
             return layer_norm_composed(xs, &w, &b, self.eps);
         }
@@ -122,9 +138,6 @@ struct LayerNormGrad {
 
 impl InputGrad for LayerNormGrad {
     fn input_grad(&self, x: &Tensor, _: &Tensor, g: &Tensor) -> Result<Tensor> {
-        if let Some(gx) = norm_input_grad(NormKind::Layer(self.eps), x, g, &self.weight)? {
-            return Ok(gx);
-        }
         let dtype = x.dtype();
         let (xhat, r) = normalized(&at_least_f32(x)?, self.eps)?;
         let gxhat = at_least_f32(&g.broadcast_mul(&self.weight)?)?;
@@ -141,30 +154,46 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
+    /// The fused CPU f32 norms (with and without a residual) against the composed f64 ones:
+    /// outputs, and gradients of both inputs.
     #[test]
-    fn fused_input_gradients_match_autograd() -> Result<()> {
+    fn fused_norms_match_autograd() -> Result<()> {
         let dev = Device::Cpu;
-        let x = (Tensor::randn(0f64, 2.0, (6, 37), &dev)? + 0.5)?;
-        let g = Tensor::randn(0f64, 1.0, (6, 37), &dev)?;
+        let shape = (2, 5, 37);
+        let x = (Tensor::randn(0f64, 2.0, shape, &dev)? + 0.5)?;
+        let r = Tensor::randn(0f64, 1.0, shape, &dev)?;
+        let g = Tensor::randn(0f64, 1.0, shape, &dev)?;
         let w = Tensor::randn(1f64, 0.3, 37, &dev)?;
         let b = Tensor::randn(0f64, 0.3, 37, &dev)?;
         let eps = 1e-6;
         let f32s = |t: &Tensor| t.to_dtype(DType::F32);
-        let cases: [(NormKind, Tensor); 2] = [
-            (NormKind::Layer(eps), layer_norm_composed(&x, &w, &b, eps)?),
-            (NormKind::Rms(eps), rms_norm_composed(&x, &w, eps)?),
-        ];
-        for (kind, _) in cases {
-            let xv = Var::from_tensor(&x)?;
-            let y = match kind {
-                NormKind::Layer(_) => layer_norm_composed(xv.as_tensor(), &w, &b, eps)?,
-                NormKind::Rms(_) => rms_norm_composed(xv.as_tensor(), &w, eps)?,
-            };
-            let want = (y * &g)?.sum_all()?.backward()?.get(&xv).expect("grad").to_dtype(DType::F32)?;
-            let got = norm_input_grad(kind, &f32s(&x)?, &f32s(&g)?, &f32s(&w)?)?.expect("CPU f32");
-            let diff = (got - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            let scale = want.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(diff < 1e-5 * scale.max(1.0), "max diff {diff}");
+        let max_rel = |a: &Tensor, want: &Tensor| -> Result<f32> {
+            let diff = (a.to_dtype(DType::F32)? - want.to_dtype(DType::F32)?)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            Ok(diff / want.abs()?.max_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?.max(1.0))
+        };
+        for kind in [NormKind::Layer(eps), NormKind::Rms(eps)] {
+            for with_residual in [false, true] {
+                let (xv, rv) = (Var::from_tensor(&x)?, Var::from_tensor(&r)?);
+                let input = if with_residual { (xv.as_tensor() + rv.as_tensor())? } else { xv.as_tensor().clone() };
+                let want = match kind {
+                    NormKind::Layer(_) => layer_norm_composed(&input, &w, &b, eps)?,
+                    NormKind::Rms(_) => rms_norm_composed(&input, &w, eps)?,
+                };
+                let want_grads = (&want * &g)?.sum_all()?.backward()?;
+                let (xf, rf) = (Var::from_tensor(&f32s(&x)?)?, Var::from_tensor(&f32s(&r)?)?);
+                let bias = f32s(&b)?;
+                let bias = matches!(kind, NormKind::Layer(_)).then_some(&bias);
+                let residual = with_residual.then_some(rf.as_tensor());
+                let got = norm_cpu(kind, xf.as_tensor(), residual, &f32s(&w)?, bias)?.expect("CPU f32");
+                assert!(max_rel(&got, &want)? < 1e-5, "{kind:?} residual {with_residual}: output");
+                let got_grads = (&got * &f32s(&g)?)?.sum_all()?.backward()?;
+                let gx = got_grads.get(&xf).expect("x gradient");
+                assert!(max_rel(gx, want_grads.get(&xv).expect("grad"))? < 1e-5, "{kind:?} residual {with_residual}: x gradient");
+                if with_residual {
+                    let gr = got_grads.get(&rf).expect("residual gradient");
+                    assert!(max_rel(gr, want_grads.get(&rv).expect("grad"))? < 1e-5, "{kind:?}: residual gradient");
+                }
+            }
         }
         Ok(())
     }

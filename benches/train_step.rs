@@ -1,7 +1,9 @@
 //! One LoRA training step (forward, backward, AdamW) against PyTorch + PEFT on the same
 //! shapes and thread count; prints a table with the ratio. `cargo bench --bench train_step`.
 //! Python comes from `LORATUNE_PYTHON` (default `python3`); without torch/peft only our
-//! timings are printed.
+//! timings are printed. The two sides take turns for `BENCH_ROUNDS` rounds (default 3), so that
+//! the machine's drifting speed (±15% on a shared VM) hits both alike; the table gives the median
+//! ratio of the rounds and every round's ratio.
 use candle_core::{DType, Device, Tensor};
 use loratune::data::batch::Seq2SeqBatch;
 use loratune::lora::{inject, trainable_parameters, LoraConfig};
@@ -124,29 +126,44 @@ fn main() {
         cases.retain(|case| case["kind"] == kind.as_str());
     }
     let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_train_step.py");
-    let torch = std::process::Command::new(&python)
-        .args([script, &spec.to_string(), &threads])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
-    if torch.is_none() {
+    let cases = spec["cases"].as_array().unwrap();
+    // per case: (ours, theirs) of every round
+    let mut timings: Vec<Vec<(f64, Option<f64>)>> = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        let torch = std::process::Command::new(&python)
+            .args([script, &spec.to_string(), &threads])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
+        for (case, times) in cases.iter().zip(&mut timings) {
+            let ours = match case["kind"].as_str().unwrap() {
+                "t5" => t5_step_seconds(case),
+                "distilbert" => distilbert_step_seconds(case),
+                other => panic!("unknown case kind {other}"),
+            };
+            let theirs = torch.as_ref().and_then(|t| t[case["name"].as_str().unwrap()].as_f64());
+            times.push((ours, theirs));
+        }
+    }
+    if timings.iter().flatten().all(|(_, theirs)| theirs.is_none()) {
         println!("(PyTorch + PEFT not available through {python}; printing loratune timings only)");
     }
-    println!("| case | loratune s/step | PyTorch+PEFT s/step | ratio (ours/theirs) |");
-    println!("|---|---|---|---|");
-    for case in spec["cases"].as_array().unwrap() {
+    println!("| case | loratune s/step | PyTorch+PEFT s/step | ratio (ours/theirs), median of {rounds} rounds | every round |");
+    println!("|---|---|---|---|---|");
+    for (case, times) in cases.iter().zip(&timings) {
         let name = case["name"].as_str().unwrap();
-        let ours = match case["kind"].as_str().unwrap() {
-            "t5" => t5_step_seconds(case),
-            "distilbert" => distilbert_step_seconds(case),
-            other => panic!("unknown case kind {other}"),
-        };
-        let theirs = torch.as_ref().and_then(|t| t[name].as_f64());
-        match theirs {
-            Some(t) => println!("| {name} | {ours:.3} | {t:.3} | {:.2}× |", ours / t),
-            None => println!("| {name} | {ours:.3} | – | – |"),
+        let ours = median(times.iter().map(|t| t.0).collect());
+        let pairs: Vec<(f64, f64)> = times.iter().filter_map(|&(o, t)| t.map(|t| (o, t))).collect();
+        if pairs.is_empty() {
+            println!("| {name} | {ours:.3} | – | – | – |");
+            continue;
         }
+        let theirs = median(pairs.iter().map(|p| p.1).collect());
+        let ratios: Vec<f64> = pairs.iter().map(|(o, t)| o / t).collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}×")).collect();
+        println!("| {name} | {ours:.3} | {theirs:.3} | {:.2}× | {} |", median(ratios.clone()), each.join(" "));
     }
 }

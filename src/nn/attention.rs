@@ -34,11 +34,24 @@ pub fn attend(
     let p = if train { dropout_p } else { 0.0 };
     match super::attention_grad::attend_cpu(q, k, v, heads, bias, scale, p)? {
         Some(out) => Ok(out),
-        None => {
-            let split = |x: &Tensor| split_heads(x, heads);
-            merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, dropout_p, train)?)
-        }
+        None => attend_graph_projected(q, k, v, heads, bias, scale, dropout_p, train),
     }
+}
+
+/// [`attend_graph`] over projections: heads split, attended and merged again.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_graph_projected(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    bias: Option<&Tensor>,
+    scale: f64,
+    dropout_p: f64,
+    train: bool,
+) -> Result<Tensor> {
+    let split = |x: &Tensor| split_heads(x, heads);
+    merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, dropout_p, train)?)
 }
 
 /// [`attend`] as a chain of candle ops (any device and dtype); softmax runs in f32 as in

@@ -11,7 +11,7 @@ use super::gemm::{matmul, Operand, Product};
 use super::fused_attention::softmax_in_place;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use super::saved::Saved;
 
 /// Where one 4-D tensor's (batch, head) matrix starts, and its row and column strides.
 #[derive(Clone, Copy, Debug)]
@@ -63,7 +63,7 @@ struct TrainAttention {
     /// Whether a backward pass will follow (the probabilities are kept for it).
     save: bool,
     /// Softmax probabilities (before dropout) of every head, kept from forward to backward.
-    probs: Mutex<Option<Vec<f32>>>,
+    probs: Saved<Vec<f32>>,
 }
 
 struct Dims {
@@ -224,7 +224,7 @@ impl CustomOp3 for TrainAttention {
             Ok(())
         })?;
         if self.save {
-            *self.probs.lock().map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))? = Some(probs);
+            self.probs.keep(probs)?;
         }
         let shape = if n.split {
             Shape::from((n.batch, n.queries, n.heads * n.dim))
@@ -242,12 +242,7 @@ impl CustomOp3 for TrainAttention {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let probs = self
-            .probs
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("attention state poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("attention backward ran twice or without a forward".into()))?;
+        let probs = self.probs.take()?;
         let n = self.dims(q.layout(), k.layout())?;
         let (qv, kv, vv) = (n.view(q.layout()), n.view(k.layout()), n.view(v.layout()));
         let gv = if n.split { Strided::split(grad.layout(), n.heads) } else { Strided::rows_first(grad.layout()) };
@@ -358,7 +353,7 @@ pub(super) fn attend_fused(
         dropout: dropout as f32,
         seed: if dropout > 0.0 { rand::random() } else { 0 },
         save: with_gradient,
-        probs: Mutex::new(None),
+        probs: Saved::new("attention"),
     };
     let out = if with_gradient { q.apply_op3(k, v, op)? } else { q.apply_op3_no_bwd(k, v, &op)? };
     if out.rank() == 4 {
@@ -371,6 +366,7 @@ pub(super) fn attend_fused(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::backprop::GradStore;
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -378,11 +374,16 @@ mod tests {
         (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap() / scale
     }
 
-    /// The same attention as a chain of candle ops on split heads, merged again.
+    /// The same attention as a chain of candle ops.
     fn graph(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, bias: Option<&Tensor>, scale: f64) -> Result<Tensor> {
-        use crate::nn::attention::{attend_graph, merge_heads, split_heads};
-        let split = |x: &Tensor| split_heads(x, heads);
-        merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, 0.0, false)?)
+        crate::nn::attention::attend_graph_projected(q, k, v, heads, bias, scale, 0.0, false)
+    }
+
+    /// Checks the fused output against the graph's and returns both sides' gradients of
+    /// Σ output·weights.
+    fn gradients(fast: Tensor, slow: Tensor, weights: &Tensor) -> Result<(GradStore, GradStore)> {
+        assert!(max_diff(&fast, &slow) < 1e-5, "forward: {}", max_diff(&fast, &slow));
+        Ok(((fast * weights)?.sum_all()?.backward()?, (slow * weights)?.sum_all()?.backward()?))
     }
 
     /// q, k, v as (batch, time, heads·dim) projections, as the models pass them.
@@ -404,9 +405,7 @@ mod tests {
                 let weights = Tensor::randn(0f32, 1.0, (b, tq, h * d), &dev)?;
                 let fast = attend_cpu(&qv, &kv, &vv, h, bias, scale, 0.0)?.expect("qualifies");
                 let slow = graph(&qv, &kv, &vv, h, bias, scale)?;
-                assert!(max_diff(&fast, &slow) < 1e-5, "forward");
-                let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
-                let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+                let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
                 for x in [&qv, &kv, &vv] {
                     let (g1, g2) = (fast_grads.get(x).expect("grad"), slow_grads.get(x).expect("grad"));
                     assert!(max_diff(g1, g2) < 1e-5, "gradient {tq}x{tk}: {}", max_diff(g1, g2));
@@ -426,9 +425,7 @@ mod tests {
         let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
         let fast = attend_cpu(&part(0), &part(1), &part(2), h, None, 0.5, 0.0)?.expect("qualifies");
         let slow = graph(&part(0), &part(1), &part(2), h, None, 0.5)?;
-        assert!(max_diff(&fast, &slow) < 1e-5, "forward");
-        let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
-        let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+        let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
         let (g1, g2) = (fast_grads.get(&qkv).expect("grad"), slow_grads.get(&qkv).expect("grad"));
         assert!(max_diff(g1, g2) < 1e-5, "gradient {}", max_diff(g1, g2));
         Ok(())
@@ -448,8 +445,7 @@ mod tests {
                 .collect();
             let fast = attend_cpu(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35, 0.0)?.expect("qualifies");
             let slow = graph(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
-            let fast_grads = (fast * &weights)?.sum_all()?.backward()?;
-            let slow_grads = (slow * &weights)?.sum_all()?.backward()?;
+            let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
             for (var, on) in vars.iter().zip(tracked) {
                 assert_eq!(fast_grads.get(var).is_some(), on);
                 if on {
@@ -468,7 +464,7 @@ mod tests {
         let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
-        let op = |save| TrainAttention { heads: h, bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Mutex::new(None) };
+        let op = |save| TrainAttention { heads: h, bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Saved::new("attention") };
         let objective = |q: &Tensor| -> Result<f64> {
             q.apply_op3(&k, &v, op(false))?.mul(&weights)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
         };

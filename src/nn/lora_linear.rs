@@ -12,7 +12,7 @@ use super::gemm::{matmul, Operand, Product};
 use crate::lora::layer::LoraAdapter;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::borrow::Cow;
-use std::sync::Mutex;
+use super::saved::Saved;
 
 struct LoraLinear {
     /// out × in, frozen
@@ -24,7 +24,7 @@ struct LoraLinear {
     dropout: f32,
     seed: u64,
     /// drop(x)·Aᵀ (rows × r), kept from forward to backward
-    hidden: Mutex<Option<Vec<f32>>>,
+    hidden: Saved<Vec<f32>>,
 }
 
 /// Sizes: rows, in features, out features, rank.
@@ -42,10 +42,6 @@ fn dims(x: &Layout, a: &Layout, b: &Layout) -> Result<Dims> {
         candle_core::bail!("lora linear: x {:?}, A {:?}, B {:?}", x.shape(), a.shape(), b.shape());
     }
     Ok(Dims { m: x.shape().elem_count() / k.max(1), k, n, r })
-}
-
-fn lock_err<T>(_: T) -> candle_core::Error {
-    candle_core::Error::Msg("lora linear state poisoned".into())
 }
 
 impl LoraLinear {
@@ -101,7 +97,7 @@ impl CustomOp3 for LoraLinear {
             }
             Ok(())
         })?;
-        *self.hidden.lock().map_err(lock_err)? = Some(hidden);
+        self.hidden.keep(hidden)?;
         let mut shape = xl.dims().to_vec();
         if let Some(last) = shape.last_mut() {
             *last = n;
@@ -117,12 +113,7 @@ impl CustomOp3 for LoraLinear {
         _: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let hidden = self
-            .hidden
-            .lock()
-            .map_err(lock_err)?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("lora linear backward ran twice".into()))?;
+        let hidden = self.hidden.take()?;
         let grad = grad.contiguous()?;
         let Dims { m, k, n, r } = dims(x.layout(), a.layout(), b.layout())?;
         let mut grad_a = vec![0f32; r * k];
@@ -200,7 +191,7 @@ pub fn forward(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>, adapter: &Lo
         scale: adapter.scale as f32,
         dropout,
         seed: if dropout > 0.0 { rand::random() } else { 0 },
-        hidden: Mutex::new(None),
+        hidden: Saved::new("lora linear"),
     };
     Ok(Some(xs.contiguous()?.apply_op3(&a.contiguous()?, &b.contiguous()?, op)?))
 }
@@ -255,7 +246,7 @@ mod tests {
         let b = Tensor::randn(0f32, 0.5, (4, 2), &dev)?;
         let x = Tensor::randn(0f32, 1.0, (8, 64), &dev)?;
         let g = Tensor::randn(0f32, 1.0, (8, 4), &dev)?;
-        let op = || LoraLinear { weight: w.clone(), bias: None, scale: 2.0, dropout: 0.5, seed: 9, hidden: Mutex::new(None) };
+        let op = || LoraLinear { weight: w.clone(), bias: None, scale: 2.0, dropout: 0.5, seed: 9, hidden: Saved::new("lora linear") };
         let value = |a: &Tensor| -> Result<f64> {
             x.apply_op3(a, &b, op())?.mul(&g)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
         };

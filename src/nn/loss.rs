@@ -7,13 +7,13 @@
 use super::cpu_f32::{all_cpu_f32, simd_dispatch, with_f32, SendPtr};
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use super::saved::Saved;
 
 /// Negative log-likelihood of `targets` (u32, any shape S) under `logits` (S × vocab),
 /// computed in f32.
 pub fn token_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     if all_cpu_f32(&[logits]) && targets.dtype() == DType::U32 && targets.device().is_cpu() {
-        let op = CrossEntropy { lse: Mutex::new(None) };
+        let op = CrossEntropy { lse: Saved::new("cross-entropy") };
         let (logits, targets) = (logits.contiguous()?, targets.contiguous()?);
         return if logits.track_op() { logits.apply_op2(&targets, op) } else { logits.apply_op2_no_bwd(&targets, &op) };
     }
@@ -39,7 +39,7 @@ pub fn masked_mean(values: &Tensor, mask: &Tensor) -> Result<Tensor> {
 
 struct CrossEntropy {
     /// log Σ exp of every row, kept for the backward pass.
-    lse: Mutex<Option<Vec<f32>>>,
+    lse: Saved<Vec<f32>>,
 }
 
 simd_dispatch! {
@@ -99,17 +99,12 @@ impl CustomOp2 for CrossEntropy {
         }
         let lse: Vec<f32> = logits.par_chunks(vocab).map(log_sum_exp).collect();
         let nll: Vec<f32> = lse.iter().zip(logits.chunks(vocab)).zip(targets).map(|((l, row), t)| l - row[*t as usize]).collect();
-        *self.lse.lock().map_err(|_| candle_core::Error::Msg("cross-entropy state poisoned".into()))? = Some(lse);
+        self.lse.keep(lse)?;
         Ok((CpuStorage::F32(nll), tl.shape().clone()))
     }
 
     fn bwd(&self, logits: &Tensor, targets: &Tensor, _: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let lse = self
-            .lse
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("cross-entropy state poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("cross-entropy backward ran twice or without a forward".into()))?;
+        let lse = self.lse.take()?;
         let (rows, vocab) = rows_of(logits.layout(), targets.layout())?;
         let grad = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         let targets = targets.flatten_all()?.to_vec1::<u32>()?;

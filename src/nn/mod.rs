@@ -17,6 +17,7 @@ pub mod loss;
 pub mod norm;
 pub mod norm_cpu;
 pub mod param;
+pub mod saved;
 pub mod skinny;
 pub mod softmax;
 

@@ -5,10 +5,10 @@
 //! recomputes the normalized row from the inputs. Compared with a residual add followed by
 //! candle's norm kernel and a separately attached gradient, this saves the add's pass and graph
 //! node, the copy that re-attaches a detached kernel's output, and runs the gradient vectorised.
-use super::cpu_f32::{all_cpu_f32, simd_dispatch, with_f32, with_optional_f32, SendPtr};
+use super::cpu_f32::{all_cpu_f32, simd_dispatch, with_f32, with_optional_f32};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use super::saved::Saved;
 
 /// Which norm, and its ε.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +41,7 @@ struct FusedNorm {
     /// Whether a backward pass will follow (the statistics are kept for it).
     save: bool,
     /// (mean, 1/σ) of every row.
-    stats: Mutex<Option<Vec<[f32; 2]>>>,
+    stats: Saved<Vec<[f32; 2]>>,
 }
 
 /// A contiguous f32 view of a tensor's elements.
@@ -50,6 +50,14 @@ fn slice<'a>(data: &'a [f32], layout: &Layout) -> Result<&'a [f32]> {
         candle_core::bail!("fused norm: non-contiguous input");
     }
     Ok(&data[layout.start_offset()..][..layout.shape().elem_count()])
+}
+
+/// [`slice`] of an optional tensor.
+fn with_optional_slice<R>(t: Option<&Tensor>, f: impl FnOnce(Option<&[f32]>) -> Result<R>) -> Result<R> {
+    with_optional_f32(t, |data| match (data, t) {
+        (Some(data), Some(t)) => f(Some(slice(data, t.layout())?)),
+        _ => f(None),
+    })
 }
 
 simd_dispatch! {
@@ -144,11 +152,7 @@ impl FusedNorm {
         let mut stats = vec![[0f32; 2]; rows];
         with_f32(&self.weight, |wd| {
             let w = slice(wd, self.weight.layout())?;
-            with_optional_f32(self.bias.as_ref(), |bd| {
-                let b = match (bd, &self.bias) {
-                    (Some(bd), Some(bias)) => Some(slice(bd, bias.layout())?),
-                    _ => None,
-                };
+            with_optional_slice(self.bias.as_ref(), |b| {
                 out.par_chunks_mut(ROWS_PER_TASK * hidden).zip(stats.par_chunks_mut(ROWS_PER_TASK)).enumerate().for_each(
                     |(task, (o, s))| {
                         let start = task * ROWS_PER_TASK * hidden;
@@ -160,38 +164,29 @@ impl FusedNorm {
             })
         })?;
         if self.save {
-            *self.stats.lock().map_err(|_| candle_core::Error::Msg("norm state poisoned".into()))? = Some(stats);
+            self.stats.keep(stats)?;
         }
         Ok((CpuStorage::F32(out), xl.shape().clone()))
     }
 
     /// The inputs' gradient (the same for `x` and the residual).
     fn backward(&self, x: &Tensor, residual: Option<&Tensor>, grad: &Tensor) -> Result<Tensor> {
-        let stats = self
-            .stats
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("norm state poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("norm backward ran twice or without a forward".into()))?;
+        let stats = self.stats.take()?;
         let grad = grad.contiguous()?;
         let hidden = self.weight.elem_count();
         let mut dx = vec![0f32; x.elem_count()];
-        let dx_ptr = SendPtr(dx.as_mut_ptr());
-        let total = dx.len();
-        let residual_tensor = residual.cloned().unwrap_or_else(|| x.clone());
         with_f32(x, |xd| {
-            with_f32(&residual_tensor, |rd| {
+            with_optional_slice(residual, |rs| {
                 with_f32(&grad, |gd| {
                     with_f32(&self.weight, |wd| {
                         let (xs, gs, w) = (slice(xd, x.layout())?, slice(gd, grad.layout())?, slice(wd, self.weight.layout())?);
-                        let rs = residual.map(|r| slice(rd, r.layout())).transpose()?;
-                        stats.par_chunks(ROWS_PER_TASK).enumerate().for_each(|(task, s)| {
-                            let start = task * ROWS_PER_TASK * hidden;
-                            let end = (start + s.len() * hidden).min(total);
-                            // SAFETY: each task writes only its own rows of `dx`.
-                            let d = unsafe { std::slice::from_raw_parts_mut(dx_ptr.get().add(start), end - start) };
-                            backward_rows(self.kind, &xs[start..end], rs.map(|r| &r[start..end]), &gs[start..end], w, s, d);
-                        });
+                        dx.par_chunks_mut(ROWS_PER_TASK * hidden).zip(stats.par_chunks(ROWS_PER_TASK)).enumerate().for_each(
+                            |(task, (d, s))| {
+                                let rows = task * ROWS_PER_TASK * hidden..task * ROWS_PER_TASK * hidden + d.len();
+                                let r = rs.map(|r| &r[rows.clone()]);
+                                backward_rows(self.kind, &xs[rows.clone()], r, &gs[rows], w, s, d);
+                            },
+                        );
                         Ok(())
                     })
                 })
@@ -248,7 +243,7 @@ pub fn norm_cpu(kind: NormKind, x: &Tensor, residual: Option<&Tensor>, weight: &
         weight: weight.contiguous()?,
         bias: bias.map(Tensor::contiguous).transpose()?,
         save: with_gradient,
-        stats: Mutex::new(None),
+        stats: Saved::new("norm"),
     };
     let x = x.contiguous()?;
     Ok(Some(match (residual, with_gradient) {

@@ -19,7 +19,9 @@ use std::time::Instant;
 static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 
 fn random_ids(rows: usize, len: usize, vocab: usize, rng: &mut impl Rng) -> Vec<Vec<u32>> {
-    (0..rows).map(|_| (0..len).map(|_| rng.gen_range(3..vocab as u32)).collect()).collect()
+    (0..rows)
+        .map(|_| (0..len).map(|_| rng.gen_range(3..vocab as u32)).collect())
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -37,8 +39,18 @@ fn t5_step_seconds(case: &serde_json::Value) -> f64 {
     .unwrap();
     let weights = Weights::synthetic(0.05, 0, DType::F32, &Device::Cpu);
     let mut model = T5::load(config, &weights).unwrap();
-    let targets: Vec<String> = case["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
-    inject(&mut model, &LoraConfig::new(g("r"), 2.0 * g("r") as f64, 0.0, targets), 0).unwrap();
+    let targets: Vec<String> = case["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    inject(
+        &mut model,
+        &LoraConfig::new(g("r"), 2.0 * g("r") as f64, 0.0, targets),
+        0,
+    )
+    .unwrap();
     let params = trainable_parameters(&mut model);
     let mut optimizer = AdamW::new(&params, 0.9, 0.999, 1e-8, 0.0).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
@@ -48,7 +60,10 @@ fn t5_step_seconds(case: &serde_json::Value) -> f64 {
     let mut step = || {
         let loss = model.loss(&batch, true).unwrap();
         let grads = loss.backward().unwrap();
-        let g: Vec<Tensor> = params.iter().map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        let g: Vec<Tensor> = params
+            .iter()
+            .map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone())
+            .collect();
         optimizer.step(&g, 1e-4).unwrap();
     };
     time_steps(&mut step, case["repeats"].as_u64().unwrap())
@@ -62,17 +77,31 @@ fn distilbert_step_seconds(case: &serde_json::Value) -> f64 {
     }))
     .unwrap();
     let weights = Weights::synthetic(0.05, 0, DType::F32, &Device::Cpu);
-    let head = DistilBertForSequenceClassification::load(config, 2, &weights, &mut FreshInit::new(0, 0.02)).unwrap();
+    let head = DistilBertForSequenceClassification::load(
+        config,
+        2,
+        &weights,
+        &mut FreshInit::new(0, 0.02),
+    )
+    .unwrap();
     let mut model = SequenceClassifier {
         model: Architecture::DistilBert(head),
-        labels: Labels { count: 2, names: None },
+        labels: Labels {
+            count: 2,
+            names: None,
+        },
         new_weights: Vec::new(),
         pad_token_id: 0,
         dtype: DType::F32,
         device: Device::Cpu,
         parameter_count: 0,
     };
-    let targets: Vec<String> = case["targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    let targets: Vec<String> = case["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
     let mut lora = LoraConfig::new(g("r"), 2.0 * g("r") as f64, 0.0, targets);
     lora.modules_to_save = Some(vec!["classifier".into()]);
     inject(&mut model, &lora, 0).unwrap();
@@ -86,9 +115,15 @@ fn distilbert_step_seconds(case: &serde_json::Value) -> f64 {
     let labels = Tensor::from_vec(labels, g("batch"), &Device::Cpu).unwrap();
     let mut step = || {
         let logits = model.forward(&ids, &mask, true).unwrap();
-        let loss = loratune::nn::loss::token_nll(&logits, &labels).unwrap().mean_all().unwrap();
+        let loss = loratune::nn::loss::token_nll(&logits, &labels)
+            .unwrap()
+            .mean_all()
+            .unwrap();
         let grads = loss.backward().unwrap();
-        let g: Vec<Tensor> = params.iter().map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        let g: Vec<Tensor> = params
+            .iter()
+            .map(|(_, v)| grads.get(v.as_tensor()).unwrap().clone())
+            .collect();
         optimizer.step(&g, 1e-4).unwrap();
     };
     time_steps(&mut step, case["repeats"].as_u64().unwrap())
@@ -126,7 +161,11 @@ fn main() {
         cases.retain(|case| case["kind"] == kind.as_str());
     }
     let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_train_step.py");
     let cases = spec["cases"].as_array().unwrap();
     // per case: (ours, theirs) of every round
@@ -144,7 +183,9 @@ fn main() {
                 "distilbert" => distilbert_step_seconds(case),
                 other => panic!("unknown case kind {other}"),
             };
-            let theirs = torch.as_ref().and_then(|t| t[case["name"].as_str().unwrap()].as_f64());
+            let theirs = torch
+                .as_ref()
+                .and_then(|t| t[case["name"].as_str().unwrap()].as_f64());
             times.push((ours, theirs));
         }
     }
@@ -156,7 +197,10 @@ fn main() {
     for (case, times) in cases.iter().zip(&timings) {
         let name = case["name"].as_str().unwrap();
         let ours = median(times.iter().map(|t| t.0).collect());
-        let pairs: Vec<(f64, f64)> = times.iter().filter_map(|&(o, t)| t.map(|t| (o, t))).collect();
+        let pairs: Vec<(f64, f64)> = times
+            .iter()
+            .filter_map(|&(o, t)| t.map(|t| (o, t)))
+            .collect();
         if pairs.is_empty() {
             println!("| {name} | {ours:.3} | – | – | – |");
             continue;
@@ -164,6 +208,10 @@ fn main() {
         let theirs = median(pairs.iter().map(|p| p.1).collect());
         let ratios: Vec<f64> = pairs.iter().map(|(o, t)| o / t).collect();
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}×")).collect();
-        println!("| {name} | {ours:.3} | {theirs:.3} | {:.2}× | {} |", median(ratios.clone()), each.join(" "));
+        println!(
+            "| {name} | {ours:.3} | {theirs:.3} | {:.2}× | {} |",
+            median(ratios.clone()),
+            each.join(" ")
+        );
     }
 }

@@ -22,7 +22,10 @@ pub struct ModelFiles {
 pub fn parse_repo_reference(reference: &str) -> (String, String) {
     match reference.split_once('@') {
         Some((id, rev)) if !rev.is_empty() => (id.to_string(), rev.to_string()),
-        _ => (reference.trim_end_matches('@').to_string(), "main".to_string()),
+        _ => (
+            reference.trim_end_matches('@').to_string(),
+            "main".to_string(),
+        ),
     }
 }
 
@@ -37,7 +40,12 @@ pub fn cache_dir() -> PathBuf {
 
 pub fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
         .unwrap_or(false)
 }
 
@@ -85,7 +93,11 @@ impl HubRepo {
                 self.repo.folder_name(),
                 self.repo.revision(),
                 self.cache.path().display(),
-                if offline() { " and HF_HUB_OFFLINE is set" } else { "" }
+                if offline() {
+                    " and HF_HUB_OFFLINE is set"
+                } else {
+                    ""
+                }
             ))
         })?;
         let snapshot = root.join("snapshots").join(commit.trim());
@@ -161,7 +173,10 @@ pub fn resolve_model(reference: &str) -> Result<ModelFiles> {
     let weights = match repo.get_optional("model.safetensors.index.json") {
         Some(index) => {
             let shards = shard_names(&index)?;
-            shards.iter().map(|s| repo.get(s)).collect::<Result<Vec<_>>>()?
+            shards
+                .iter()
+                .map(|s| repo.get(s))
+                .collect::<Result<Vec<_>>>()?
         }
         None => match repo.get("model.safetensors") {
             Ok(p) => vec![p],
@@ -174,7 +189,9 @@ pub fn resolve_model(reference: &str) -> Result<ModelFiles> {
         },
     };
     let tokenizer = repo.get("tokenizer.json")?;
-    Ok(assemble(reference, config, weights, tokenizer, |f| repo.get_optional(f)))
+    Ok(assemble(reference, config, weights, tokenizer, |f| {
+        repo.get_optional(f)
+    }))
 }
 
 /// The optional files come from `optional` (a cache/Hub lookup or a directory check).
@@ -202,7 +219,10 @@ fn assemble(
 fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
     let config = dir.join("config.json");
     if !config.is_file() {
-        return Err(Error::file(&config, "missing: not a Hugging Face model directory"));
+        return Err(Error::file(
+            &config,
+            "missing: not a Hugging Face model directory",
+        ));
     }
     let index = dir.join("model.safetensors.index.json");
     let single = dir.join("model.safetensors");
@@ -217,11 +237,17 @@ fn local_model(reference: &str, dir: &Path) -> Result<ModelFiles> {
             dir.display()
         )));
     } else {
-        return Err(Error::file(dir, "no model.safetensors or model.safetensors.index.json"));
+        return Err(Error::file(
+            dir,
+            "no model.safetensors or model.safetensors.index.json",
+        ));
     };
     let tokenizer = dir.join("tokenizer.json");
     if !tokenizer.is_file() {
-        return Err(Error::file(&tokenizer, "missing (loratune reads the fast tokenizer file)"));
+        return Err(Error::file(
+            &tokenizer,
+            "missing (loratune reads the fast tokenizer file)",
+        ));
     }
     Ok(assemble(reference, config, weights, tokenizer, |name| {
         Some(dir.join(name)).filter(|p| p.is_file())
@@ -248,9 +274,7 @@ fn shard_names(index: &Path) -> Result<Vec<String>> {
 /// Reads a JSON file into a config struct, naming the file on error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| {
-        Error::line(path, e.line(), format!("{e}"))
-    })
+    serde_json::from_str(&text).map_err(|e| Error::line(path, e.line(), format!("{e}")))
 }
 
 #[cfg(test)]

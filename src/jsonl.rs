@@ -17,7 +17,11 @@ pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
         let line_no = index + 1;
         let bytes = line.map_err(|e| Error::io(path, e))?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
-            Error::line(path, line_no, format!("not valid UTF-8 (byte {})", e.valid_up_to()))
+            Error::line(
+                path,
+                line_no,
+                format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+            )
         })?;
         let text = text.trim();
         if text.is_empty() {
@@ -36,7 +40,11 @@ pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
 pub fn string_field<'a>(row: &'a Row, field: &str, path: &Path, line: usize) -> Result<&'a str> {
     match row.get(field) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Error::line(path, line, format!("field '{field}' is not a string"))),
+        Some(_) => Err(Error::line(
+            path,
+            line,
+            format!("field '{field}' is not a string"),
+        )),
         None => Err(Error::line(path, line, format!("missing field '{field}'"))),
     }
 }
@@ -68,11 +76,15 @@ impl AtomicWriter {
     pub fn write_json(&mut self, value: &Value) -> Result<()> {
         serde_json::to_writer(&mut self.out, value)
             .map_err(|e| Error::file(&self.temp, e.to_string()))?;
-        self.out.write_all(b"\n").map_err(|e| Error::io(&self.temp, e))
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&self.temp, e))
     }
 
     pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out.write_all(bytes).map_err(|e| Error::io(&self.temp, e))
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.temp, e))
     }
 
     pub fn finish(mut self) -> Result<()> {

@@ -1,6 +1,5 @@
 //! loratune: LoRA fine-tuning and evaluation of FLAN-T5 and DistilBERT/BERT-class models,
 //! with adapters in PEFT's format.
-pub mod runtime;
 pub mod data;
 pub mod device;
 pub mod error;
@@ -14,7 +13,8 @@ pub mod nn;
 pub mod pipeline;
 pub mod progress;
 pub mod quickstart;
-pub mod train;
+pub mod runtime;
 pub mod tokenizer;
+pub mod train;
 
 pub use error::{Error, Result};

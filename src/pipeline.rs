@@ -16,8 +16,17 @@ pub struct RunOutcome {
 pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
     let report = crate::train::job::train_recipe(recipe)?;
     let evaluation = evaluate_recipe(recipe, &report.adapter_dir)?;
-    let merged = if merge { Some(merge_adapter(recipe, &report.adapter_dir)?) } else { None };
-    Ok(RunOutcome { adapter: report.adapter_dir, merged, evaluation, train_seconds: report.seconds })
+    let merged = if merge {
+        Some(merge_adapter(recipe, &report.adapter_dir)?)
+    } else {
+        None
+    };
+    Ok(RunOutcome {
+        adapter: report.adapter_dir,
+        merged,
+        evaluation,
+        train_seconds: report.seconds,
+    })
 }
 
 /// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.
@@ -33,7 +42,11 @@ pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathB
             write_merged(&mut model, &weights, &files, &output, |_| {})?;
         }
         Task::Classification => {
-            let options = ClassifierOptions { adapter: Some(adapter.to_path_buf()), labels: recipe.model.labels.clone(), ..Default::default() };
+            let options = ClassifierOptions {
+                adapter: Some(adapter.to_path_buf()),
+                labels: recipe.model.labels.clone(),
+                ..Default::default()
+            };
             let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
             let (class, labels) = (model.class_name(), model.labels.clone());
             write_merged(&mut model, &weights, &files, &output, |config| {

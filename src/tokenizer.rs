@@ -155,18 +155,27 @@ mod tests {
     use super::*;
 
     fn fixture_tokenizer() -> TextTokenizer {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/distilbert/cls2");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/distilbert/cls2"
+        );
         TextTokenizer::load(&crate::hub::resolve_model(dir).unwrap()).unwrap()
     }
 
     #[test]
     fn left_truncation_keeps_the_end_and_the_special_tokens() {
         let tokenizer = fixture_tokenizer();
-        let text = "the film starts slowly . the middle drags on and on . but the ending is wonderful";
+        let text =
+            "the film starts slowly . the middle drags on and on . but the ending is wonderful";
         let full = tokenizer.encode(text).unwrap();
         assert!(full.len() > 8);
         let right = tokenizer.with_max_length(8).unwrap().encode(text).unwrap();
-        let left = tokenizer.with_truncation_side(TruncationSide::Left).with_max_length(8).unwrap().encode(text).unwrap();
+        let left = tokenizer
+            .with_truncation_side(TruncationSide::Left)
+            .with_max_length(8)
+            .unwrap()
+            .encode(text)
+            .unwrap();
         assert_eq!(right.len(), 8);
         assert_eq!(left.len(), 8);
         let (first, last) = (full[0], full[full.len() - 1]);

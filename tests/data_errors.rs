@@ -29,50 +29,103 @@ fn each_bad_input_is_named() {
     let missing = d.join("nope.jsonl");
     assert!(classify(&missing, &data("")).contains("nope.jsonl: no such data file"));
 
-    let malformed = write(d, "bad.jsonl", b"{\"text\": \"good\", \"label\": 1}\n{\"text\": oops}\n");
+    let malformed = write(
+        d,
+        "bad.jsonl",
+        b"{\"text\": \"good\", \"label\": 1}\n{\"text\": oops}\n",
+    );
     let err = classify(&malformed, &data(""));
     assert!(err.contains("bad.jsonl, line 2: malformed JSON"), "{err}");
 
-    let binary = write(d, "latin1.jsonl", b"{\"text\": \"ok\", \"label\": 0}\n{\"text\": \"caf\xe9\", \"label\": 0}\n");
+    let binary = write(
+        d,
+        "latin1.jsonl",
+        b"{\"text\": \"ok\", \"label\": 0}\n{\"text\": \"caf\xe9\", \"label\": 0}\n",
+    );
     let err = classify(&binary, &data(""));
-    assert!(err.contains("latin1.jsonl, line 2: not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("latin1.jsonl, line 2: not valid UTF-8"),
+        "{err}"
+    );
 
     let unknown = write(d, "cols.jsonl", b"{\"review\": \"fine\", \"label\": 1}\n");
     let err = classify(&unknown, &data(""));
-    assert!(err.contains("cols.jsonl, line 1: missing field 'text'"), "{err}");
+    assert!(
+        err.contains("cols.jsonl, line 1: missing field 'text'"),
+        "{err}"
+    );
 
     let label = write(d, "labels.jsonl", b"{\"text\": \"a\", \"label\": 1}\n{\"text\": \"b\", \"label\": \"neutral\"}\n{\"text\": \"c\", \"label\": 7}\n");
     let err = classify(&label, &data(""));
-    assert!(err.contains("labels.jsonl, line 2: field 'label': unknown label 'neutral'"), "{err}");
+    assert!(
+        err.contains("labels.jsonl, line 2: field 'label': unknown label 'neutral'"),
+        "{err}"
+    );
 
     let numbers = write(d, "range.jsonl", b"{\"text\": \"c\", \"label\": 7}\n");
     let err = classify(&numbers, &data(""));
-    assert!(err.contains("range.jsonl, line 1: field 'label': label 7 is outside 0..2"), "{err}");
+    assert!(
+        err.contains("range.jsonl, line 1: field 'label': label 7 is outside 0..2"),
+        "{err}"
+    );
 
-    let empty = write(d, "empty.jsonl", b"{\"text\": \"  \", \"label\": 1}\n{\"text\": \"fine\", \"label\": \"positive\"}\n");
+    let empty = write(
+        d,
+        "empty.jsonl",
+        b"{\"text\": \"  \", \"label\": 1}\n{\"text\": \"fine\", \"label\": \"positive\"}\n",
+    );
     let err = classify(&empty, &data(""));
-    assert!(err.contains("empty.jsonl, line 1: field 'text' is empty"), "{err}");
+    assert!(
+        err.contains("empty.jsonl, line 1: field 'text' is empty"),
+        "{err}"
+    );
     assert_eq!(classify(&empty, &data("skip_empty = true")), "ok: 1");
 
-    let prompt = write(d, "prompt.jsonl", b"{\"dialogue\": \"A: hi\", \"summary\": \"greeting\"}\n");
+    let prompt = write(
+        d,
+        "prompt.jsonl",
+        b"{\"dialogue\": \"A: hi\", \"summary\": \"greeting\"}\n",
+    );
     let err = read_rows(&prompt)
-        .and_then(|rows| seq2seq_examples(&rows, &data("prompt = \"{dialog}\"\ntarget_field = \"summary\""), &prompt))
+        .and_then(|rows| {
+            seq2seq_examples(
+                &rows,
+                &data("prompt = \"{dialog}\"\ntarget_field = \"summary\""),
+                &prompt,
+            )
+        })
         .unwrap_err()
         .to_string();
-    assert!(err.contains("prompt.jsonl, line 1: missing field 'dialog' (used in the prompt)"), "{err}");
+    assert!(
+        err.contains("prompt.jsonl, line 1: missing field 'dialog' (used in the prompt)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn csv_json_and_parquet_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let csv = write(d, "t.csv", b"text,label\n\"hello, world\",positive\nbye,0\n");
+    let csv = write(
+        d,
+        "t.csv",
+        b"text,label\n\"hello, world\",positive\nbye,0\n",
+    );
     assert_eq!(classify(&csv, &data("")), "ok: 2");
     let bad_csv = write(d, "u.csv", b"text,label\nhello,positive,extra\n");
-    assert!(classify(&bad_csv, &data("")).contains("u.csv, line 2"), "{}", classify(&bad_csv, &data("")));
-    let json = write(d, "t.json", b"[{\"text\": \"a\", \"label\": 1}, {\"text\": \"b\", \"label\": 0}]");
+    assert!(
+        classify(&bad_csv, &data("")).contains("u.csv, line 2"),
+        "{}",
+        classify(&bad_csv, &data(""))
+    );
+    let json = write(
+        d,
+        "t.json",
+        b"[{\"text\": \"a\", \"label\": 1}, {\"text\": \"b\", \"label\": 0}]",
+    );
     assert_eq!(classify(&json, &data("")), "ok: 2");
-    let parquet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
+    let parquet =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
     assert_eq!(classify(&parquet, &data("")), "ok: 5");
     let other = write(d, "t.xlsx", b"");
     assert!(classify(&other, &data("")).contains("unsupported data format '.xlsx'"));
@@ -87,14 +140,24 @@ fn hub_dataset_from_the_cache_layout() {
     std::fs::create_dir_all(&snapshot).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
-    let parquet = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
+    let parquet =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/imdb_sample.parquet");
     std::fs::copy(&parquet, snapshot.join("test-00000-of-00001.parquet")).unwrap();
     std::fs::write(snapshot.join("train-00000-of-00001.parquet"), b"not used").unwrap();
-    let spec = DatasetSpec::parse("hf:someone/imdb-mini:test").unwrap().unwrap();
+    let spec = DatasetSpec::parse("hf:someone/imdb-mini:test")
+        .unwrap()
+        .unwrap();
     let files = resolve(&spec, Some(tmp.path().to_path_buf())).unwrap();
     assert_eq!(files, vec![snapshot.join("test-00000-of-00001.parquet")]);
     assert_eq!(classify(&files[0], &data("")), "ok: 5");
-    let missing = DatasetSpec::parse("hf:someone/imdb-mini:validation").unwrap().unwrap();
-    let err = resolve(&missing, Some(tmp.path().to_path_buf())).unwrap_err().to_string();
-    assert!(err.contains("no data files for split 'validation'"), "{err}");
+    let missing = DatasetSpec::parse("hf:someone/imdb-mini:validation")
+        .unwrap()
+        .unwrap();
+    let err = resolve(&missing, Some(tmp.path().to_path_buf()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no data files for split 'validation'"),
+        "{err}"
+    );
 }

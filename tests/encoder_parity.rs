@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 const TOLERANCE: f64 = 1e-4;
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 fn minilm_dir() -> PathBuf {
@@ -38,15 +40,26 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
@@ -57,14 +70,23 @@ fn matrix(v: &Value) -> Vec<Vec<f64>> {
 fn row_error(ours: &[f64], expected: &[f64]) -> f64 {
     assert_eq!(ours.len(), expected.len());
     let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    ours.iter().zip(expected).map(|(a, b)| (a - b).abs() / scale).fold(0.0, f64::max)
+    ours.iter()
+        .zip(expected)
+        .map(|(a, b)| (a - b).abs() / scale)
+        .fold(0.0, f64::max)
 }
 
 /// Largest |ours − expected| relative to the row's largest |expected| (no floor), as the
 /// issue states it for logits.
 fn logit_error(ours: &[f64], expected: &[f64]) -> f64 {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
-    ours.iter().zip(expected).map(|(a, b)| (a - b).abs() / scale).fold(0.0, f64::max)
+    let scale = expected
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    ours.iter()
+        .zip(expected)
+        .map(|(a, b)| (a - b).abs() / scale)
+        .fold(0.0, f64::max)
 }
 
 fn rows(t: &Tensor) -> Vec<Vec<f64>> {
@@ -75,7 +97,12 @@ fn batch(seqs: &[Vec<u32>], pad_id: u32) -> (Tensor, Tensor) {
     pad(seqs, pad_id, &Device::Cpu).unwrap()
 }
 
-fn load(dir: &Path, num_labels: Option<usize>, seed: u64, dtype: DType) -> (SequenceClassifier, TextTokenizer) {
+fn load(
+    dir: &Path,
+    num_labels: Option<usize>,
+    seed: u64,
+    dtype: DType,
+) -> (SequenceClassifier, TextTokenizer) {
     let files = resolve_model(dir.to_str().unwrap()).unwrap();
     let model = load_classifier(&files, num_labels, None, seed, dtype, &Device::Cpu).unwrap();
     (model, TextTokenizer::load(&files).unwrap())
@@ -83,10 +110,16 @@ fn load(dir: &Path, num_labels: Option<usize>, seed: u64, dtype: DType) -> (Sequ
 
 fn check_classifier(rel: &str, labels: usize, names: Option<&[&str]>) {
     let dir = fixture(rel);
-    let max_tokens = read_json(&dir.join("settings.json"))["max_tokens"].as_u64().unwrap() as usize;
+    let max_tokens = read_json(&dir.join("settings.json"))["max_tokens"]
+        .as_u64()
+        .unwrap() as usize;
     let (model, tokenizer) = load(&dir, None, 0, DType::F32);
     let tokenizer = tokenizer.with_max_length(max_tokens).unwrap();
-    assert!(model.new_weights.is_empty(), "{rel}: unexpected new weights {:?}", model.new_weights);
+    assert!(
+        model.new_weights.is_empty(),
+        "{rel}: unexpected new weights {:?}",
+        model.new_weights
+    );
     assert_eq!(model.num_labels(), labels);
     let expected_names = names.map(|n| n.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     assert_eq!(model.id2label().map(<[String]>::to_vec), expected_names);
@@ -99,11 +132,21 @@ fn check_classifier(rel: &str, labels: usize, names: Option<&[&str]>) {
     for (input, exp) in inputs.iter().zip(&expected) {
         assert_eq!(input["id"], exp["id"]);
         let seq = tokenizer.encode(input["text"].as_str().unwrap()).unwrap();
-        assert_eq!(seq, ids(&exp["input_ids"]), "{rel} {}: input_ids", input["id"]);
+        assert_eq!(
+            seq,
+            ids(&exp["input_ids"]),
+            "{rel} {}: input_ids",
+            input["id"]
+        );
         let (x, mask) = batch(std::slice::from_ref(&seq), model.pad_token_id);
         let logits = rows(&model.forward(&x, &mask, false).unwrap()).remove(0);
         let err = logit_error(&logits, &floats(&exp["logits"]));
-        assert!(err <= TOLERANCE, "{rel} {}: logits {logits:?} vs {} (error {err:e})", input["id"], exp["logits"]);
+        assert!(
+            err <= TOLERANCE,
+            "{rel} {}: logits {logits:?} vs {} (error {err:e})",
+            input["id"],
+            exp["logits"]
+        );
         worst_single = worst_single.max(err);
         seqs.push(seq);
     }
@@ -112,10 +155,17 @@ fn check_classifier(rel: &str, labels: usize, names: Option<&[&str]>) {
     let mut worst_batch = 0.0f64;
     for (row, exp) in logits.iter().zip(&expected) {
         let err = logit_error(row, &floats(&exp["logits"]));
-        assert!(err <= TOLERANCE, "{rel} {} (padded batch): logits {row:?} vs {} (error {err:e})", exp["id"], exp["logits"]);
+        assert!(
+            err <= TOLERANCE,
+            "{rel} {} (padded batch): logits {row:?} vs {} (error {err:e})",
+            exp["id"],
+            exp["logits"]
+        );
         worst_batch = worst_batch.max(err);
     }
-    eprintln!("{rel}: max logit error {worst_single:.2e} one by one, {worst_batch:.2e} in a padded batch");
+    eprintln!(
+        "{rel}: max logit error {worst_single:.2e} one by one, {worst_batch:.2e} in a padded batch"
+    );
 }
 
 #[test]
@@ -125,7 +175,11 @@ fn distilbert_two_labels() {
 
 #[test]
 fn distilbert_three_labels() {
-    check_classifier("distilbert/cls3", 3, Some(&["LABEL_0", "LABEL_1", "LABEL_2"]));
+    check_classifier(
+        "distilbert/cls3",
+        3,
+        Some(&["LABEL_0", "LABEL_1", "LABEL_2"]),
+    );
 }
 
 #[test]
@@ -163,7 +217,9 @@ fn headless_bert_hidden_states_and_pooler() {
     let dir = fixture("bert/headless");
     let expected = read_json(&dir.join("expected_hidden.json"));
     let layers = expected["num_hidden_layers"].as_u64().unwrap() as usize;
-    let max_tokens = read_json(&dir.join("settings.json"))["max_tokens"].as_u64().unwrap() as usize;
+    let max_tokens = read_json(&dir.join("settings.json"))["max_tokens"]
+        .as_u64()
+        .unwrap() as usize;
     let (model, tokenizer) = load(&dir, Some(3), 7, DType::F32);
     let tokenizer = tokenizer.with_max_length(max_tokens).unwrap();
     assert_eq!(model.new_weights, ["classifier.weight", "classifier.bias"]);
@@ -181,7 +237,9 @@ fn headless_bert_hidden_states_and_pooler() {
         .collect();
     let mut worst = 0.0f64;
     // one by one, then all together padded
-    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len()).map(|i| (vec![i], vec![seqs[i].clone()])).collect();
+    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len())
+        .map(|i| (vec![i], vec![seqs[i].clone()]))
+        .collect();
     runs.push(((0..seqs.len()).collect(), seqs.clone()));
     for (which, batch_seqs) in runs {
         let (x, mask) = batch(&batch_seqs, model.pad_token_id);
@@ -193,15 +251,37 @@ fn headless_bert_hidden_states_and_pooler() {
         for (b, &i) in which.iter().enumerate() {
             let case = &cases[i];
             for (layer, exp_layer) in case["hidden_states"].as_array().unwrap().iter().enumerate() {
-                let ours: Vec<Vec<f64>> = out.hidden_states[layer].get(b).unwrap().to_dtype(DType::F64).unwrap().to_vec2().unwrap();
-                let alone: Vec<Vec<f64>> = hidden_only[layer].get(b).unwrap().to_dtype(DType::F64).unwrap().to_vec2().unwrap();
+                let ours: Vec<Vec<f64>> = out.hidden_states[layer]
+                    .get(b)
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
+                let alone: Vec<Vec<f64>> = hidden_only[layer]
+                    .get(b)
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
                 for (t, exp_row) in matrix(exp_layer).iter().enumerate() {
                     let err = row_error(&ours[t], exp_row).max(row_error(&alone[t], exp_row));
-                    assert!(err <= TOLERANCE, "{} layer {layer} token {t}: error {err:e}", case["id"]);
+                    assert!(
+                        err <= TOLERANCE,
+                        "{} layer {layer} token {t}: error {err:e}",
+                        case["id"]
+                    );
                     worst = worst.max(err);
                 }
             }
-            let last: Vec<Vec<f64>> = out.hidden_states[layers].get(b).unwrap().to_dtype(DType::F64).unwrap().to_vec2().unwrap();
+            let last: Vec<Vec<f64>> = out.hidden_states[layers]
+                .get(b)
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec2()
+                .unwrap();
             for (t, exp_row) in matrix(&case["last_hidden_state"]).iter().enumerate() {
                 worst = worst.max(row_error(&last[t], exp_row));
             }
@@ -220,7 +300,14 @@ fn headless_bert_hidden_states_and_pooler() {
     let a = plain.hidden_states(&x, None, &mask, false).unwrap();
     let b = model.hidden_states(&x, &mask, false).unwrap();
     for (a, b) in a.iter().zip(&b) {
-        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert_eq!(diff, 0.0);
     }
 }
@@ -233,9 +320,24 @@ fn fresh_head_is_seeded_and_initialised_like_transformers() {
     let (mut c, _) = load(&dir, Some(4), 12, DType::F32);
     let head = |m: &mut SequenceClassifier| -> (Vec<f32>, Vec<f32>) {
         let linears = m.linears_mut();
-        let classifier = linears.into_iter().find(|l| l.name == "classifier").unwrap();
-        let w = classifier.weight.tensor().flatten_all().unwrap().to_vec1().unwrap();
-        let bias = classifier.bias.as_ref().unwrap().tensor().to_vec1().unwrap();
+        let classifier = linears
+            .into_iter()
+            .find(|l| l.name == "classifier")
+            .unwrap();
+        let w = classifier
+            .weight
+            .tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let bias = classifier
+            .bias
+            .as_ref()
+            .unwrap()
+            .tensor()
+            .to_vec1()
+            .unwrap();
         (w, bias)
     };
     let (wa, ba) = head(&mut a);
@@ -271,7 +373,9 @@ fn minilm_layer6_hidden_states() {
         })
         .collect();
     let mut worst = 0.0f64;
-    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len()).map(|i| (vec![i], vec![seqs[i].clone()])).collect();
+    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len())
+        .map(|i| (vec![i], vec![seqs[i].clone()]))
+        .collect();
     runs.push(((0..seqs.len()).collect(), seqs.clone()));
     for (which, batch_seqs) in runs {
         let (x, mask) = batch(&batch_seqs, model.pad_token_id);
@@ -281,21 +385,37 @@ fn minilm_layer6_hidden_states() {
         for (b, &i) in which.iter().enumerate() {
             let s = &sentences[i];
             let n = seqs[i].len();
-            for (key_slice, key_norms, index) in [("hidden_slice", "hidden_norms", layer), ("embeddings_slice", "embeddings_norms", 0)] {
-                let h = out.hidden_states[index].get(b).unwrap().narrow(0, 0, n).unwrap();
+            for (key_slice, key_norms, index) in [
+                ("hidden_slice", "hidden_norms", layer),
+                ("embeddings_slice", "embeddings_norms", 0),
+            ] {
+                let h = out.hidden_states[index]
+                    .get(b)
+                    .unwrap()
+                    .narrow(0, 0, n)
+                    .unwrap();
                 let full: Vec<Vec<f64>> = h.to_dtype(DType::F64).unwrap().to_vec2().unwrap();
-                let norms: Vec<f64> = full.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+                let norms: Vec<f64> = full
+                    .iter()
+                    .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                    .collect();
                 let exp_norms = floats(&s[key_norms]);
                 let err = row_error(&norms, &exp_norms);
                 assert!(err <= TOLERANCE, "{} {key_norms}: error {err:e}", s["text"]);
                 worst = worst.max(err);
                 for (t, exp_row) in matrix(&s[key_slice]).iter().enumerate() {
                     let err = row_error(&full[t][..dims], exp_row);
-                    assert!(err <= TOLERANCE, "{} {key_slice} token {t}: error {err:e}", s["text"]);
+                    assert!(
+                        err <= TOLERANCE,
+                        "{} {key_slice} token {t}: error {err:e}",
+                        s["text"]
+                    );
                     worst = worst.max(err);
                 }
                 if index == layer {
-                    let mean: Vec<f64> = (0..dims).map(|d| full.iter().map(|r| r[d]).sum::<f64>() / n as f64).collect();
+                    let mean: Vec<f64> = (0..dims)
+                        .map(|d| full.iter().map(|r| r[d]).sum::<f64>() / n as f64)
+                        .collect();
                     let err = row_error(&mean, &floats(&s["mean_pooled_slice"]));
                     assert!(err <= TOLERANCE, "{} mean pooled: error {err:e}", s["text"]);
                     worst = worst.max(err);
@@ -321,16 +441,25 @@ fn check_gradients(rel: &str, query: &str, value: &str) {
     for linear in model.linears_mut() {
         if linear.name == "classifier" || linear.name == query {
             linear.make_trainable().unwrap();
-            vars.push((format!("{}.weight", linear.name), linear.weight.var().unwrap().clone()));
+            vars.push((
+                format!("{}.weight", linear.name),
+                linear.weight.var().unwrap().clone(),
+            ));
         }
         if linear.name == value {
-            let adapter = LoraAdapter::from_tensors(lora_a.clone(), lora_b.clone(), 4.0, 0.0).unwrap();
+            let adapter =
+                LoraAdapter::from_tensors(lora_a.clone(), lora_b.clone(), 4.0, 0.0).unwrap();
             vars.push((format!("{value}.lora_A"), adapter.a.clone()));
             vars.push((format!("{value}.lora_B"), adapter.b.clone()));
             linear.adapter = Some(adapter);
         }
     }
-    assert_eq!(vars.len(), 4, "{rel}: {:?}", vars.iter().map(|v| &v.0).collect::<Vec<_>>());
+    assert_eq!(
+        vars.len(),
+        4,
+        "{rel}: {:?}",
+        vars.iter().map(|v| &v.0).collect::<Vec<_>>()
+    );
     let seqs = vec![
         tokenizer.encode("A gripping, well acted film.").unwrap(),
         tokenizer.encode("Dull.").unwrap(),
@@ -340,32 +469,54 @@ fn check_gradients(rel: &str, query: &str, value: &str) {
     let objective = |m: &SequenceClassifier| -> Tensor {
         let logits = m.forward(&x, &mask, false).unwrap();
         // cross-entropy-like: log-sum-exp minus a probe-weighted sum
-        let lse = logits.exp().unwrap().sum(1).unwrap().log().unwrap().sum_all().unwrap();
+        let lse = logits
+            .exp()
+            .unwrap()
+            .sum(1)
+            .unwrap()
+            .log()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         (lse - (logits * &probe).unwrap().sum_all().unwrap()).unwrap()
     };
     let grads = objective(&model).backward().unwrap();
     let eps = 1e-6;
     let mut worst = 0.0f64;
     for (name, var) in &vars {
-        let grad = grads.get(var).unwrap_or_else(|| panic!("{rel}: no gradient reached {name}"));
+        let grad = grads
+            .get(var)
+            .unwrap_or_else(|| panic!("{rel}: no gradient reached {name}"));
         let analytic: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
         let base: Vec<f64> = var.flatten_all().unwrap().to_vec1().unwrap();
         let shape = var.dims().to_vec();
         let n = base.len();
-        let largest = (0..n).fold(0, |best, i| if analytic[i].abs() > analytic[best].abs() { i } else { best });
+        let largest = (0..n).fold(0, |best, i| {
+            if analytic[i].abs() > analytic[best].abs() {
+                i
+            } else {
+                best
+            }
+        });
         let picks = [0, n / 3, n / 2, n - 1, largest];
         let mut largest_numeric = 0.0f64;
         for &i in &picks {
             let at = |delta: f64| {
                 let mut v = base.clone();
                 v[i] += delta;
-                var.set(&Tensor::from_vec(v, shape.as_slice(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(v, shape.as_slice(), &Device::Cpu).unwrap())
+                    .unwrap();
                 objective(&model).to_scalar::<f64>().unwrap()
             };
             let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
-            var.set(&Tensor::from_vec(base.clone(), shape.as_slice(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(base.clone(), shape.as_slice(), &Device::Cpu).unwrap())
+                .unwrap();
             let err = (numeric - analytic[i]).abs() / numeric.abs().max(1e-4);
-            assert!(err < 1e-5, "{rel} {name}[{i}]: numeric {numeric} analytic {}", analytic[i]);
+            assert!(
+                err < 1e-5,
+                "{rel} {name}[{i}]: numeric {numeric} analytic {}",
+                analytic[i]
+            );
             largest_numeric = largest_numeric.max(numeric.abs());
             worst = worst.max(err);
         }
@@ -375,7 +526,12 @@ fn check_gradients(rel: &str, query: &str, value: &str) {
 }
 
 fn model_hidden(model: &mut SequenceClassifier, name: &str) -> usize {
-    model.linears_mut().into_iter().find(|l| l.name == name).unwrap().in_features()
+    model
+        .linears_mut()
+        .into_iter()
+        .find(|l| l.name == name)
+        .unwrap()
+        .in_features()
 }
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
@@ -414,9 +570,13 @@ fn roberta_hidden_states() {
     let layers = expected["num_hidden_layers"].as_u64().unwrap() as usize;
     let max_tokens = expected["max_tokens"].as_u64().unwrap() as usize;
     let files = resolve_model(dir.to_str().unwrap()).unwrap();
-    let (config, model) = loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (config, model) =
+        loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
     assert_eq!((config.pad_id(), model.max_positions()), (1, max_tokens));
-    let tokenizer = TextTokenizer::load(&files).unwrap().with_max_length(max_tokens).unwrap();
+    let tokenizer = TextTokenizer::load(&files)
+        .unwrap()
+        .with_max_length(max_tokens)
+        .unwrap();
     let cases = expected["inputs"].as_array().unwrap();
     let seqs: Vec<Vec<u32>> = cases
         .iter()
@@ -426,21 +586,42 @@ fn roberta_hidden_states() {
             seq
         })
         .collect();
-    assert_eq!(seqs.last().unwrap().len(), max_tokens, "the last text fills every position");
+    assert_eq!(
+        seqs.last().unwrap().len(),
+        max_tokens,
+        "the last text fills every position"
+    );
 
     let mut worst = 0.0f64;
-    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len()).map(|i| (vec![i], vec![seqs[i].clone()])).collect();
+    let mut runs: Vec<(Vec<usize>, Vec<Vec<u32>>)> = (0..seqs.len())
+        .map(|i| (vec![i], vec![seqs[i].clone()]))
+        .collect();
     runs.push(((0..seqs.len()).collect(), seqs.clone()));
     for (which, batch_seqs) in runs {
         let (x, mask) = batch(&batch_seqs, config.pad_id());
         let hidden = model.hidden_states(&x, None, &mask, false).unwrap();
         assert_eq!(hidden.len(), layers + 1);
         for (b, &i) in which.iter().enumerate() {
-            for (layer, exp_layer) in cases[i]["hidden_states"].as_array().unwrap().iter().enumerate() {
-                let ours: Vec<Vec<f64>> = hidden[layer].get(b).unwrap().to_dtype(DType::F64).unwrap().to_vec2().unwrap();
+            for (layer, exp_layer) in cases[i]["hidden_states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                let ours: Vec<Vec<f64>> = hidden[layer]
+                    .get(b)
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
                 for (t, exp_row) in matrix(exp_layer).iter().enumerate() {
                     let err = row_error(&ours[t], exp_row);
-                    assert!(err <= TOLERANCE, "text {i} layer {layer} token {t} (batch of {}): error {err:e}", which.len());
+                    assert!(
+                        err <= TOLERANCE,
+                        "text {i} layer {layer} token {t} (batch of {}): error {err:e}",
+                        which.len()
+                    );
                     worst = worst.max(err);
                 }
             }
@@ -458,19 +639,28 @@ fn roberta_hidden_states() {
     for name in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
     }
-    let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let tensors =
+        candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
     let plain: std::collections::HashMap<String, Tensor> = tensors
         .into_iter()
         .filter_map(|(k, t)| k.strip_prefix("roberta.").map(|k| (k.to_string(), t)))
         .collect();
     candle_core::safetensors::save(&plain, tmp.path().join("model.safetensors")).unwrap();
     let files = resolve_model(tmp.path().to_str().unwrap()).unwrap();
-    let (_, headless) = loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (_, headless) =
+        loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
     let (x, mask) = batch(&seqs, 1);
     let a = model.hidden_states(&x, None, &mask, false).unwrap();
     let b = headless.hidden_states(&x, None, &mask, false).unwrap();
     for (a, b) in a.iter().zip(&b) {
-        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert_eq!(diff, 0.0);
     }
 }
@@ -479,35 +669,89 @@ fn roberta_hidden_states() {
 /// every adapter's gradient must equal those of the full last layer (f32, the fused CPU kernels).
 #[test]
 fn first_token_last_layer_matches_the_full_layer() {
-    for (rel, targets) in [("distilbert/cls2", ["q_lin", "v_lin"]), ("bert/cls2", ["query", "value"])] {
+    for (rel, targets) in [
+        ("distilbert/cls2", ["q_lin", "v_lin"]),
+        ("bert/cls2", ["query", "value"]),
+    ] {
         let (mut model, tokenizer) = load(&fixture(rel), None, 0, DType::F32);
-        let mut config = loratune::lora::LoraConfig::new(4, 8.0, 0.0, targets.iter().map(|t| t.to_string()).collect());
+        let mut config = loratune::lora::LoraConfig::new(
+            4,
+            8.0,
+            0.0,
+            targets.iter().map(|t| t.to_string()).collect(),
+        );
         config.modules_to_save = Some(vec!["classifier".into()]);
         loratune::lora::inject(&mut model, &config, 7).unwrap();
         let params = loratune::lora::trainable_parameters(&mut model);
         // lora_B starts at zero: give it values so that every adapter shapes the output
         for (i, (name, var)) in params.iter().enumerate() {
             if name.contains("lora_B") {
-                var.set(&random(var.dims(), 100 + i as u64).to_dtype(DType::F32).unwrap()).unwrap();
+                var.set(
+                    &random(var.dims(), 100 + i as u64)
+                        .to_dtype(DType::F32)
+                        .unwrap(),
+                )
+                .unwrap();
             }
         }
-        let seqs: Vec<Vec<u32>> = ["A gripping, well acted film.", "Dull.", "It is long, but the ending pays off."]
-            .iter()
-            .map(|t| tokenizer.encode(t).unwrap())
-            .collect();
+        let seqs: Vec<Vec<u32>> = [
+            "A gripping, well acted film.",
+            "Dull.",
+            "It is long, but the ending pays off.",
+        ]
+        .iter()
+        .map(|t| tokenizer.encode(t).unwrap())
+        .collect();
         let (x, mask) = batch(&seqs, model.pad_token_id);
         let fast = model.forward(&x, &mask, false).unwrap();
         let full = model.forward_all(&x, &mask, false).unwrap().logits;
-        let diff = (&fast - &full).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (&fast - &full)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-5, "{rel}: logits differ by {diff}");
-        let probe = random(&[seqs.len(), model.num_labels()], 5).to_dtype(DType::F32).unwrap();
-        let g_fast = (fast * &probe).unwrap().sum_all().unwrap().backward().unwrap();
-        let g_full = (full * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let probe = random(&[seqs.len(), model.num_labels()], 5)
+            .to_dtype(DType::F32)
+            .unwrap();
+        let g_fast = (fast * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_full = (full * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         for (name, var) in &params {
             let (a, b) = (g_fast.get(var), g_full.get(var));
-            let (a, b) = (a.unwrap_or_else(|| panic!("{rel}: no gradient for {name}")), b.expect("full-layer gradient"));
-            let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-6);
-            let err = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap() / scale;
+            let (a, b) = (
+                a.unwrap_or_else(|| panic!("{rel}: no gradient for {name}")),
+                b.expect("full-layer gradient"),
+            );
+            let scale = b
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                .max(1e-6);
+            let err = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                / scale;
             assert!(err < 1e-4, "{rel} {name}: gradient differs by {err:e}");
         }
     }

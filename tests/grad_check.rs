@@ -15,9 +15,27 @@ fn random(shape: &[usize], seed: u64) -> Tensor {
 fn check(f: impl Fn(&Tensor) -> candle_core::Result<Tensor>, shape: &[usize]) {
     let x = Var::from_tensor(&random(shape, 1)).unwrap();
     let probe = random(f(x.as_tensor()).unwrap().dims(), 2);
-    let objective = |t: &Tensor| (f(t).unwrap() * &probe).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap();
-    let grads = (f(x.as_tensor()).unwrap() * &probe).unwrap().sum_all().unwrap().backward().unwrap();
-    let analytic: Vec<f64> = grads.get(&x).expect("no gradient reached the input").flatten_all().unwrap().to_vec1().unwrap();
+    let objective = |t: &Tensor| {
+        (f(t).unwrap() * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    let grads = (f(x.as_tensor()).unwrap() * &probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let analytic: Vec<f64> = grads
+        .get(&x)
+        .expect("no gradient reached the input")
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     let base: Vec<f64> = x.flatten_all().unwrap().to_vec1().unwrap();
     let eps = 1e-6;
     for i in 0..base.len() {
@@ -29,7 +47,11 @@ fn check(f: impl Fn(&Tensor) -> candle_core::Result<Tensor>, shape: &[usize]) {
         let fm = objective(&Tensor::from_vec(minus, shape, &Device::Cpu).unwrap());
         let numeric = (fp - fm) / (2.0 * eps);
         let err = (numeric - analytic[i]).abs() / numeric.abs().max(1e-3);
-        assert!(err < 1e-5, "element {i}: numeric {numeric} analytic {}", analytic[i]);
+        assert!(
+            err < 1e-5,
+            "element {i}: numeric {numeric} analytic {}",
+            analytic[i]
+        );
     }
 }
 
@@ -50,7 +72,14 @@ fn frozen_matmul_matches_plain_matmul() {
     let w = random(&[4, 5], 5).to_dtype(DType::F32).unwrap();
     let ours = frozen_matmul(&x, &w, None).unwrap();
     let plain = x.broadcast_matmul(&w.t().unwrap()).unwrap();
-    let diff = (ours - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let diff = (ours - plain)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     assert!(diff < 1e-6);
 }
 
@@ -70,9 +99,12 @@ fn rms_norm_backward() {
 #[test]
 fn layer_norm_backward() {
     let weights = loratune::models::weights::Weights::from_tensors(
-        [("n.weight".to_string(), random(&[6], 7)), ("n.bias".to_string(), random(&[6], 8))]
-            .into_iter()
-            .collect(),
+        [
+            ("n.weight".to_string(), random(&[6], 7)),
+            ("n.bias".to_string(), random(&[6], 8)),
+        ]
+        .into_iter()
+        .collect(),
         "test".into(),
         DType::F64,
         &Device::Cpu,
@@ -84,5 +116,8 @@ fn layer_norm_backward() {
 #[test]
 fn cross_entropy_backward() {
     let targets = Tensor::new(&[[1u32, 0, 4], [2, 2, 3]], &Device::Cpu).unwrap();
-    check(|x| loratune::nn::loss::token_nll(x, &targets).and_then(|t| t.to_dtype(DType::F64)), &[2, 3, 5]);
+    check(
+        |x| loratune::nn::loss::token_nll(x, &targets).and_then(|t| t.to_dtype(DType::F64)),
+        &[2, 3, 5],
+    );
 }

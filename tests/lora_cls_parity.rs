@@ -12,24 +12,48 @@ const CASES: [&str; 2] = ["distilbert_cls", "bert_cls"];
 
 fn open(model: &Path, adapter: Option<&Path>) -> SequenceClassifier {
     let files = loratune::hub::resolve_model(model.to_str().unwrap()).unwrap();
-    let options = ClassifierOptions { adapter: adapter.map(Path::to_path_buf), ..Default::default() };
-    open_classifier(&files, &options, DType::F32, &Device::Cpu).unwrap().0
+    let options = ClassifierOptions {
+        adapter: adapter.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    open_classifier(&files, &options, DType::F32, &Device::Cpu)
+        .unwrap()
+        .0
 }
 
 /// Logits of the base fixture's inputs, one padded batch.
 fn logits(model: &SequenceClassifier, base: &Path) -> Vec<Vec<f32>> {
     let files = loratune::hub::resolve_model(base.to_str().unwrap()).unwrap();
-    let max = read_json(&base.join("settings.json"))["max_tokens"].as_u64().unwrap() as usize;
-    let tokenizer = loratune::tokenizer::TextTokenizer::load(&files).unwrap().with_max_length(max).unwrap();
-    let texts: Vec<String> = read_jsonl(&base.join("inputs.jsonl")).iter().map(|r| r["text"].as_str().unwrap().to_string()).collect();
-    let ids = tokenizer.encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    let max = read_json(&base.join("settings.json"))["max_tokens"]
+        .as_u64()
+        .unwrap() as usize;
+    let tokenizer = loratune::tokenizer::TextTokenizer::load(&files)
+        .unwrap()
+        .with_max_length(max)
+        .unwrap();
+    let texts: Vec<String> = read_jsonl(&base.join("inputs.jsonl"))
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect();
+    let ids = tokenizer
+        .encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap();
     let (ids, mask) = loratune::data::batch::pad(&ids, model.pad_token_id, &Device::Cpu).unwrap();
-    model.forward(&ids, &mask, false).unwrap().to_vec2().unwrap()
+    model
+        .forward(&ids, &mask, false)
+        .unwrap()
+        .to_vec2()
+        .unwrap()
 }
 
 fn assert_logits(got: &[Vec<f32>], expected: &Path, tolerance: f64, what: &str) {
     for (g, w) in got.iter().zip(read_jsonl(expected)) {
-        let w: Vec<f64> = w["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let w: Vec<f64> = w["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (a, b) in g.iter().zip(&w) {
             let rel = (*a as f64 - b).abs() / scale;
@@ -44,9 +68,18 @@ fn peft_adapter_outputs_and_counts_match() {
         let mut model = open(&lora_base(case), Some(&lora_case(case).join("adapter")));
         let info = read_json(&lora_case(case).join("peft_info.json"));
         let counts = TrainableCounts::of(&mut model);
-        assert_eq!(counts.trainable as u64, info["trainable"].as_u64().unwrap(), "{case}");
+        assert_eq!(
+            counts.trainable as u64,
+            info["trainable"].as_u64().unwrap(),
+            "{case}"
+        );
         assert_eq!(counts.all as u64, info["all"].as_u64().unwrap(), "{case}");
-        assert_logits(&logits(&model, &lora_base(case)), &lora_case(case).join("expected_outputs.jsonl"), 1e-4, case);
+        assert_logits(
+            &logits(&model, &lora_base(case)),
+            &lora_case(case).join("expected_outputs.jsonl"),
+            1e-4,
+            case,
+        );
     }
 }
 
@@ -60,7 +93,12 @@ fn training_steps_match_peft() {
         let report = loratune::train::job::train_recipe(&recipe).unwrap();
         assert_step_losses(case, &report.step_losses, 1e-3);
         let model = open(&lora_base(case), Some(&report.adapter_dir));
-        assert_logits(&logits(&model, &lora_base(case)), &lora_case(case).join("expected_trained_outputs.jsonl"), 1e-3, case);
+        assert_logits(
+            &logits(&model, &lora_base(case)),
+            &lora_case(case).join("expected_trained_outputs.jsonl"),
+            1e-3,
+            case,
+        );
     }
 }
 
@@ -70,13 +108,27 @@ fn merged_classifier_matches_adapter_and_peft_merge() {
     let tmp = tempfile::tempdir().unwrap();
     let merged = tmp.path().join("merged");
     run_cli(&[
-        "merge", "--model", lora_base(case).to_str().unwrap(), "--adapter", lora_case(case).join("adapter").to_str().unwrap(),
-        "--output", merged.to_str().unwrap(), "--verify",
+        "merge",
+        "--model",
+        lora_base(case).to_str().unwrap(),
+        "--adapter",
+        lora_case(case).join("adapter").to_str().unwrap(),
+        "--output",
+        merged.to_str().unwrap(),
+        "--verify",
     ]);
     let model = open(&merged, None);
     assert!(model.new_weights.is_empty());
-    assert_logits(&logits(&model, &lora_base(case)), &lora_case(case).join("expected_merged_outputs.jsonl"), 1e-4, "merged");
-    assert_same_tensor_names(&merged.join("model.safetensors"), &lora_case(case).join("merged/model.safetensors"));
+    assert_logits(
+        &logits(&model, &lora_base(case)),
+        &lora_case(case).join("expected_merged_outputs.jsonl"),
+        1e-4,
+        "merged",
+    );
+    assert_same_tensor_names(
+        &merged.join("model.safetensors"),
+        &lora_case(case).join("merged/model.safetensors"),
+    );
 }
 
 #[test]
@@ -86,27 +138,69 @@ fn classify_cli_applies_adapter() {
     let out = tmp.path().join("out.jsonl");
     let base = lora_base(case);
     run_cli(&[
-        "classify", "--model", base.to_str().unwrap(), "--adapter", lora_case(case).join("adapter").to_str().unwrap(),
-        "--input", base.join("inputs.jsonl").to_str().unwrap(), "--output", out.to_str().unwrap(), "--max-tokens", "48",
+        "classify",
+        "--model",
+        base.to_str().unwrap(),
+        "--adapter",
+        lora_case(case).join("adapter").to_str().unwrap(),
+        "--input",
+        base.join("inputs.jsonl").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-tokens",
+        "48",
     ]);
     let got: Vec<Vec<f32>> = read_jsonl(&out)
         .iter()
-        .map(|r| r["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+        .map(|r| {
+            r["logits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect();
-    assert_logits(&got, &lora_case(case).join("expected_outputs.jsonl"), 1e-4, "classify --adapter");
+    assert_logits(
+        &got,
+        &lora_case(case).join("expected_outputs.jsonl"),
+        1e-4,
+        "classify --adapter",
+    );
 }
 
 #[test]
 fn adapter_check_reports_fit_and_misfit() {
     let case = "distilbert_cls";
     let adapter = lora_case(case).join("adapter");
-    let ok = run_cli(&["adapter", "check", "--model", lora_base(case).to_str().unwrap(), "--adapter", adapter.to_str().unwrap()]);
-    assert!(ok.contains("matched LoRA modules (2)") && ok.contains("PEFT will load it: yes"), "{ok}");
+    let ok = run_cli(&[
+        "adapter",
+        "check",
+        "--model",
+        lora_base(case).to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+    ]);
+    assert!(
+        ok.contains("matched LoRA modules (2)") && ok.contains("PEFT will load it: yes"),
+        "{ok}"
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
-        .args(["adapter", "check", "--model", lora_base("bert_cls").to_str().unwrap(), "--adapter", adapter.to_str().unwrap()])
+        .args([
+            "adapter",
+            "check",
+            "--model",
+            lora_base("bert_cls").to_str().unwrap(),
+            "--adapter",
+            adapter.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(text.contains("unmatched target_modules entries (1)") && text.contains("PEFT will load it: no"), "{text}");
+    assert!(
+        text.contains("unmatched target_modules entries (1)")
+            && text.contains("PEFT will load it: no"),
+        "{text}"
+    );
 }

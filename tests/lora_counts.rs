@@ -6,7 +6,9 @@ use loratune::models::weights::Weights;
 
 #[test]
 fn flan_t5_base_r32_on_q_v() {
-    let expected = common::read_json(&common::fixtures().join("lora/peft_counts.json"))["google/flan-t5-base"].clone();
+    let expected = common::read_json(&common::fixtures().join("lora/peft_counts.json"))
+        ["google/flan-t5-base"]
+        .clone();
     let config: loratune::models::t5::T5Config = serde_json::from_value(serde_json::json!({
         "vocab_size": 32128, "d_model": 768, "d_kv": 64, "d_ff": 2048, "num_layers": 12,
         "num_decoder_layers": 12, "num_heads": 12, "feed_forward_proj": "gated-gelu",
@@ -22,7 +24,15 @@ fn flan_t5_base_r32_on_q_v() {
     assert_eq!(report.adapted.len(), 72);
     let counts = TrainableCounts::of(&mut model);
     assert_eq!(counts.trainable, 3_538_944);
-    assert_eq!(counts.trainable as u64, expected["trainable"].as_u64().unwrap());
+    assert_eq!(
+        counts.trainable as u64,
+        expected["trainable"].as_u64().unwrap()
+    );
     assert_eq!(counts.all as u64, expected["all"].as_u64().unwrap());
-    assert!(counts.to_string().starts_with("trainable params: 3,538,944 || all params: "), "{counts}");
+    assert!(
+        counts
+            .to_string()
+            .starts_with("trainable params: 3,538,944 || all params: "),
+        "{counts}"
+    );
 }

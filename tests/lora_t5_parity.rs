@@ -28,13 +28,27 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
     let files = loratune::hub::resolve_model(base.to_str().unwrap()).unwrap();
     let tokenizer = loratune::tokenizer::TextTokenizer::load(&files).unwrap();
     let rows = loratune::data::source::read_rows(&base.join("inputs.jsonl")).unwrap();
-    let data: loratune::data::recipe::DataSection = toml::from_str("train = \"x\"\nmax_source_tokens = 64\nmax_target_tokens = 16").unwrap();
-    let examples = loratune::data::dataset::seq2seq_examples(&rows, &data, &base.join("inputs.jsonl")).unwrap();
+    let data: loratune::data::recipe::DataSection =
+        toml::from_str("train = \"x\"\nmax_source_tokens = 64\nmax_target_tokens = 16").unwrap();
+    let examples =
+        loratune::data::dataset::seq2seq_examples(&rows, &data, &base.join("inputs.jsonl"))
+            .unwrap();
     let pairs = TokenizedPairs::new(&examples, &tokenizer, &data).unwrap();
     let all: Vec<usize> = (0..pairs.len()).collect();
     let batch = pairs.batch(model, &all).unwrap();
-    let sums: Vec<f64> = model.token_nll(&batch, false).unwrap().to_dtype(DType::F64).unwrap().sum(1).unwrap().to_vec1().unwrap();
-    sums.iter().zip(&pairs.targets).map(|(s, t)| s / t.len() as f64).collect()
+    let sums: Vec<f64> = model
+        .token_nll(&batch, false)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+        .sum(1)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    sums.iter()
+        .zip(&pairs.targets)
+        .map(|(s, t)| s / t.len() as f64)
+        .collect()
 }
 
 fn assert_close(got: &[f64], expected: &Path, tolerance: f64, what: &str) {
@@ -55,11 +69,23 @@ fn peft_adapter_outputs_match() {
         let report = peft::load_into(&mut model, &case_dir(case).join("adapter")).unwrap();
         assert!(report.is_complete(), "{case}: {report:?}");
         let info = read_json(&case_dir(case).join("peft_info.json"));
-        assert_eq!(report.adapted.len(), info["lora_modules"].as_array().unwrap().len());
+        assert_eq!(
+            report.adapted.len(),
+            info["lora_modules"].as_array().unwrap().len()
+        );
         let counts = TrainableCounts::of(&mut model);
-        assert_eq!(counts.trainable as u64, info["trainable"].as_u64().unwrap(), "{case}");
+        assert_eq!(
+            counts.trainable as u64,
+            info["trainable"].as_u64().unwrap(),
+            "{case}"
+        );
         assert_eq!(counts.all as u64, info["all"].as_u64().unwrap(), "{case}");
-        assert_close(&losses(&model, &base), &case_dir(case).join("expected_outputs.jsonl"), 1e-4, case);
+        assert_close(
+            &losses(&model, &base),
+            &case_dir(case).join("expected_outputs.jsonl"),
+            1e-4,
+            case,
+        );
     }
 }
 
@@ -69,7 +95,10 @@ fn training_steps_match_peft() {
         let tmp = tempfile::tempdir().unwrap();
         let (model_dir, train) = lora_training_copy(case, tmp.path());
         let out = tmp.path().join("run");
-        let report = loratune::train::job::train_recipe(&lora_training_recipe(case, "seq2seq", &model_dir, &train, &out)).unwrap();
+        let report = loratune::train::job::train_recipe(&lora_training_recipe(
+            case, "seq2seq", &model_dir, &train, &out,
+        ))
+        .unwrap();
         assert_step_losses(case, &report.step_losses, 1e-3);
         let metrics = read_jsonl(&out.join("metrics.jsonl"));
         assert_eq!(metrics.len(), report.step_losses.len());
@@ -79,7 +108,12 @@ fn training_steps_match_peft() {
         // The trained adapter reloads and gives PEFT's post-training outputs.
         let mut model = load_base(&base_dir(case));
         peft::load_into(&mut model, &report.adapter_dir).unwrap();
-        assert_close(&losses(&model, &base_dir(case)), &case_dir(case).join("expected_trained_outputs.jsonl"), 1e-3, case);
+        assert_close(
+            &losses(&model, &base_dir(case)),
+            &case_dir(case).join("expected_trained_outputs.jsonl"),
+            1e-3,
+            case,
+        );
         assert!(out.join("recipe.toml").is_file());
     }
 }
@@ -91,13 +125,27 @@ fn merged_model_matches_adapter_and_peft_merge() {
     let tmp = tempfile::tempdir().unwrap();
     let merged = tmp.path().join("merged");
     run_cli(&[
-        "merge", "--model", base.to_str().unwrap(), "--adapter", case_dir(case).join("adapter").to_str().unwrap(),
-        "--output", merged.to_str().unwrap(), "--verify",
+        "merge",
+        "--model",
+        base.to_str().unwrap(),
+        "--adapter",
+        case_dir(case).join("adapter").to_str().unwrap(),
+        "--output",
+        merged.to_str().unwrap(),
+        "--verify",
     ]);
     let model = load_base(&merged);
-    assert_close(&losses(&model, &base), &case_dir(case).join("expected_merged_outputs.jsonl"), 1e-4, "merged");
+    assert_close(
+        &losses(&model, &base),
+        &case_dir(case).join("expected_merged_outputs.jsonl"),
+        1e-4,
+        "merged",
+    );
     // Same tensor names as PEFT's merge_and_unload + save_pretrained.
-    assert_same_tensor_names(&merged.join("model.safetensors"), &case_dir(case).join("merged/model.safetensors"));
+    assert_same_tensor_names(
+        &merged.join("model.safetensors"),
+        &case_dir(case).join("merged/model.safetensors"),
+    );
 }
 
 #[test]
@@ -105,7 +153,8 @@ fn saved_adapter_reloads_identically() {
     let case = "t5_qv";
     let base = base_dir(case);
     let mut model = load_base(&base);
-    let adapter = peft::Adapter::read(&case_dir(case).join("adapter"), DType::F32, &Device::Cpu).unwrap();
+    let adapter =
+        peft::Adapter::read(&case_dir(case).join("adapter"), DType::F32, &Device::Cpu).unwrap();
     peft::apply(&mut model, &adapter).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("copy");
@@ -113,12 +162,22 @@ fn saved_adapter_reloads_identically() {
     let copy = peft::Adapter::read(&dir, DType::F32, &Device::Cpu).unwrap();
     assert_eq!(copy.tensors.len(), adapter.tensors.len());
     for (k, t) in &adapter.tensors {
-        let diff = (t - &copy.tensors[k]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (t - &copy.tensors[k])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert_eq!(diff, 0.0, "{k}");
     }
     let mut reloaded = load_base(&base);
     peft::load_into(&mut reloaded, &dir).unwrap();
     assert_eq!(losses(&model, &base), losses(&reloaded, &base));
-    assert_eq!(trainable_parameters(&mut reloaded).len(), trainable_parameters(&mut model).len());
+    assert_eq!(
+        trainable_parameters(&mut reloaded).len(),
+        trainable_parameters(&mut model).len()
+    );
     let _ = model.base_parameter_count();
 }

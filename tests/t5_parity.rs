@@ -17,7 +17,8 @@ struct Fixture {
 }
 
 fn load(dir: &Path) -> Fixture {
-    let files = loratune::hub::resolve_model(dir.to_str().expect("utf-8 path")).expect("model files");
+    let files =
+        loratune::hub::resolve_model(dir.to_str().expect("utf-8 path")).expect("model files");
     let model = loratune::models::load_t5(&files, DType::F32, &Device::Cpu).expect("model loads");
     let tokenizer = TextTokenizer::load(&files).expect("tokenizer");
     let settings = read_json(&dir.join("settings.json"));
@@ -26,18 +27,58 @@ fn load(dir: &Path) -> Fixture {
     let inputs = read_jsonl(&dir.join("inputs.jsonl"));
     let src_tok = tokenizer.with_max_length(max_src).expect("truncation");
     let tgt_tok = tokenizer.with_max_length(max_tgt).expect("truncation");
-    let sources = inputs.iter().map(|r| src_tok.encode(r["source"].as_str().expect("source")).expect("encode")).collect();
-    let targets = inputs.iter().map(|r| tgt_tok.encode(r["target"].as_str().expect("target")).expect("encode")).collect();
-    Fixture { model, inputs, sources, targets, tokenizer, settings }
+    let sources = inputs
+        .iter()
+        .map(|r| {
+            src_tok
+                .encode(r["source"].as_str().expect("source"))
+                .expect("encode")
+        })
+        .collect();
+    let targets = inputs
+        .iter()
+        .map(|r| {
+            tgt_tok
+                .encode(r["target"].as_str().expect("target"))
+                .expect("encode")
+        })
+        .collect();
+    Fixture {
+        model,
+        inputs,
+        sources,
+        targets,
+        tokenizer,
+        settings,
+    }
 }
 
 fn per_example_losses(f: &Fixture, rows: &[usize]) -> Vec<f64> {
     let src: Vec<Vec<u32>> = rows.iter().map(|&i| f.sources[i].clone()).collect();
     let tgt: Vec<Vec<u32>> = rows.iter().map(|&i| f.targets[i].clone()).collect();
     let cfg = &f.model.config;
-    let batch = Seq2SeqBatch::new(&src, &tgt, cfg.pad_token_id, cfg.decoder_start(), &Device::Cpu).expect("batch");
-    let sums: Vec<f64> = f.model.token_nll(&batch, false).expect("forward").to_dtype(DType::F64).unwrap().sum(1).unwrap().to_vec1().unwrap();
-    sums.iter().zip(&tgt).map(|(s, t)| s / t.len() as f64).collect()
+    let batch = Seq2SeqBatch::new(
+        &src,
+        &tgt,
+        cfg.pad_token_id,
+        cfg.decoder_start(),
+        &Device::Cpu,
+    )
+    .expect("batch");
+    let sums: Vec<f64> = f
+        .model
+        .token_nll(&batch, false)
+        .expect("forward")
+        .to_dtype(DType::F64)
+        .unwrap()
+        .sum(1)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    sums.iter()
+        .zip(&tgt)
+        .map(|(s, t)| s / t.len() as f64)
+        .collect()
 }
 
 #[test]
@@ -46,8 +87,20 @@ fn tokenization_matches_transformers() {
         let f = load(&dir);
         let expected = read_jsonl(&dir.join("expected_loss.jsonl"));
         for (i, e) in expected.iter().enumerate() {
-            assert_eq!(f.sources[i], ids(&e["input_ids"]), "{}: input_ids of {}", dir.display(), e["id"]);
-            assert_eq!(f.targets[i], ids(&e["labels"]), "{}: labels of {}", dir.display(), e["id"]);
+            assert_eq!(
+                f.sources[i],
+                ids(&e["input_ids"]),
+                "{}: input_ids of {}",
+                dir.display(),
+                e["id"]
+            );
+            assert_eq!(
+                f.targets[i],
+                ids(&e["labels"]),
+                "{}: labels of {}",
+                dir.display(),
+                e["id"]
+            );
         }
     }
 }
@@ -66,7 +119,12 @@ fn losses_match_transformers_one_by_one_and_batched() {
             for got in [single, batched[i]] {
                 let rel = (got - want).abs() / want.abs();
                 worst = worst.max(rel);
-                assert!(rel <= 1e-4, "{}: {} loss {got} vs {want} (rel {rel:e})", dir.display(), e["id"]);
+                assert!(
+                    rel <= 1e-4,
+                    "{}: {} loss {got} vs {want} (rel {rel:e})",
+                    dir.display(),
+                    e["id"]
+                );
             }
         }
     }
@@ -77,7 +135,9 @@ fn losses_match_transformers_one_by_one_and_batched() {
 fn greedy_matches_transformers() {
     for dir in fixture_dirs("t5") {
         let f = load(&dir);
-        let settings = GenerationSettings::greedy(f.settings["max_new_tokens"].as_u64().expect("setting") as usize);
+        let settings = GenerationSettings::greedy(
+            f.settings["max_new_tokens"].as_u64().expect("setting") as usize,
+        );
         let expected = read_jsonl(&dir.join("expected_generate.jsonl"));
         let batched = greedy(&f.model, &f.sources, &settings).expect("generate");
         for (i, e) in expected.iter().enumerate() {
@@ -88,7 +148,10 @@ fn greedy_matches_transformers() {
             let want = ids(&e["token_ids"]);
             assert_eq!(single[0], want, "{}: {} one-by-one", dir.display(), e["id"]);
             assert_eq!(batched[i], want, "{}: {} batched", dir.display(), e["id"]);
-            assert_eq!(f.tokenizer.decode(&single[0]).unwrap(), e["generated"].as_str().unwrap());
+            assert_eq!(
+                f.tokenizer.decode(&single[0]).unwrap(),
+                e["generated"].as_str().unwrap()
+            );
         }
     }
 }
@@ -101,18 +164,53 @@ fn cli_loss_and_generate_match_transformers() {
     let input = dir.join("inputs.jsonl");
     let loss_out = tmp.path().join("loss.jsonl");
     let gen_out = tmp.path().join("gen.jsonl");
-    run_cli(&["loss", "--model", model, "--input", input.to_str().unwrap(), "--output", loss_out.to_str().unwrap(),
-        "--max-source-tokens", "64", "--max-target-tokens", "16", "--batch-size", "3"]);
-    run_cli(&["generate", "--model", model, "--input", input.to_str().unwrap(), "--output", gen_out.to_str().unwrap(),
-        "--max-source-tokens", "64", "--max-new-tokens", "12", "--batch-size", "4"]);
+    run_cli(&[
+        "loss",
+        "--model",
+        model,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        loss_out.to_str().unwrap(),
+        "--max-source-tokens",
+        "64",
+        "--max-target-tokens",
+        "16",
+        "--batch-size",
+        "3",
+    ]);
+    run_cli(&[
+        "generate",
+        "--model",
+        model,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        gen_out.to_str().unwrap(),
+        "--max-source-tokens",
+        "64",
+        "--max-new-tokens",
+        "12",
+        "--batch-size",
+        "4",
+    ]);
     let losses = read_jsonl(&loss_out);
-    for (got, want) in losses.iter().zip(read_jsonl(&dir.join("expected_loss.jsonl"))) {
+    for (got, want) in losses
+        .iter()
+        .zip(read_jsonl(&dir.join("expected_loss.jsonl")))
+    {
         assert_eq!(got["id"], want["id"]);
         assert_eq!(got["tokens"], want["tokens"]);
-        let (g, w) = (got["loss"].as_f64().unwrap(), want["loss"].as_f64().unwrap());
+        let (g, w) = (
+            got["loss"].as_f64().unwrap(),
+            want["loss"].as_f64().unwrap(),
+        );
         assert!((g - w).abs() / w <= 1e-4, "{g} vs {w}");
     }
-    for (got, want) in read_jsonl(&gen_out).iter().zip(read_jsonl(&dir.join("expected_generate.jsonl"))) {
+    for (got, want) in read_jsonl(&gen_out)
+        .iter()
+        .zip(read_jsonl(&dir.join("expected_generate.jsonl")))
+    {
         assert_eq!(got["id"], want["id"]);
         if want["min_top2_gap"].as_f64().unwrap() > 1e-3 {
             assert_eq!(got["generated"], want["generated"]);

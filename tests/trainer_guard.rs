@@ -40,15 +40,33 @@ fn untrained_tensor_stops_the_run_and_is_named() {
         detached: Var::new(&[3.0f32], &Device::Cpu).unwrap(),
     };
     let params = vec![
-        ("base_model.model.a.lora_A.weight".to_string(), objective.used.clone()),
-        ("base_model.model.b.lora_A.weight".to_string(), objective.detached.clone()),
+        (
+            "base_model.model.a.lora_A.weight".to_string(),
+            objective.used.clone(),
+        ),
+        (
+            "base_model.model.b.lora_A.weight".to_string(),
+            objective.detached.clone(),
+        ),
     ];
     let lora = LoraConfig::new(1, 1.0, 0.0, vec!["a".into()]);
     let s = settings(tmp.path());
-    let err = train(TrainRun { objective: &objective, params, lora: &lora, settings: &s, shuffle: false, data_seed: 0, recipe_toml: None })
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not learning") && err.contains("base_model.model.b.lora_A.weight (no gradient)"), "{err}");
+    let err = train(TrainRun {
+        objective: &objective,
+        params,
+        lora: &lora,
+        settings: &s,
+        shuffle: false,
+        data_seed: 0,
+        recipe_toml: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("not learning")
+            && err.contains("base_model.model.b.lora_A.weight (no gradient)"),
+        "{err}"
+    );
     assert!(!err.contains("model.a."), "{err}");
 }
 
@@ -59,13 +77,28 @@ fn healthy_run_trains_and_writes_outputs() {
         used: Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap(),
         detached: Var::new(&[0.0f32], &Device::Cpu).unwrap(),
     };
-    let params = vec![("base_model.model.a.lora_A.weight".to_string(), objective.used.clone())];
+    let params = vec![(
+        "base_model.model.a.lora_A.weight".to_string(),
+        objective.used.clone(),
+    )];
     let lora = LoraConfig::new(1, 1.0, 0.0, vec!["a".into()]);
     let s = settings(tmp.path());
-    let report = train(TrainRun { objective: &objective, params, lora: &lora, settings: &s, shuffle: true, data_seed: 0, recipe_toml: None }).unwrap();
+    let report = train(TrainRun {
+        objective: &objective,
+        params,
+        lora: &lora,
+        settings: &s,
+        shuffle: true,
+        data_seed: 0,
+        recipe_toml: None,
+    })
+    .unwrap();
     assert_eq!(report.steps, 3);
     assert!(report.step_losses[2] < report.step_losses[0]);
-    assert!(tmp.path().join("adapter/adapter_model.safetensors").is_file());
+    assert!(tmp
+        .path()
+        .join("adapter/adapter_model.safetensors")
+        .is_file());
 }
 
 /// A LoRA-like product a·b with b starting at zero: a gets a gradient only once b has moved.
@@ -79,7 +112,9 @@ impl Objective for Product {
         4
     }
     fn batch_loss(&self, _rows: &[usize], _train: bool) -> candle_core::Result<Tensor> {
-        ((self.a.as_tensor() * self.b.as_tensor())? - 1.0)?.sqr()?.sum_all()
+        ((self.a.as_tensor() * self.b.as_tensor())? - 1.0)?
+            .sqr()?
+            .sum_all()
     }
     fn evaluate(&self) -> loratune::Result<Option<BTreeMap<String, f64>>> {
         Ok(None)
@@ -89,15 +124,33 @@ impl Objective for Product {
 #[test]
 fn warmup_starting_at_zero_does_not_trip_the_guard() {
     let tmp = tempfile::tempdir().unwrap();
-    let objective = Product { a: Var::new(&[1.0f32], &Device::Cpu).unwrap(), b: Var::new(&[0.0f32], &Device::Cpu).unwrap() };
+    let objective = Product {
+        a: Var::new(&[1.0f32], &Device::Cpu).unwrap(),
+        b: Var::new(&[0.0f32], &Device::Cpu).unwrap(),
+    };
     let params = vec![
-        ("base_model.model.a.lora_A.weight".to_string(), objective.a.clone()),
-        ("base_model.model.a.lora_B.weight".to_string(), objective.b.clone()),
+        (
+            "base_model.model.a.lora_A.weight".to_string(),
+            objective.a.clone(),
+        ),
+        (
+            "base_model.model.a.lora_B.weight".to_string(),
+            objective.b.clone(),
+        ),
     ];
     let lora = LoraConfig::new(1, 1.0, 0.0, vec!["a".into()]);
     let mut s = settings(tmp.path());
     s.max_steps = Some(5);
     s.warmup_steps = 2; // the first step runs at learning rate 0, as in Transformers
-    let report = train(TrainRun { objective: &objective, params, lora: &lora, settings: &s, shuffle: false, data_seed: 0, recipe_toml: None }).unwrap();
+    let report = train(TrainRun {
+        objective: &objective,
+        params,
+        lora: &lora,
+        settings: &s,
+        shuffle: false,
+        data_seed: 0,
+        recipe_toml: None,
+    })
+    .unwrap();
     assert_eq!(report.steps, 5);
 }

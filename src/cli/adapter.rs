@@ -32,19 +32,30 @@ pub fn run(args: AdapterArgs) -> anyhow::Result<()> {
 }
 
 fn check(model_ref: &str, dir: &std::path::Path) -> anyhow::Result<()> {
-    let files = loratune::hub::resolve_model(model_ref).with_context(|| format!("loading model {model_ref}"))?;
+    let files = loratune::hub::resolve_model(model_ref)
+        .with_context(|| format!("loading model {model_ref}"))?;
     let device = candle_core::Device::Cpu;
     let dtype = candle_core::DType::F32;
     let adapter = Adapter::read(dir, dtype, &device)?;
     let mut model: Box<dyn Adaptable> = if loratune::models::model_type(&files)? == "t5" {
         Box::new(loratune::models::load_t5(&files, dtype, &device)?)
     } else {
-        let options = ClassifierOptions { num_labels: adapter.head_labels(), ..Default::default() };
+        let options = ClassifierOptions {
+            num_labels: adapter.head_labels(),
+            ..Default::default()
+        };
         Box::new(open_classifier(&files, &options, dtype, &device)?.0)
     };
     let c = &adapter.config;
-    println!("adapter {} (LoRA r={} alpha={} dropout={}, task {:?}, base {})", dir.display(), c.r, c.lora_alpha, c.lora_dropout,
-        c.task_type, c.base_model_name_or_path.as_deref().unwrap_or("?"));
+    println!(
+        "adapter {} (LoRA r={} alpha={} dropout={}, task {:?}, base {})",
+        dir.display(),
+        c.r,
+        c.lora_alpha,
+        c.lora_dropout,
+        c.task_type,
+        c.base_model_name_or_path.as_deref().unwrap_or("?")
+    );
     let report = match apply(model.as_mut(), &adapter) {
         Ok(report) => report,
         Err(e) => {
@@ -76,7 +87,10 @@ fn print_list(title: &str, items: &[String]) {
 fn print_report(report: &ApplyReport, targets: &[String]) {
     println!("target_modules {targets:?}");
     print_list("matched LoRA modules", &report.adapted);
-    print_list("unmatched target_modules entries", &report.unmatched_targets);
+    print_list(
+        "unmatched target_modules entries",
+        &report.unmatched_targets,
+    );
     print_list("saved modules (modules_to_save)", &report.saved);
     print_list("missing tensors", &report.missing);
     print_list("unexpected tensors", &report.unexpected);
@@ -86,11 +100,17 @@ fn print_report(report: &ApplyReport, targets: &[String]) {
 /// tensors only warn (missing LoRA weights keep their initial values).
 fn verdict(report: &ApplyReport) -> (String, bool) {
     if report.adapted.is_empty() {
-        return ("no (PEFT raises: no target module matches this model)".into(), false);
+        return (
+            "no (PEFT raises: no target module matches this model)".into(),
+            false,
+        );
     }
     if report.is_complete() {
         ("yes".into(), true)
     } else {
-        ("yes, with warnings (missing or unexpected tensors; outputs will differ)".into(), false)
+        (
+            "yes, with warnings (missing or unexpected tensors; outputs will differ)".into(),
+            false,
+        )
     }
 }

@@ -38,7 +38,12 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
         seed: args.seed,
         adapter: args.model.adapter.clone(),
     };
-    let (model, _) = loratune::models::open_classifier(&files, &options, args.model.dtype()?, &args.model.device()?)?;
+    let (model, _) = loratune::models::open_classifier(
+        &files,
+        &options,
+        args.model.dtype()?,
+        &args.model.device()?,
+    )?;
     let mut max_tokens = args.max_tokens;
     if max_tokens > model.max_positions() {
         tracing::warn!(
@@ -53,7 +58,12 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let rows = read_objects(&args.io.input)?;
     let mut inputs = Vec::with_capacity(rows.len());
     for (line, row) in &rows {
-        inputs.push(tokenizer.encode(string_field(row, &args.text_field, &args.io.input, *line)?)?);
+        inputs.push(tokenizer.encode(string_field(
+            row,
+            &args.text_field,
+            &args.io.input,
+            *line,
+        )?)?);
     }
 
     let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
@@ -102,7 +112,9 @@ fn argmax(values: &[f32]) -> usize {
 }
 
 fn softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
     let exps: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     exps.iter().map(|e| e / sum).collect()

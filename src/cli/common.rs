@@ -22,7 +22,8 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     pub fn files(&self) -> anyhow::Result<ModelFiles> {
-        loratune::hub::resolve_model(&self.model).with_context(|| format!("loading model {}", self.model))
+        loratune::hub::resolve_model(&self.model)
+            .with_context(|| format!("loading model {}", self.model))
     }
 
     pub fn device(&self) -> anyhow::Result<candle_core::Device> {
@@ -36,7 +37,8 @@ impl ModelArgs {
     /// Applies `--adapter` (PEFT format) when given.
     pub fn apply_adapter(&self, model: &mut dyn loratune::lora::Adaptable) -> anyhow::Result<()> {
         if let Some(dir) = &self.adapter {
-            loratune::lora::peft::load_into(model, dir).with_context(|| format!("applying adapter {}", dir.display()))?;
+            loratune::lora::peft::load_into(model, dir)
+                .with_context(|| format!("applying adapter {}", dir.display()))?;
         }
         Ok(())
     }
@@ -56,11 +58,17 @@ pub struct IoArgs {
 pub fn length_sorted_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-    order.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect()
+    order
+        .chunks(batch_size.max(1))
+        .map(|c| c.to_vec())
+        .collect()
 }
 
 /// The input row's `id`, copied into output rows when present.
-pub fn with_id(mut out: serde_json::Map<String, serde_json::Value>, row: &loratune::jsonl::Row) -> serde_json::Value {
+pub fn with_id(
+    mut out: serde_json::Map<String, serde_json::Value>,
+    row: &loratune::jsonl::Row,
+) -> serde_json::Value {
     if let Some(id) = row.get("id") {
         out.insert("id".into(), id.clone());
     }

@@ -23,7 +23,10 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
 }
 
 pub fn print_evaluation(evaluation: &Evaluation) {
-    print!("{}", loratune::eval::report::format_table(&evaluation.written.summary));
+    print!(
+        "{}",
+        loratune::eval::report::format_table(&evaluation.written.summary)
+    );
     let (name, base, tuned) = &evaluation.headline;
     println!("{name}: base {base:.4} → tuned {tuned:.4}");
     println!("report: {}", evaluation.written.paths.index_html.display());

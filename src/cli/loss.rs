@@ -48,7 +48,13 @@ pub fn run(args: LossArgs) -> anyhow::Result<()> {
     for batch_rows in batches {
         let src: Vec<Vec<u32>> = batch_rows.iter().map(|&i| sources[i].clone()).collect();
         let tgt: Vec<Vec<u32>> = batch_rows.iter().map(|&i| targets[i].clone()).collect();
-        let batch = Seq2SeqBatch::new(&src, &tgt, cfg.pad_token_id, cfg.decoder_start(), &model.device)?;
+        let batch = Seq2SeqBatch::new(
+            &src,
+            &tgt,
+            cfg.pad_token_id,
+            cfg.decoder_start(),
+            &model.device,
+        )?;
         let sums = model
             .token_nll(&batch, false)?
             .to_dtype(candle_core::DType::F64)?

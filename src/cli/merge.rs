@@ -33,10 +33,14 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         let before = probe.t5_logits(&model)?;
         write_merged(&mut model, &weights, &files, &args.output, |_| {})
             .with_context(|| format!("writing merged model to {}", args.output.display()))?;
-        let merged = loratune::models::load_t5(&loratune::hub::resolve_model(&output)?, dtype, &device)?;
+        let merged =
+            loratune::models::load_t5(&loratune::hub::resolve_model(&output)?, dtype, &device)?;
         max_relative_error(&before, &probe.t5_logits(&merged)?)?
     } else {
-        let options = ClassifierOptions { adapter: Some(adapter.clone()), ..Default::default() };
+        let options = ClassifierOptions {
+            adapter: Some(adapter.clone()),
+            ..Default::default()
+        };
         let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
         let vocab = loratune::tokenizer::TextTokenizer::load(&files)?.vocab_size();
         let probe = Probe::new(vocab, 3, 24.min(model.max_positions()), 7);
@@ -47,7 +51,12 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             labels.write_config(config);
         })
         .with_context(|| format!("writing merged model to {}", args.output.display()))?;
-        let (merged, _) = open_classifier(&loratune::hub::resolve_model(&output)?, &ClassifierOptions::default(), dtype, &device)?;
+        let (merged, _) = open_classifier(
+            &loratune::hub::resolve_model(&output)?,
+            &ClassifierOptions::default(),
+            dtype,
+            &device,
+        )?;
         max_relative_error(&before, &probe.classifier_logits(&merged)?)?
     };
     let limit = tolerance(dtype);
@@ -55,8 +64,14 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         if error > limit {
             bail!("merge verification failed: merged outputs differ from adapter outputs by {error:e} (tolerance {limit:e})");
         }
-        println!("verified: merged vs adapter outputs differ by at most {error:e} (tolerance {limit:e})");
+        println!(
+            "verified: merged vs adapter outputs differ by at most {error:e} (tolerance {limit:e})"
+        );
     }
-    println!("merged model written to {} (adapter {})", args.output.display(), adapter.display());
+    println!(
+        "merged model written to {} (adapter {})",
+        args.output.display(),
+        adapter.display()
+    );
     Ok(())
 }

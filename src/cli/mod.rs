@@ -1,8 +1,8 @@
 //! Subcommands.
 mod adapter;
 mod classify;
-mod evaluate;
 mod common;
+mod evaluate;
 mod generate;
 mod loss;
 mod merge;

@@ -22,9 +22,21 @@ pub struct QuickstartArgs {
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let choice = loratune::quickstart::choose(&args.output, args.train_samples, args.test_samples, args.epochs, args.max_tokens)?;
-    println!("quickstart: LoRA fine-tune of {} for sentiment on IMDB", choice.model);
-    println!("  train: {} ({} reviews), test: {} ({} reviews)", choice.train, args.train_samples, choice.test, args.test_samples);
+    let choice = loratune::quickstart::choose(
+        &args.output,
+        args.train_samples,
+        args.test_samples,
+        args.epochs,
+        args.max_tokens,
+    )?;
+    println!(
+        "quickstart: LoRA fine-tune of {} for sentiment on IMDB",
+        choice.model
+    );
+    println!(
+        "  train: {} ({} reviews), test: {} ({} reviews)",
+        choice.train, args.train_samples, choice.test, args.test_samples
+    );
     let outcome = loratune::pipeline::run_recipe(&choice.recipe, false)?;
     print_evaluation(&outcome.evaluation);
     let (_, base, tuned) = outcome.evaluation.headline;

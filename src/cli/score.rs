@@ -48,8 +48,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let mut predictions = Vec::with_capacity(rows.len());
     let mut references = Vec::with_capacity(rows.len());
     for (line, row) in &rows {
-        predictions.push(string_field(row, &args.prediction_field, &args.io.input, *line)?.to_string());
-        references.push(string_field(row, &args.reference_field, &args.io.input, *line)?.to_string());
+        predictions
+            .push(string_field(row, &args.prediction_field, &args.io.input, *line)?.to_string());
+        references
+            .push(string_field(row, &args.reference_field, &args.io.input, *line)?.to_string());
     }
     let mut outputs: Vec<Map<String, Value>> = vec![Map::new(); rows.len()];
     if args.metrics.iter().any(|m| m == "rouge") {
@@ -63,7 +65,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         }
     }
     if args.metrics.iter().any(|m| m == "bertscore") {
-        let layer = match args.bertscore_layer.or_else(|| default_layer(&args.bertscore_model)) {
+        let layer = match args
+            .bertscore_layer
+            .or_else(|| default_layer(&args.bertscore_model))
+        {
             Some(layer) => layer,
             None => bail!("--bertscore-layer is needed for {}", args.bertscore_model),
         };
@@ -76,7 +81,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         };
         let scorer = BertScorer::load(settings, &loratune::device::select_device(&args.device)?)?;
         eprintln!("BERTScore: {}", scorer.hash());
-        for (out, s) in outputs.iter_mut().zip(scorer.score(&predictions, &references)?) {
+        for (out, s) in outputs
+            .iter_mut()
+            .zip(scorer.score(&predictions, &references)?)
+        {
             out.insert("bertscore_precision".into(), json!(s.precision));
             out.insert("bertscore_recall".into(), json!(s.recall));
             out.insert("bertscore_f1".into(), json!(s.f1));
@@ -89,7 +97,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     writer.finish()?;
     if let Some(first) = outputs.first() {
         for key in first.keys() {
-            let mean = outputs.iter().filter_map(|o| o[key].as_f64()).sum::<f64>() / outputs.len() as f64;
+            let mean =
+                outputs.iter().filter_map(|o| o[key].as_f64()).sum::<f64>() / outputs.len() as f64;
             println!("{key:>20}: {mean:.4}");
         }
     }

@@ -13,7 +13,10 @@ pub fn pad(seqs: &[Vec<u32>], pad: u32, device: &Device) -> Result<(Tensor, Tens
         mask.extend(std::iter::repeat_n(0u8, longest - seq.len()));
     }
     let shape = (seqs.len(), longest);
-    Ok((Tensor::from_vec(ids, shape, device)?, Tensor::from_vec(mask, shape, device)?))
+    Ok((
+        Tensor::from_vec(ids, shape, device)?,
+        Tensor::from_vec(mask, shape, device)?,
+    ))
 }
 
 /// A padded encoder-decoder batch: labels are the targets, decoder inputs the targets
@@ -29,12 +32,23 @@ pub struct Seq2SeqBatch {
 }
 
 impl Seq2SeqBatch {
-    pub fn new(sources: &[Vec<u32>], targets: &[Vec<u32>], pad_id: u32, start_id: u32, device: &Device) -> Result<Self> {
+    pub fn new(
+        sources: &[Vec<u32>],
+        targets: &[Vec<u32>],
+        pad_id: u32,
+        start_id: u32,
+        device: &Device,
+    ) -> Result<Self> {
         let (input_ids, attention_mask) = pad(sources, pad_id, device)?;
         let (labels, label_mask) = pad(targets, 0, device)?;
         let shifted: Vec<Vec<u32>> = targets
             .iter()
-            .map(|t| std::iter::once(start_id).chain(t.iter().copied()).take(t.len()).collect())
+            .map(|t| {
+                std::iter::once(start_id)
+                    .chain(t.iter().copied())
+                    .take(t.len())
+                    .collect()
+            })
             .collect();
         let (decoder_input_ids, _) = pad(&shifted, pad_id, device)?;
         Ok(Self {

@@ -26,20 +26,35 @@ pub struct ClassificationExample {
 fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) -> Result<String> {
     match row.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Null) | None => Err(Error::line(path, line, format!("missing field '{field}'"))),
+        Some(Value::Null) | None => {
+            Err(Error::line(path, line, format!("missing field '{field}'")))
+        }
         Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(_) => Err(Error::line(path, line, format!("field '{field}' is not text"))),
+        Some(_) => Err(Error::line(
+            path,
+            line,
+            format!("field '{field}' is not text"),
+        )),
     }
 }
 
 /// Source (the prompt filled from the row, or the source field) and target of each row.
-pub fn seq2seq_examples(rows: &[NumberedRow], data: &DataSection, path: &Path) -> Result<Vec<Seq2SeqExample>> {
+pub fn seq2seq_examples(
+    rows: &[NumberedRow],
+    data: &DataSection,
+    path: &Path,
+) -> Result<Vec<Seq2SeqExample>> {
     let mut examples = Vec::with_capacity(rows.len());
     let mut skipped = 0usize;
     for (line, row) in rows {
         let source = match &data.prompt {
-            Some(template) => render(template, row)
-                .map_err(|field| Error::line(path, *line, format!("missing field '{field}' (used in the prompt)")))?,
+            Some(template) => render(template, row).map_err(|field| {
+                Error::line(
+                    path,
+                    *line,
+                    format!("missing field '{field}' (used in the prompt)"),
+                )
+            })?,
             None => field_text(row, &data.source_field, path, *line)?,
         };
         let target = field_text(row, &data.target_field, path, *line)?;
@@ -55,7 +70,11 @@ pub fn seq2seq_examples(rows: &[NumberedRow], data: &DataSection, path: &Path) -
                 skipped += 1;
                 continue;
             }
-            return Err(Error::line(path, *line, format!("field '{field}' is empty (set data.skip_empty = true to skip such rows)")));
+            return Err(Error::line(
+                path,
+                *line,
+                format!("field '{field}' is empty (set data.skip_empty = true to skip such rows)"),
+            ));
         }
         examples.push(Seq2SeqExample {
             id: row.get("id").cloned(),
@@ -80,8 +99,13 @@ pub fn classification_examples(
     let field = &data.label_field;
     for (line, row) in rows {
         let text = match &data.prompt {
-            Some(template) => render(template, row)
-                .map_err(|f| Error::line(path, *line, format!("missing field '{f}' (used in the prompt)")))?,
+            Some(template) => render(template, row).map_err(|f| {
+                Error::line(
+                    path,
+                    *line,
+                    format!("missing field '{f}' (used in the prompt)"),
+                )
+            })?,
             None => field_text(row, &data.text_field, path, *line)?,
         };
         if text.trim().is_empty() {
@@ -89,12 +113,25 @@ pub fn classification_examples(
                 skipped += 1;
                 continue;
             }
-            return Err(Error::line(path, *line, format!("field '{}' is empty (set data.skip_empty = true to skip such rows)", data.text_field)));
+            return Err(Error::line(
+                path,
+                *line,
+                format!(
+                    "field '{}' is empty (set data.skip_empty = true to skip such rows)",
+                    data.text_field
+                ),
+            ));
         }
         let label = match row.get(field) {
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(v) if (v as usize) < num_labels => v as usize,
-                _ => return Err(Error::line(path, *line, format!("field '{field}': label {n} is outside 0..{num_labels}"))),
+                _ => {
+                    return Err(Error::line(
+                        path,
+                        *line,
+                        format!("field '{field}': label {n} is outside 0..{num_labels}"),
+                    ))
+                }
             },
             Some(Value::String(name)) => {
                 let position = labels.and_then(|l| l.iter().position(|x| x == name));
@@ -105,14 +142,25 @@ pub fn classification_examples(
                         return Err(Error::line(
                             path,
                             *line,
-                            format!("field '{field}': unknown label '{name}' (known: {:?})", labels.unwrap_or_default()),
+                            format!(
+                                "field '{field}': unknown label '{name}' (known: {:?})",
+                                labels.unwrap_or_default()
+                            ),
                         ))
                     }
                 }
             }
             Some(Value::Bool(b)) if num_labels == 2 => usize::from(*b),
-            Some(Value::Null) | None => return Err(Error::line(path, *line, format!("missing field '{field}'"))),
-            Some(other) => return Err(Error::line(path, *line, format!("field '{field}': label {other} is not an integer or a name"))),
+            Some(Value::Null) | None => {
+                return Err(Error::line(path, *line, format!("missing field '{field}'")))
+            }
+            Some(other) => {
+                return Err(Error::line(
+                    path,
+                    *line,
+                    format!("field '{field}': label {other} is not an integer or a name"),
+                ))
+            }
         };
         examples.push(ClassificationExample {
             id: row.get("id").cloned(),

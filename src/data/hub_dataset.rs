@@ -20,9 +20,19 @@ impl DatasetSpec {
         let parts: Vec<&str> = rest.split(':').collect();
         let bad = || Error::Config(format!("'{text}': expected hf:OWNER/NAME[:CONFIG]:SPLIT"));
         Some(match parts.as_slice() {
-            [repo, split] if repo.contains('/') && !split.is_empty() => Ok(Self { repo: repo.to_string(), config: None, split: split.to_string() }),
-            [repo, config, split] if repo.contains('/') && !split.is_empty() && !config.is_empty() => {
-                Ok(Self { repo: repo.to_string(), config: Some(config.to_string()), split: split.to_string() })
+            [repo, split] if repo.contains('/') && !split.is_empty() => Ok(Self {
+                repo: repo.to_string(),
+                config: None,
+                split: split.to_string(),
+            }),
+            [repo, config, split]
+                if repo.contains('/') && !split.is_empty() && !config.is_empty() =>
+            {
+                Ok(Self {
+                    repo: repo.to_string(),
+                    config: Some(config.to_string()),
+                    split: split.to_string(),
+                })
             }
             _ => Err(bad()),
         })
@@ -51,7 +61,10 @@ pub fn split_files(files: &[String], config: Option<&str>, split: &str) -> Vec<S
     let matches_split = |path: &str| {
         let s = stem(path);
         let parent_is_split = path.rsplit('/').nth(1) == Some(split);
-        s == split || s.starts_with(&format!("{split}-")) || s.starts_with(&format!("{split}_")) || parent_is_split
+        s == split
+            || s.starts_with(&format!("{split}-"))
+            || s.starts_with(&format!("{split}_"))
+            || parent_is_split
     };
     for format in FORMATS {
         let mut chosen: Vec<String> = files
@@ -61,7 +74,11 @@ pub fn split_files(files: &[String], config: Option<&str>, split: &str) -> Vec<S
             .collect();
         if config.is_none() {
             // Without a config, several configs may hold the split: keep the first directory.
-            if let Some(first_dir) = chosen.first().map(|f| f.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()) {
+            if let Some(first_dir) = chosen.first().map(|f| {
+                f.rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_default()
+            }) {
                 chosen.retain(|f| f.rsplit_once('/').map(|(d, _)| d).unwrap_or("") == first_dir);
             }
         }
@@ -85,7 +102,11 @@ pub fn resolve(spec: &DatasetSpec, cache: Option<PathBuf>) -> Result<Vec<PathBuf
                 continue;
             }
         };
-        let config = spec.config.as_deref().or(if revision == "main" { None } else { Some("default") });
+        let config = spec.config.as_deref().or(if revision == "main" {
+            None
+        } else {
+            Some("default")
+        });
         let chosen = split_files(&files, config, &spec.split);
         if !chosen.is_empty() {
             tracing::info!("hf:{} {}: {:?}", spec.repo, spec.split, chosen);
@@ -114,26 +135,67 @@ mod tests {
     #[test]
     fn parses_specs() {
         assert_eq!(
-            DatasetSpec::parse("hf:stanfordnlp/imdb:test").unwrap().unwrap(),
-            DatasetSpec { repo: "stanfordnlp/imdb".into(), config: None, split: "test".into() }
+            DatasetSpec::parse("hf:stanfordnlp/imdb:test")
+                .unwrap()
+                .unwrap(),
+            DatasetSpec {
+                repo: "stanfordnlp/imdb".into(),
+                config: None,
+                split: "test".into()
+            }
         );
-        assert_eq!(DatasetSpec::parse("hf:EdinburghNLP/xsum:default:train").unwrap().unwrap().config.as_deref(), Some("default"));
+        assert_eq!(
+            DatasetSpec::parse("hf:EdinburghNLP/xsum:default:train")
+                .unwrap()
+                .unwrap()
+                .config
+                .as_deref(),
+            Some("default")
+        );
         assert!(DatasetSpec::parse("hf:imdb").unwrap().is_err());
         assert!(DatasetSpec::parse("data/train.jsonl").is_none());
     }
 
     #[test]
     fn finds_split_files_in_common_layouts() {
-        let imdb = names(&["README.md", "plain_text/train-00000-of-00001.parquet", "plain_text/test-00000-of-00001.parquet", "plain_text/unsupervised-00000-of-00001.parquet"]);
-        assert_eq!(split_files(&imdb, None, "test"), names(&["plain_text/test-00000-of-00001.parquet"]));
-        assert_eq!(split_files(&imdb, Some("plain_text"), "train"), names(&["plain_text/train-00000-of-00001.parquet"]));
+        let imdb = names(&[
+            "README.md",
+            "plain_text/train-00000-of-00001.parquet",
+            "plain_text/test-00000-of-00001.parquet",
+            "plain_text/unsupervised-00000-of-00001.parquet",
+        ]);
+        assert_eq!(
+            split_files(&imdb, None, "test"),
+            names(&["plain_text/test-00000-of-00001.parquet"])
+        );
+        assert_eq!(
+            split_files(&imdb, Some("plain_text"), "train"),
+            names(&["plain_text/train-00000-of-00001.parquet"])
+        );
         let dialogsum = names(&["README.md", "train.csv", "validation.csv", "test.csv"]);
-        assert_eq!(split_files(&dialogsum, None, "validation"), names(&["validation.csv"]));
-        let converted = names(&["default/train/0000.parquet", "default/train/0001.parquet", "default/test/0000.parquet"]);
-        assert_eq!(split_files(&converted, Some("default"), "train"), names(&["default/train/0000.parquet", "default/train/0001.parquet"]));
-        let data_dir = names(&["data/test-00000-of-00002.parquet", "data/test-00001-of-00002.parquet", "data/train.jsonl"]);
+        assert_eq!(
+            split_files(&dialogsum, None, "validation"),
+            names(&["validation.csv"])
+        );
+        let converted = names(&[
+            "default/train/0000.parquet",
+            "default/train/0001.parquet",
+            "default/test/0000.parquet",
+        ]);
+        assert_eq!(
+            split_files(&converted, Some("default"), "train"),
+            names(&["default/train/0000.parquet", "default/train/0001.parquet"])
+        );
+        let data_dir = names(&[
+            "data/test-00000-of-00002.parquet",
+            "data/test-00001-of-00002.parquet",
+            "data/train.jsonl",
+        ]);
         assert_eq!(split_files(&data_dir, None, "test").len(), 2);
-        assert_eq!(split_files(&data_dir, None, "train"), names(&["data/train.jsonl"]));
+        assert_eq!(
+            split_files(&data_dir, None, "train"),
+            names(&["data/train.jsonl"])
+        );
         assert!(split_files(&data_dir, None, "validation").is_empty());
     }
 }

@@ -278,7 +278,8 @@ impl Recipe {
     }
 
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
-        let mut value: toml::Value = toml::from_str(text).map_err(|e| recipe_error(path, text, e))?;
+        let mut value: toml::Value =
+            toml::from_str(text).map_err(|e| recipe_error(path, text, e))?;
         for item in overrides {
             apply_override(&mut value, item)?;
         }
@@ -292,17 +293,24 @@ impl Recipe {
     fn validate(&self) -> std::result::Result<(), String> {
         let t = &self.train;
         if t.batch_size == 0 || t.gradient_accumulation_steps == 0 {
-            return Err("train.batch_size and train.gradient_accumulation_steps must be at least 1".into());
+            return Err(
+                "train.batch_size and train.gradient_accumulation_steps must be at least 1".into(),
+            );
         }
         if t.learning_rate <= 0.0 || !t.learning_rate.is_finite() {
-            return Err(format!("train.learning_rate must be positive, got {}", t.learning_rate));
+            return Err(format!(
+                "train.learning_rate must be positive, got {}",
+                t.learning_rate
+            ));
         }
         if t.eval_strategy == EvalStrategy::Steps && t.eval_steps.unwrap_or(0) == 0 {
             return Err("train.eval_strategy = \"steps\" needs train.eval_steps".into());
         }
         if let Some(f) = self.data.validation_fraction {
             if !(0.0..1.0).contains(&f) {
-                return Err(format!("data.validation_fraction must be in [0, 1), got {f}"));
+                return Err(format!(
+                    "data.validation_fraction must be in [0, 1), got {f}"
+                ));
             }
         }
         if self.lora.r == 0 {
@@ -334,7 +342,9 @@ pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<()> {
         .ok_or_else(|| Error::Config(format!("--set {item}: expected section.key=value")))?;
     let parts: Vec<&str> = key.trim().split('.').collect();
     if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-        return Err(Error::Config(format!("--set {item}: expected section.key=value")));
+        return Err(Error::Config(format!(
+            "--set {item}: expected section.key=value"
+        )));
     }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
@@ -358,7 +368,8 @@ pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "[model]\nname = \"m\"\ntask = \"seq2seq\"\n[data]\ntrain = \"t.jsonl\"\n";
+    const MINIMAL: &str =
+        "[model]\nname = \"m\"\ntask = \"seq2seq\"\n[data]\ntrain = \"t.jsonl\"\n";
 
     #[test]
     fn defaults_follow_transformers() {
@@ -375,19 +386,33 @@ mod tests {
         let r = Recipe::parse(
             MINIMAL,
             Path::new("r.toml"),
-            &["train.learning_rate=3e-4".into(), "data.train=../x.jsonl".into(), "lora.target_modules=[\"q\",\"v\"]".into()],
+            &[
+                "train.learning_rate=3e-4".into(),
+                "data.train=../x.jsonl".into(),
+                "lora.target_modules=[\"q\",\"v\"]".into(),
+            ],
         )
         .unwrap();
         assert_eq!(r.train.learning_rate, 3e-4);
         assert_eq!(r.data.train.as_deref(), Some("../x.jsonl"));
         assert_eq!(r.lora.target_modules.unwrap(), vec!["q", "v"]);
-        let err = Recipe::parse(MINIMAL, Path::new("r.toml"), &["train.learnin_rate=1".into()]).unwrap_err();
+        let err = Recipe::parse(
+            MINIMAL,
+            Path::new("r.toml"),
+            &["train.learnin_rate=1".into()],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("learnin_rate"), "{err}");
     }
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let err = Recipe::parse("[model]\nname = \"m\"\ntask = = 3\n", Path::new("r.toml"), &[]).unwrap_err();
+        let err = Recipe::parse(
+            "[model]\nname = \"m\"\ntask = = 3\n",
+            Path::new("r.toml"),
+            &[],
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("r.toml, line 3"), "{err}");
     }
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 /// `hf:OWNER/NAME[:CONFIG]:SPLIT` reads a Hub dataset split (see `hub_dataset`).
 /// Each row comes with its line number (JSON Lines) or element number (JSON arrays, 1-based).
 pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
-    if let Some(spec) = path.to_str().and_then(super::hub_dataset::DatasetSpec::parse) {
+    if let Some(spec) = path
+        .to_str()
+        .and_then(super::hub_dataset::DatasetSpec::parse)
+    {
         let mut rows = Vec::new();
         for file in super::hub_dataset::resolve(&spec?, None)? {
             rows.extend(read_rows(&file)?);
@@ -18,7 +21,11 @@ pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
     if !path.exists() {
         return Err(Error::file(path, "no such data file"));
     }
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match extension.as_str() {
         "jsonl" | "ndjson" => read_objects(path),
         "json" => read_json_array(path),
@@ -68,9 +75,16 @@ fn read_csv(path: &Path) -> Result<Vec<NumberedRow>> {
         let mut row = serde_json::Map::new();
         for (name, value) in headers.iter().zip(record.iter()) {
             let text = std::str::from_utf8(value).map_err(|e| {
-                Error::line(path, line, format!("field '{name}': not valid UTF-8 (byte {})", e.valid_up_to()))
+                Error::line(
+                    path,
+                    line,
+                    format!("field '{name}': not valid UTF-8 (byte {})", e.valid_up_to()),
+                )
             })?;
-            row.insert(name.to_string(), serde_json::Value::String(text.to_string()));
+            row.insert(
+                name.to_string(),
+                serde_json::Value::String(text.to_string()),
+            );
         }
         rows.push((line, row));
     }
@@ -81,7 +95,8 @@ fn read_csv(path: &Path) -> Result<Vec<NumberedRow>> {
 fn read_parquet(path: &Path) -> Result<Vec<NumberedRow>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| Error::file(path, format!("not a readable parquet file: {e}")))?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| Error::file(path, format!("not a readable parquet file: {e}")))?;
     let iter = reader
         .get_row_iter(None)
         .map_err(|e| Error::file(path, e.to_string()))?;

@@ -55,7 +55,9 @@ impl BertScorer {
                 settings.layer, settings.model, config.num_hidden_layers
             )));
         }
-        let max_length = model_max_length(&files).unwrap_or(model.max_positions()).min(model.max_positions());
+        let max_length = model_max_length(&files)
+            .unwrap_or(model.max_positions())
+            .min(model.max_positions());
         let tokenizer = TextTokenizer::load(&files)?.with_max_length(max_length)?;
         // The empty sentence is bert_score's `build_inputs_with_special_tokens([])`: [CLS] [SEP].
         let cls_sep = match tokenizer.encode("")?[..] {
@@ -63,7 +65,9 @@ impl BertScorer {
             ref other => {
                 return Err(Error::Tokenizer {
                     path: files.tokenizer.clone(),
-                    message: format!("an empty text encodes to {other:?}, expected a start and an end token"),
+                    message: format!(
+                        "an empty text encodes to {other:?}, expected a start and an end token"
+                    ),
                 })
             }
         };
@@ -109,7 +113,13 @@ impl BertScorer {
                 references.len()
             )));
         }
-        let mut unique: Vec<&str> = predictions.iter().chain(references).map(|s| python_strip(s)).collect::<HashSet<_>>().into_iter().collect();
+        let mut unique: Vec<&str> = predictions
+            .iter()
+            .chain(references)
+            .map(|s| python_strip(s))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         unique.sort_by_key(|s| std::cmp::Reverse(s.split(' ').count()));
         let embedded = self.embed(&unique)?;
         let idf = self.idf_weights(references, &embedded);
@@ -143,18 +153,27 @@ impl BertScorer {
 
     /// Weight of each token id: 1 (or IDF from the references), 0 for [CLS] and [SEP].
     fn idf_weights(&self, references: &[String], embedded: &HashMap<&str, Embedded>) -> IdfWeights {
-        let mut weights = IdfWeights { table: HashMap::new(), default: 1.0 };
+        let mut weights = IdfWeights {
+            table: HashMap::new(),
+            default: 1.0,
+        };
         if self.settings.idf {
             let documents = references.len() as f64;
             let mut counts: HashMap<u32, usize> = HashMap::new();
             for reference in references {
-                for id in embedded[python_strip(reference)].ids.iter().collect::<HashSet<_>>() {
+                for id in embedded[python_strip(reference)]
+                    .ids
+                    .iter()
+                    .collect::<HashSet<_>>()
+                {
                     *counts.entry(*id).or_default() += 1;
                 }
             }
             weights.default = ((documents + 1.0) / 1.0).ln();
             for (id, count) in counts {
-                weights.table.insert(id, ((documents + 1.0) / (count as f64 + 1.0)).ln());
+                weights
+                    .table
+                    .insert(id, ((documents + 1.0) / (count as f64 + 1.0)).ln());
             }
         }
         for id in self.cls_sep {
@@ -175,7 +194,8 @@ impl BertScorer {
                 s => s.to_string(),
             })
             .collect();
-        self.tokenizer.encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+        self.tokenizer
+            .encode_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     fn embed<'a>(&self, sentences: &[&'a str]) -> Result<HashMap<&'a str, Embedded>> {
@@ -184,7 +204,9 @@ impl BertScorer {
             let ids = self.encode(chunk)?;
             let (input, mask) = crate::data::batch::pad(&ids, self.pad_id, &self.device)?;
             let hidden = self.model.hidden_states(&input, None, &mask, false)?;
-            let layer = hidden[self.settings.layer].to_dtype(DType::F32)?.to_vec3::<f32>()?;
+            let layer = hidden[self.settings.layer]
+                .to_dtype(DType::F32)?
+                .to_vec3::<f32>()?;
             for ((sentence, ids), rows) in chunk.iter().zip(ids).zip(layer) {
                 let vectors = rows
                     .into_iter()
@@ -213,28 +235,56 @@ impl IdfWeights {
 }
 
 /// bert_score's `greedy_cos_idf` for one pair inside a batch padded to the given lengths.
-fn greedy_match(hyp: &Embedded, reference: &Embedded, idf: &IdfWeights, hyp_padded: usize, ref_padded: usize) -> BertScore {
+fn greedy_match(
+    hyp: &Embedded,
+    reference: &Embedded,
+    idf: &IdfWeights,
+    hyp_padded: usize,
+    ref_padded: usize,
+) -> BertScore {
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-    let sims: Vec<Vec<f32>> = hyp.vectors.iter().map(|h| reference.vectors.iter().map(|r| dot(h, r)).collect()).collect();
+    let sims: Vec<Vec<f32>> = hyp
+        .vectors
+        .iter()
+        .map(|h| reference.vectors.iter().map(|r| dot(h, r)).collect())
+        .collect();
     let pad_value = |padded: bool| if padded { Some(0.0f32) } else { None };
     let row_max = |i: usize| {
-        sims[i].iter().copied().chain(pad_value(reference.ids.len() < ref_padded)).fold(f32::NEG_INFINITY, f32::max)
+        sims[i]
+            .iter()
+            .copied()
+            .chain(pad_value(reference.ids.len() < ref_padded))
+            .fold(f32::NEG_INFINITY, f32::max)
     };
     let col_max = |j: usize| {
-        sims.iter().map(|row| row[j]).chain(pad_value(hyp.ids.len() < hyp_padded)).fold(f32::NEG_INFINITY, f32::max)
+        sims.iter()
+            .map(|row| row[j])
+            .chain(pad_value(hyp.ids.len() < hyp_padded))
+            .fold(f32::NEG_INFINITY, f32::max)
     };
     let weighted = |ids: &[u32], best: &dyn Fn(usize) -> f32| {
         let total: f64 = ids.iter().map(|&id| idf.get(id)).sum();
-        ids.iter().enumerate().map(|(k, &id)| best(k) as f64 * idf.get(id) / total).sum::<f64>()
+        ids.iter()
+            .enumerate()
+            .map(|(k, &id)| best(k) as f64 * idf.get(id) / total)
+            .sum::<f64>()
     };
     let precision = weighted(&hyp.ids, &row_max);
     let recall = weighted(&reference.ids, &col_max);
     let only_special = |ids: &[u32]| ids.len() == 2;
     if only_special(&hyp.ids) || only_special(&reference.ids) {
-        return BertScore { precision: 0.0, recall: 0.0, f1: 0.0 };
+        return BertScore {
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+        };
     }
     let f1 = 2.0 * precision * recall / (precision + recall);
-    BertScore { precision, recall, f1: if f1.is_nan() { 0.0 } else { f1 } }
+    BertScore {
+        precision,
+        recall,
+        f1: if f1.is_nan() { 0.0 } else { f1 },
+    }
 }
 
 /// bert_score's layer (`model2layers`) for the RoBERTa models, by Hub id with or without the
@@ -256,7 +306,11 @@ pub fn python_strip(s: &str) -> &str {
 fn model_max_length(files: &crate::hub::ModelFiles) -> Option<usize> {
     let path = files.tokenizer_config.as_deref()?;
     let value: serde_json::Value = crate::hub::read_json(path).ok()?;
-    value.get("model_max_length")?.as_u64().map(|v| v as usize).filter(|&v| v < 1_000_000)
+    value
+        .get("model_max_length")?
+        .as_u64()
+        .map(|v| v as usize)
+        .filter(|&v| v < 1_000_000)
 }
 
 fn read_baseline(path: &Path, layer: usize) -> Result<[f64; 3]> {
@@ -267,11 +321,17 @@ fn read_baseline(path: &Path, layer: usize) -> Result<[f64; 3]> {
             continue;
         }
         if fields[0].parse::<usize>().ok() == Some(layer) {
-            let parse = |s: &str| s.parse::<f64>().map_err(|e| Error::line(path, i + 1, format!("{s}: {e}")));
+            let parse = |s: &str| {
+                s.parse::<f64>()
+                    .map_err(|e| Error::line(path, i + 1, format!("{s}: {e}")))
+            };
             return Ok([parse(fields[1])?, parse(fields[2])?, parse(fields[3])?]);
         }
     }
-    Err(Error::file(path, format!("no baseline row for layer {layer}")))
+    Err(Error::file(
+        path,
+        format!("no baseline row for layer {layer}"),
+    ))
 }
 
 #[cfg(test)]

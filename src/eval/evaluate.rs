@@ -2,7 +2,10 @@
 //! scored and written as a report (also the last stage of `loratune run`).
 use super::bertscore::{BertScoreSettings, BertScorer};
 use super::classification::ClassificationMetrics;
-use super::report::{checksum_files, rouge_settings, write_report, ClassificationReport, ReportExample, ReportMeta, WrittenReport};
+use super::report::{
+    checksum_files, rouge_settings, write_report, ClassificationReport, ReportExample, ReportMeta,
+    WrittenReport,
+};
 use super::rouge::RougeScorer;
 use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
 use crate::data::recipe::{Recipe, Task};
@@ -41,7 +44,13 @@ fn evaluation_subset<T>(recipe: &Recipe, examples: Vec<T>) -> Vec<T> {
     sample(subset, Some(recipe.eval.samples), recipe.eval.seed)
 }
 
-fn base_meta(recipe: &Recipe, files: &ModelFiles, adapter: &Path, dtype: DType, device: &Device) -> Result<ReportMeta> {
+fn base_meta(
+    recipe: &Recipe,
+    files: &ModelFiles,
+    adapter: &Path,
+    dtype: DType,
+    device: &Device,
+) -> Result<ReportMeta> {
     let mut meta = ReportMeta {
         title: format!("{}: base vs tuned", recipe.model.name),
         task: format!("{:?}", recipe.model.task).to_lowercase(),
@@ -54,12 +63,19 @@ fn base_meta(recipe: &Recipe, files: &ModelFiles, adapter: &Path, dtype: DType, 
     meta.seeds.insert("data".into(), recipe.data.seed);
     meta.seeds.insert("eval".into(), recipe.eval.seed);
     meta.seeds.insert("train".into(), recipe.train.seed);
-    meta.checksums.insert("base_model".into(), checksum_files(&files.weights)?);
+    meta.checksums
+        .insert("base_model".into(), checksum_files(&files.weights)?);
     meta.checksums.insert(
         "adapter".into(),
-        checksum_files(&[adapter.join(peft::CONFIG_FILE), adapter.join(peft::WEIGHTS_FILE)])?,
+        checksum_files(&[
+            adapter.join(peft::CONFIG_FILE),
+            adapter.join(peft::WEIGHTS_FILE),
+        ])?,
     );
-    meta.settings.insert("recipe".into(), serde_json::to_value(recipe).map_err(|e| Error::Config(e.to_string()))?);
+    meta.settings.insert(
+        "recipe".into(),
+        serde_json::to_value(recipe).map_err(|e| Error::Config(e.to_string()))?,
+    );
     Ok(meta)
 }
 
@@ -69,7 +85,15 @@ pub fn evaluate_recipe(recipe: &Recipe, adapter: &Path) -> Result<Evaluation> {
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let out = recipe.train.output_dir.join("report");
     let meta = base_meta(recipe, &files, adapter, dtype, &device)?;
-    let context = Context { recipe, files: &files, adapter, dtype, device: &device, meta, out: &out };
+    let context = Context {
+        recipe,
+        files: &files,
+        adapter,
+        dtype,
+        device: &device,
+        meta,
+        out: &out,
+    };
     match recipe.model.task {
         Task::Classification => evaluate_classifier(context),
         Task::Seq2seq => evaluate_seq2seq(context),
@@ -88,7 +112,15 @@ struct Context<'a> {
 }
 
 fn evaluate_classifier(context: Context) -> Result<Evaluation> {
-    let Context { recipe, files, adapter, dtype, device, mut meta, out } = context;
+    let Context {
+        recipe,
+        files,
+        adapter,
+        dtype,
+        device,
+        mut meta,
+        out,
+    } = context;
     let options = ClassifierOptions {
         num_labels: recipe.model.num_labels,
         labels: recipe.model.labels.clone(),
@@ -96,10 +128,28 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         adapter: None,
     };
     let (base, _) = open_classifier(files, &options, dtype, device)?;
-    let (tuned, _) = open_classifier(files, &ClassifierOptions { adapter: Some(adapter.to_path_buf()), ..options }, dtype, device)?;
+    let (tuned, _) = open_classifier(
+        files,
+        &ClassifierOptions {
+            adapter: Some(adapter.to_path_buf()),
+            ..options
+        },
+        dtype,
+        device,
+    )?;
     let (path, rows) = test_rows(recipe)?;
-    let names = recipe.model.labels.clone().or_else(|| base.id2label().map(<[String]>::to_vec));
-    let examples = classification_examples(&rows, &recipe.data, names.as_deref(), base.num_labels(), Path::new(&path))?;
+    let names = recipe
+        .model
+        .labels
+        .clone()
+        .or_else(|| base.id2label().map(<[String]>::to_vec));
+    let examples = classification_examples(
+        &rows,
+        &recipe.data,
+        names.as_deref(),
+        base.num_labels(),
+        Path::new(&path),
+    )?;
     let examples = evaluation_subset(recipe, examples);
     let tokenizer = TextTokenizer::load(files)?.with_truncation_side(recipe.data.truncation_side);
     let max_tokens = recipe.data.max_source_tokens.min(base.max_positions());
@@ -108,13 +158,20 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
     let (base_pred, _) = texts.predict(&base, batch)?;
     let (tuned_pred, _) = texts.predict(&tuned, batch)?;
     let label_names: Vec<String> = (0..base.num_labels())
-        .map(|i| names.as_ref().and_then(|n| n.get(i).cloned()).unwrap_or_else(|| format!("LABEL_{i}")))
+        .map(|i| {
+            names
+                .as_ref()
+                .and_then(|n| n.get(i).cloned())
+                .unwrap_or_else(|| format!("LABEL_{i}"))
+        })
         .collect();
     let report_examples: Vec<ReportExample> = examples
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let correct = |p: usize| BTreeMap::from([("correct".to_string(), f64::from(u8::from(p == e.label)))]);
+            let correct = |p: usize| {
+                BTreeMap::from([("correct".to_string(), f64::from(u8::from(p == e.label)))])
+            };
             ReportExample {
                 id: e.id.clone().unwrap_or(json!(i)),
                 input: e.text.clone(),
@@ -133,7 +190,11 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         label_names,
     };
     meta.settings.insert("classification".into(), json!({"max_tokens": max_tokens, "truncation_side": recipe.data.truncation_side, "positive_class": 1, "average": if base.num_labels() == 2 { "binary" } else { "macro" }}));
-    let headline = ("f1".to_string(), classification.base.f1, classification.tuned.f1);
+    let headline = (
+        "f1".to_string(),
+        classification.base.f1,
+        classification.tuned.f1,
+    );
     let written = write_report(out, &meta, &report_examples, Some(&classification))?;
     Ok(Evaluation { written, headline })
 }
@@ -145,23 +206,44 @@ fn percentile_95(mut lengths: Vec<usize>) -> usize {
 }
 
 fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
-    let Context { recipe, files, adapter, dtype, device, mut meta, out } = context;
+    let Context {
+        recipe,
+        files,
+        adapter,
+        dtype,
+        device,
+        mut meta,
+        out,
+    } = context;
     let base = crate::models::load_t5(files, dtype, device)?;
     let mut tuned = crate::models::load_t5(files, dtype, device)?;
     peft::load_into(&mut tuned, adapter)?;
     crate::lora::merge::merge_in_memory(&mut tuned)?;
     let (path, rows) = test_rows(recipe)?;
-    let examples = evaluation_subset(recipe, seq2seq_examples(&rows, &recipe.data, Path::new(&path))?);
+    let examples = evaluation_subset(
+        recipe,
+        seq2seq_examples(&rows, &recipe.data, Path::new(&path))?,
+    );
     let tokenizer = TextTokenizer::load(files)?;
     let sources = tokenizer
         .with_truncation_side(recipe.data.truncation_side)
         .with_max_length(recipe.data.max_source_tokens)?
-        .encode_batch(&examples.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())?;
+        .encode_batch(
+            &examples
+                .iter()
+                .map(|e| e.source.as_str())
+                .collect::<Vec<_>>(),
+        )?;
     let max_new_tokens = match recipe.eval.max_new_tokens {
         Some(n) => n,
         None => percentile_95(
             tokenizer
-                .encode_batch(&examples.iter().map(|e| e.target.as_str()).collect::<Vec<_>>())?
+                .encode_batch(
+                    &examples
+                        .iter()
+                        .map(|e| e.target.as_str())
+                        .collect::<Vec<_>>(),
+                )?
                 .iter()
                 .map(Vec::len)
                 .collect(),
@@ -176,9 +258,14 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let generate_all = |model: &crate::models::t5::T5, label: &str| -> Result<Vec<String>> {
         let bar = crate::progress::bar(sources.len() as u64, label);
         // sorted by length into batches, returned in input order
-        let outputs = crate::generate::generate_all(model, &sources, &settings, batch, |n| bar.inc(n as u64))?;
+        let outputs = crate::generate::generate_all(model, &sources, &settings, batch, |n| {
+            bar.inc(n as u64)
+        })?;
         bar.finish_and_clear();
-        outputs.iter().map(|ids| tokenizer.decode(ids)).collect::<Result<Vec<_>>>()
+        outputs
+            .iter()
+            .map(|ids| tokenizer.decode(ids))
+            .collect::<Result<Vec<_>>>()
     };
     let base_out = generate_all(&base, "base")?;
     let tuned_out = generate_all(&tuned, "tuned")?;
@@ -189,17 +276,25 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
         Some(model) => {
             let settings = BertScoreSettings {
                 model: model.clone(),
-                layer: recipe.eval.bertscore_layer.ok_or_else(|| Error::Config("eval.bertscore_model needs eval.bertscore_layer".into()))?,
+                layer: recipe.eval.bertscore_layer.ok_or_else(|| {
+                    Error::Config("eval.bertscore_model needs eval.bertscore_layer".into())
+                })?,
                 idf: false,
                 baseline: None,
                 batch_size: 64,
             };
             let scorer = BertScorer::load(settings.clone(), device)?;
             meta.settings.insert("bertscore".into(), json!({"model": settings.model, "layer": settings.layer, "idf": false, "baseline": Value::Null, "hash": scorer.hash()}));
-            Some((scorer.score(&base_out, &references)?, scorer.score(&tuned_out, &references)?))
+            Some((
+                scorer.score(&base_out, &references)?,
+                scorer.score(&tuned_out, &references)?,
+            ))
         }
         None => {
-            meta.settings.insert("bertscore".into(), json!("not computed: set eval.bertscore_model and eval.bertscore_layer"));
+            meta.settings.insert(
+                "bertscore".into(),
+                json!("not computed: set eval.bertscore_model and eval.bertscore_layer"),
+            );
             None
         }
     };
@@ -225,13 +320,27 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
             reference: e.target.clone(),
             base_output: base_out[i].clone(),
             tuned_output: tuned_out[i].clone(),
-            base_metrics: metrics(&base_out[i], &e.target, bertscore.as_ref().map(|b| b.0[i].f1)),
-            tuned_metrics: metrics(&tuned_out[i], &e.target, bertscore.as_ref().map(|b| b.1[i].f1)),
+            base_metrics: metrics(
+                &base_out[i],
+                &e.target,
+                bertscore.as_ref().map(|b| b.0[i].f1),
+            ),
+            tuned_metrics: metrics(
+                &tuned_out[i],
+                &e.target,
+                bertscore.as_ref().map(|b| b.1[i].f1),
+            ),
         })
         .collect();
     meta.sample_ids = report_examples.iter().map(|e| e.id.clone()).collect();
-    let mean = |pick: &dyn Fn(&ReportExample) -> f64| report_examples.iter().map(pick).sum::<f64>() / report_examples.len().max(1) as f64;
-    let headline = ("rougeL".to_string(), mean(&|e| e.base_metrics["rougeL"]), mean(&|e| e.tuned_metrics["rougeL"]));
+    let mean = |pick: &dyn Fn(&ReportExample) -> f64| {
+        report_examples.iter().map(pick).sum::<f64>() / report_examples.len().max(1) as f64
+    };
+    let headline = (
+        "rougeL".to_string(),
+        mean(&|e| e.base_metrics["rougeL"]),
+        mean(&|e| e.tuned_metrics["rougeL"]),
+    );
     let written = write_report(out, &meta, &report_examples, None)?;
     Ok(Evaluation { written, headline })
 }

@@ -117,12 +117,21 @@ impl LoraConfig {
             return Err("use_dora=true (DoRA) is not supported".into());
         }
         if self.bias != "none" {
-            return Err(format!("bias='{}' is not supported (only \"none\")", self.bias));
+            return Err(format!(
+                "bias='{}' is not supported (only \"none\")",
+                self.bias
+            ));
         }
         if self.fan_in_fan_out {
-            return Err("fan_in_fan_out=true is not supported (only for GPT-2-style Conv1D)".into());
+            return Err(
+                "fan_in_fan_out=true is not supported (only for GPT-2-style Conv1D)".into(),
+            );
         }
-        if self.layers_to_transform.as_ref().is_some_and(|v| !v.is_null()) {
+        if self
+            .layers_to_transform
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
+        {
             return Err("layers_to_transform is not supported".into());
         }
         if let TargetModules::Pattern(p) = &self.target_modules {

@@ -62,7 +62,11 @@ pub fn inject(model: &mut dyn Adaptable, config: &LoraConfig, seed: u64) -> Resu
     Ok(report)
 }
 
-fn unmatched(entries: &[String], names: &[String], matches: impl Fn(&str, &str) -> bool) -> Vec<String> {
+fn unmatched(
+    entries: &[String],
+    names: &[String],
+    matches: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
     entries
         .iter()
         .filter(|t| !names.iter().any(|n| matches(n, t)))

@@ -62,7 +62,9 @@ impl LoraAdapter {
         *dims.last_mut().unwrap_or(&mut 0) = out_features;
         let hidden = xs.reshape((rows, in_features))?.matmul(&self.a.t()?)?;
         // scaling the small B instead of the (rows × out) product saves a pass each way
-        hidden.matmul(&(self.b.as_tensor() * self.scale)?.t()?)?.reshape(dims)
+        hidden
+            .matmul(&(self.b.as_tensor() * self.scale)?.t()?)?
+            .reshape(dims)
     }
 
     /// (α/r)·B·A, shaped like the wrapped weight.

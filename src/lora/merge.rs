@@ -50,14 +50,19 @@ pub fn write_merged(
 
     let temp = output.with_file_name(format!(
         ".{}.tmp-{}",
-        output.file_name().and_then(|n| n.to_str()).unwrap_or("merged"),
+        output
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("merged"),
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
     let written = (|| -> Result<()> {
-        let json = serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
-        std::fs::write(temp.join("config.json"), json).map_err(|e| Error::io(temp.join("config.json"), e))?;
+        let json =
+            serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
+        std::fs::write(temp.join("config.json"), json)
+            .map_err(|e| Error::io(temp.join("config.json"), e))?;
         candle_core::safetensors::save(&tensors, temp.join("model.safetensors"))?;
         let mut extra: Vec<&Path> = vec![files.tokenizer.as_path()];
         extra.extend(files.tokenizer_config.as_deref());

@@ -38,7 +38,11 @@ impl Adapter {
             .map_err(|e| Error::file(&path, format!("cannot read safetensors: {e}")))?;
         let mut tensors = HashMap::new();
         for (key, tensor) in raw {
-            let tensor = if tensor.dtype().is_float() { tensor.to_dtype(dtype)? } else { tensor };
+            let tensor = if tensor.dtype().is_float() {
+                tensor.to_dtype(dtype)?
+            } else {
+                tensor
+            };
             tensors.insert(normalise_key(&key), tensor);
         }
         Ok(Self {
@@ -52,7 +56,9 @@ impl Adapter {
     pub fn head_labels(&self) -> Option<usize> {
         self.tensors.iter().find_map(|(key, t)| {
             let module = key.strip_prefix(PREFIX)?.strip_suffix(".weight")?;
-            let is_head = module == "classifier" || module.ends_with(".classifier") || module == "classifier.out_proj";
+            let is_head = module == "classifier"
+                || module.ends_with(".classifier")
+                || module == "classifier.out_proj";
             (is_head && t.rank() == 2).then(|| t.dims()[0])
         })
     }
@@ -130,7 +136,10 @@ pub fn apply(model: &mut dyn Adaptable, adapter: &Adapter) -> Result<ApplyReport
             if let (Some(a), Some(b)) = (a, b) {
                 let (r, in_features) = a.dims2()?;
                 let (out_features, r_b) = b.dims2()?;
-                if in_features != linear.in_features() || out_features != linear.out_features() || r != r_b {
+                if in_features != linear.in_features()
+                    || out_features != linear.out_features()
+                    || r != r_b
+                {
                     return Err(Error::file(
                         adapter.dir.join(WEIGHTS_FILE),
                         format!(
@@ -161,7 +170,12 @@ pub fn apply(model: &mut dyn Adaptable, adapter: &Adapter) -> Result<ApplyReport
     if let super::config::TargetModules::Names(entries) = &config.target_modules {
         report.unmatched_targets = entries
             .iter()
-            .filter(|t| !report.adapted.iter().any(|n| super::config::name_matches(n, t)))
+            .filter(|t| {
+                !report
+                    .adapted
+                    .iter()
+                    .any(|n| super::config::name_matches(n, t))
+            })
             .cloned()
             .collect();
     }
@@ -172,7 +186,11 @@ fn check_shape(dir: &Path, key: &str, got: &Tensor, want: &Tensor) -> Result<()>
     if got.dims() != want.dims() {
         return Err(Error::file(
             dir.join(WEIGHTS_FILE),
-            format!("{key}: shape {:?}, the model's module has {:?}", got.dims(), want.dims()),
+            format!(
+                "{key}: shape {:?}, the model's module has {:?}",
+                got.dims(),
+                want.dims()
+            ),
         ));
     }
     Ok(())
@@ -185,7 +203,11 @@ pub fn save(model: &mut dyn Adaptable, config: &LoraConfig, dir: &Path) -> Resul
 
 /// Writes named trainable tensors (as from `trainable_parameters`) as a PEFT adapter. The
 /// directory is replaced atomically: a failure leaves the previous adapter (if any) intact.
-pub fn save_parameters(parameters: &[(String, candle_core::Var)], config: &LoraConfig, dir: &Path) -> Result<()> {
+pub fn save_parameters(
+    parameters: &[(String, candle_core::Var)],
+    config: &LoraConfig,
+    dir: &Path,
+) -> Result<()> {
     let tensors: HashMap<String, Tensor> = parameters
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
@@ -193,14 +215,21 @@ pub fn save_parameters(parameters: &[(String, candle_core::Var)], config: &LoraC
     let mut config = config.clone();
     config.inference_mode = true;
     let json = serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("adapter");
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("adapter");
     let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
     let written = (|| -> Result<()> {
-        std::fs::write(temp.join(CONFIG_FILE), json).map_err(|e| Error::io(temp.join(CONFIG_FILE), e))?;
+        std::fs::write(temp.join(CONFIG_FILE), json)
+            .map_err(|e| Error::io(temp.join(CONFIG_FILE), e))?;
         candle_core::safetensors::save(&tensors, temp.join(WEIGHTS_FILE))?;
         Ok(())
     })();
@@ -247,8 +276,17 @@ pub fn check_report(report: &ApplyReport, dir: &Path) -> Result<()> {
         ));
     }
     if !report.unexpected.is_empty() {
-        tracing::warn!("{}: tensors no module takes: {:?}", dir.display(), report.unexpected);
+        tracing::warn!(
+            "{}: tensors no module takes: {:?}",
+            dir.display(),
+            report.unexpected
+        );
     }
-    tracing::info!("{}: {} LoRA modules, {} saved modules", dir.display(), report.adapted.len(), report.saved.len());
+    tracing::info!(
+        "{}: {} LoRA modules, {} saved modules",
+        dir.display(),
+        report.adapted.len(),
+        report.saved.len()
+    );
     Ok(())
 }

@@ -12,7 +12,11 @@ impl Probe {
     pub fn new(vocab: usize, count: usize, length: usize, seed: u64) -> Self {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let sequences = (0..count)
-            .map(|_| (0..length).map(|_| rng.gen_range(3..vocab.max(4) as u32)).collect())
+            .map(|_| {
+                (0..length)
+                    .map(|_| rng.gen_range(3..vocab.max(4) as u32))
+                    .collect()
+            })
             .collect();
         Self { sequences }
     }
@@ -20,9 +24,24 @@ impl Probe {
     /// Decoder logits with the probe as both source and target.
     pub fn t5_logits(&self, model: &T5) -> Result<Tensor> {
         let cfg = &model.config;
-        let batch = crate::data::batch::Seq2SeqBatch::new(&self.sequences, &self.sequences, cfg.pad_token_id, cfg.decoder_start(), &model.device)?;
+        let batch = crate::data::batch::Seq2SeqBatch::new(
+            &self.sequences,
+            &self.sequences,
+            cfg.pad_token_id,
+            cfg.decoder_start(),
+            &model.device,
+        )?;
         let encoded = model.encode(&batch.input_ids, &batch.attention_mask, false)?;
-        model.decode(&batch.decoder_input_ids, &encoded, &batch.attention_mask, None, false)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)
+        model
+            .decode(
+                &batch.decoder_input_ids,
+                &encoded,
+                &batch.attention_mask,
+                None,
+                false,
+            )?
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)
     }
 }
 
@@ -43,8 +62,15 @@ pub fn tolerance(dtype: DType) -> f64 {
 
 impl Probe {
     /// Classification logits of the probe sequences.
-    pub fn classifier_logits(&self, model: &crate::models::classifier::SequenceClassifier) -> Result<Tensor> {
-        let (ids, mask) = crate::data::batch::pad(&self.sequences, model.pad_token_id, &model.device)?;
-        model.forward(&ids, &mask, false)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)
+    pub fn classifier_logits(
+        &self,
+        model: &crate::models::classifier::SequenceClassifier,
+    ) -> Result<Tensor> {
+        let (ids, mask) =
+            crate::data::batch::pad(&self.sequences, model.pad_token_id, &model.device)?;
+        model
+            .forward(&ids, &mask, false)?
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)
     }
 }

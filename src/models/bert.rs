@@ -109,7 +109,8 @@ impl BertConfig {
 
     /// The padding id (Transformers' defaults: 0 for BERT, 1 for RoBERTa).
     pub fn pad_id(&self) -> u32 {
-        self.pad_token_id.unwrap_or(if self.is_roberta() { 1 } else { 0 })
+        self.pad_token_id
+            .unwrap_or(if self.is_roberta() { 1 } else { 0 })
     }
 
     pub fn positions(&self) -> Positions {
@@ -121,7 +122,11 @@ impl BertConfig {
     }
 
     pub fn spec(&self) -> Result<EncoderSpec> {
-        if let Some(kind) = self.position_embedding_type.as_deref().filter(|k| *k != "absolute") {
+        if let Some(kind) = self
+            .position_embedding_type
+            .as_deref()
+            .filter(|k| *k != "absolute")
+        {
             return Err(Error::Unsupported(format!(
                 "config.json: position_embedding_type '{kind}' (only 'absolute' is supported)"
             )));
@@ -164,7 +169,12 @@ pub struct BertModel {
 impl BertModel {
     /// Loads the modules under `prefix` (`"bert."` inside a task model, `""` alone). The
     /// pooler is loaded when the checkpoint has it, else created by `fresh` if given.
-    pub fn load(config: &BertConfig, w: &Weights, prefix: &str, fresh: Option<&mut FreshInit>) -> Result<Self> {
+    pub fn load(
+        config: &BertConfig,
+        w: &Weights,
+        prefix: &str,
+        fresh: Option<&mut FreshInit>,
+    ) -> Result<Self> {
         let spec = config.spec()?;
         let positions = config.positions();
         if positions.offset() >= config.max_position_embeddings {
@@ -187,10 +197,17 @@ impl BertModel {
         let h = config.hidden_size;
         let pooler = match fresh {
             Some(fresh) => Some(fresh.linear(w, &pooler_name, h, h)?),
-            None if w.contains(&format!("{pooler_name}.weight")) => Some(Linear::load(w, &pooler_name, h, h, true)?),
+            None if w.contains(&format!("{pooler_name}.weight")) => {
+                Some(Linear::load(w, &pooler_name, h, h, true)?)
+            }
             None => None,
         };
-        Ok(Self { embeddings, positions, encoder, pooler })
+        Ok(Self {
+            embeddings,
+            positions,
+            encoder,
+            pooler,
+        })
     }
 
     /// The longest input (RoBERTa: `max_position_embeddings - padding_idx - 1`, e.g. 512 of 514).
@@ -218,7 +235,9 @@ impl BertModel {
             );
         }
         let position_ids = self.positions.ids(input_ids)?;
-        let xs = self.embeddings.forward_at(input_ids, token_type_ids, position_ids.as_ref(), train)?;
+        let xs =
+            self.embeddings
+                .forward_at(input_ids, token_type_ids, position_ids.as_ref(), train)?;
         self.encoder.forward(&xs, mask, outputs, train, all_hidden)
     }
 
@@ -231,7 +250,14 @@ impl BertModel {
         train: bool,
     ) -> candle_core::Result<Vec<Tensor>> {
         let mut all = Vec::with_capacity(self.encoder.layers.len() + 1);
-        self.forward(input_ids, token_type_ids, mask, Outputs::All, train, Some(&mut all))?;
+        self.forward(
+            input_ids,
+            token_type_ids,
+            mask,
+            Outputs::All,
+            train,
+            Some(&mut all),
+        )?;
         Ok(all)
     }
 
@@ -262,11 +288,18 @@ pub struct BertForSequenceClassification {
 impl BertForSequenceClassification {
     /// Module names carry the `bert.` prefix; checkpoints without it (a saved `BertModel`)
     /// need `Weights::add_alias("bert.", "")`. A missing pooler or classifier is created by `fresh`.
-    pub fn load(config: BertConfig, num_labels: usize, w: &Weights, fresh: &mut FreshInit) -> Result<Self> {
+    pub fn load(
+        config: BertConfig,
+        num_labels: usize,
+        w: &Weights,
+        fresh: &mut FreshInit,
+    ) -> Result<Self> {
         let bert = BertModel::load(&config, w, "bert.", Some(&mut *fresh))?;
         let classifier = fresh.linear(w, "classifier", config.hidden_size, num_labels)?;
         Ok(Self {
-            dropout: config.classifier_dropout.unwrap_or(config.hidden_dropout_prob),
+            dropout: config
+                .classifier_dropout
+                .unwrap_or(config.hidden_dropout_prob),
             config,
             bert,
             classifier,
@@ -280,7 +313,14 @@ impl BertForSequenceClassification {
         mask: &Tensor,
         train: bool,
     ) -> candle_core::Result<Tensor> {
-        let last = self.bert.forward(input_ids, token_type_ids, mask, Outputs::FirstToken, train, None)?;
+        let last = self.bert.forward(
+            input_ids,
+            token_type_ids,
+            mask,
+            Outputs::FirstToken,
+            train,
+            None,
+        )?;
         self.head(&last, train).map(|(_, logits)| logits)
     }
 
@@ -292,7 +332,14 @@ impl BertForSequenceClassification {
         train: bool,
     ) -> candle_core::Result<EncoderOutput> {
         let mut hidden_states = Vec::new();
-        let last = self.bert.forward(input_ids, token_type_ids, mask, Outputs::All, train, Some(&mut hidden_states))?;
+        let last = self.bert.forward(
+            input_ids,
+            token_type_ids,
+            mask,
+            Outputs::All,
+            train,
+            Some(&mut hidden_states),
+        )?;
         let (pooled, logits) = self.head(&last, train)?;
         Ok(EncoderOutput {
             hidden_states,
@@ -306,7 +353,9 @@ impl BertForSequenceClassification {
             Some(p) => p,
             None => candle_core::bail!("BertForSequenceClassification without a pooler"),
         };
-        let logits = self.classifier.forward(&dropout(&pooled, self.dropout, train)?, train)?;
+        let logits = self
+            .classifier
+            .forward(&dropout(&pooled, self.dropout, train)?, train)?;
         Ok((pooled, logits))
     }
 

@@ -32,7 +32,10 @@ impl LabelConfig {
                 .ok()
                 .filter(|&i| i < map.len())
                 .ok_or_else(|| {
-                    Error::Config(format!("config.json: id2label has key '{id}', expected 0..{}", map.len()))
+                    Error::Config(format!(
+                        "config.json: id2label has key '{id}', expected 0..{}",
+                        map.len()
+                    ))
                 })?;
             names[index] = Some(name.clone());
         }
@@ -86,31 +89,52 @@ impl Labels {
                 .unwrap_or(2),
         };
         if count == 0 {
-            return Err(Error::Config("a classifier needs at least one label".into()));
+            return Err(Error::Config(
+                "a classifier needs at least one label".into(),
+            ));
         }
         let names = given.or(config_names.filter(|n| n.len() == count));
         Ok(Self { count, names })
     }
 
     pub fn name(&self, id: usize) -> Option<&str> {
-        self.names.as_ref().and_then(|n| n.get(id)).map(String::as_str)
+        self.names
+            .as_ref()
+            .and_then(|n| n.get(id))
+            .map(String::as_str)
     }
 
     /// Writes `num_labels`, `id2label` and `label2id` into a config.json value (names
     /// default to Transformers' `LABEL_i`).
     pub fn write_config(&self, config: &mut serde_json::Value) {
         let names: Vec<String> = (0..self.count)
-            .map(|i| self.name(i).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
+            .map(|i| {
+                self.name(i)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("LABEL_{i}"))
+            })
             .collect();
         config["num_labels"] = serde_json::json!(self.count);
-        config["id2label"] = names.iter().enumerate().map(|(i, n)| (i.to_string(), serde_json::json!(n))).collect();
-        config["label2id"] = names.iter().enumerate().map(|(i, n)| (n.clone(), serde_json::json!(i))).collect();
+        config["id2label"] = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i.to_string(), serde_json::json!(n)))
+            .collect();
+        config["label2id"] = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), serde_json::json!(i)))
+            .collect();
     }
 
     pub fn label2id(&self) -> Option<HashMap<String, usize>> {
-        self.names
-            .as_ref()
-            .map(|names| names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect())
+        self.names.as_ref().map(|names| {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect()
+        })
     }
 }
 
@@ -133,14 +157,21 @@ impl FreshInit {
     }
 
     /// The checkpoint's `{name}.weight`/`.bias` when present, else a new layer.
-    pub fn linear(&mut self, w: &Weights, name: &str, in_features: usize, out_features: usize) -> Result<Linear> {
+    pub fn linear(
+        &mut self,
+        w: &Weights,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+    ) -> Result<Linear> {
         if w.contains(&format!("{name}.weight")) {
             return Linear::load(w, name, in_features, out_features, true);
         }
         let values: Vec<f32> = (0..in_features * out_features)
             .map(|_| (self.normal() * self.std) as f32)
             .collect();
-        let weight = Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
+        let weight =
+            Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
         let bias = Tensor::zeros(out_features, w.dtype, &w.device)?;
         self.created.push(format!("{name}.weight"));
         self.created.push(format!("{name}.bias"));
@@ -195,7 +226,12 @@ impl crate::lora::Adaptable for SequenceClassifier {
 
 impl SequenceClassifier {
     /// Logits (batch, labels) for `input_ids` (batch, time) with a 1/0 `mask` (batch, time).
-    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         match &self.model {
             Architecture::Bert(m) => m.forward(input_ids, None, mask, train),
             Architecture::DistilBert(m) => m.forward(input_ids, mask, train),
@@ -203,7 +239,12 @@ impl SequenceClassifier {
     }
 
     /// Logits together with every hidden state and the pooled output.
-    pub fn forward_all(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<EncoderOutput> {
+    pub fn forward_all(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<EncoderOutput> {
         match &self.model {
             Architecture::Bert(m) => m.forward_all(input_ids, None, mask, train),
             Architecture::DistilBert(m) => m.forward_all(input_ids, mask, train),
@@ -211,7 +252,12 @@ impl SequenceClassifier {
     }
 
     /// The encoder's hidden states without the head: embeddings, then each layer.
-    pub fn hidden_states(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Vec<Tensor>> {
+    pub fn hidden_states(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Vec<Tensor>> {
         match &self.model {
             Architecture::Bert(m) => m.bert.hidden_states(input_ids, None, mask, train),
             Architecture::DistilBert(m) => m.distilbert.hidden_states(input_ids, mask, train),
@@ -268,7 +314,13 @@ mod tests {
 
     fn config(names: &[&str]) -> LabelConfig {
         LabelConfig {
-            id2label: Some(names.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect()),
+            id2label: Some(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (i.to_string(), n.to_string()))
+                    .collect(),
+            ),
             num_labels: None,
         }
     }
@@ -276,28 +328,59 @@ mod tests {
     #[test]
     fn labels_from_head_and_config() {
         let l = Labels::resolve(&config(&["neg", "pos"]), Some(2), None, None).unwrap();
-        assert_eq!(l, Labels { count: 2, names: Some(vec!["neg".into(), "pos".into()]) });
+        assert_eq!(
+            l,
+            Labels {
+                count: 2,
+                names: Some(vec!["neg".into(), "pos".into()])
+            }
+        );
         assert!(Labels::resolve(&config(&["neg", "pos"]), Some(2), Some(3), None).is_err());
     }
 
     #[test]
     fn labels_for_new_head() {
         let l = Labels::resolve(&LabelConfig::default(), None, Some(3), None).unwrap();
-        assert_eq!(l, Labels { count: 3, names: None });
+        assert_eq!(
+            l,
+            Labels {
+                count: 3,
+                names: None
+            }
+        );
         let l = Labels::resolve(&LabelConfig::default(), None, None, None).unwrap();
         assert_eq!(l.count, 2);
         let l = Labels::resolve(&config(&["a", "b"]), None, Some(3), None).unwrap();
-        assert_eq!(l, Labels { count: 3, names: None });
+        assert_eq!(
+            l,
+            Labels {
+                count: 3,
+                names: None
+            }
+        );
         let given = vec!["x".to_string(), "y".to_string(), "z".to_string()];
         let l = Labels::resolve(&LabelConfig::default(), None, None, Some(given.clone())).unwrap();
-        assert_eq!(l, Labels { count: 3, names: Some(given.clone()) });
+        assert_eq!(
+            l,
+            Labels {
+                count: 3,
+                names: Some(given.clone())
+            }
+        );
         assert!(Labels::resolve(&LabelConfig::default(), None, Some(2), Some(given)).is_err());
     }
 
     #[test]
     fn id2label_ordering_and_errors() {
         let mut c = config(&[]);
-        c.id2label = Some([("1".into(), "b".into()), ("0".into(), "a".into()), ("10".into(), "k".into())].into());
+        c.id2label = Some(
+            [
+                ("1".into(), "b".into()),
+                ("0".into(), "a".into()),
+                ("10".into(), "k".into()),
+            ]
+            .into(),
+        );
         assert!(c.names().is_err());
         c.id2label = Some((0..11).map(|i| (i.to_string(), format!("l{i}"))).collect());
         let names = c.names().unwrap().unwrap();

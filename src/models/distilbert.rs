@@ -100,7 +100,12 @@ impl DistilBertModel {
                 0,
                 &spec,
             )?,
-            transformer: Encoder::load(w, &format!("{prefix}transformer.layer"), &DISTILBERT_LAYER, &spec)?,
+            transformer: Encoder::load(
+                w,
+                &format!("{prefix}transformer.layer"),
+                &DISTILBERT_LAYER,
+                &spec,
+            )?,
         })
     }
 
@@ -119,11 +124,17 @@ impl DistilBertModel {
         all_hidden: Option<&mut Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
         let xs = self.embeddings.forward(input_ids, None, train)?;
-        self.transformer.forward(&xs, mask, outputs, train, all_hidden)
+        self.transformer
+            .forward(&xs, mask, outputs, train, all_hidden)
     }
 
     /// Embeddings, then each layer's output: `n_layers + 1` tensors.
-    pub fn hidden_states(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Vec<Tensor>> {
+    pub fn hidden_states(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Vec<Tensor>> {
         let mut all = Vec::with_capacity(self.transformer.layers.len() + 1);
         self.forward(input_ids, mask, Outputs::All, train, Some(&mut all))?;
         Ok(all)
@@ -145,7 +156,12 @@ pub struct DistilBertForSequenceClassification {
 impl DistilBertForSequenceClassification {
     /// Module names carry the `distilbert.` prefix; a checkpoint without it needs
     /// `Weights::add_alias("distilbert.", "")`. A missing head is created by `fresh`.
-    pub fn load(config: DistilBertConfig, num_labels: usize, w: &Weights, fresh: &mut FreshInit) -> Result<Self> {
+    pub fn load(
+        config: DistilBertConfig,
+        num_labels: usize,
+        w: &Weights,
+        fresh: &mut FreshInit,
+    ) -> Result<Self> {
         let distilbert = DistilBertModel::load(&config, w, "distilbert.")?;
         let pre_classifier = fresh.linear(w, "pre_classifier", config.dim, config.dim)?;
         let classifier = fresh.linear(w, "classifier", config.dim, num_labels)?;
@@ -157,14 +173,32 @@ impl DistilBertForSequenceClassification {
         })
     }
 
-    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let last = self.distilbert.forward(input_ids, mask, Outputs::FirstToken, train, None)?;
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        let last = self
+            .distilbert
+            .forward(input_ids, mask, Outputs::FirstToken, train, None)?;
         self.head(&last, train)
     }
 
-    pub fn forward_all(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<EncoderOutput> {
+    pub fn forward_all(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<EncoderOutput> {
         let mut hidden_states = Vec::new();
-        let last = self.distilbert.forward(input_ids, mask, Outputs::All, train, Some(&mut hidden_states))?;
+        let last = self.distilbert.forward(
+            input_ids,
+            mask,
+            Outputs::All,
+            train,
+            Some(&mut hidden_states),
+        )?;
         Ok(EncoderOutput {
             logits: self.head(&last, train)?,
             hidden_states,

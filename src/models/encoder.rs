@@ -73,7 +73,9 @@ pub struct EncoderLayer {
 impl EncoderLayer {
     pub fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
         let (h, i) = (spec.hidden, spec.intermediate);
-        let lin = |n: &str, fan_in, fan_out| Linear::load(w, &format!("{prefix}.{n}"), fan_in, fan_out, true);
+        let lin = |n: &str, fan_in, fan_out| {
+            Linear::load(w, &format!("{prefix}.{n}"), fan_in, fan_out, true)
+        };
         let norm = |n: &str| LayerNorm::load(w, &format!("{prefix}.{n}"), h, spec.layer_norm_eps);
         Ok(Self {
             query: lin(names.query, h, h)?,
@@ -95,20 +97,43 @@ impl EncoderLayer {
 
     /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys). Keys and values
     /// always come from every position; `outputs` says which positions' outputs are computed.
-    pub fn forward(&self, xs: &Tensor, bias: &Tensor, outputs: Outputs, train: bool) -> candle_core::Result<Tensor> {
+    pub fn forward(
+        &self,
+        xs: &Tensor,
+        bias: &Tensor,
+        outputs: Outputs,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let queries = match outputs {
             Outputs::All => xs.clone(),
             Outputs::FirstToken => xs.narrow(1, 0, 1)?.contiguous()?,
         };
-        let (q, k, v) = (self.query.forward(&queries, train)?, self.key.forward(xs, train)?, self.value.forward(xs, train)?);
-        let context = attend(&q, &k, &v, self.heads, Some(bias), self.scale, self.attention_dropout, train)?;
+        let (q, k, v) = (
+            self.query.forward(&queries, train)?,
+            self.key.forward(xs, train)?,
+            self.value.forward(xs, train)?,
+        );
+        let context = attend(
+            &q,
+            &k,
+            &v,
+            self.heads,
+            Some(bias),
+            self.scale,
+            self.attention_dropout,
+            train,
+        )?;
         let mut attn = self.attention_output.forward(&context, train)?;
         if self.attention_output_dropout {
             attn = dropout(&attn, self.hidden_dropout, train)?;
         }
         let xs = self.attention_norm.forward_residual(&attn, &queries)?;
         let hidden = self.activation.forward(&self.ffn_in.forward(&xs, train)?)?;
-        let out = dropout(&self.ffn_out.forward(&hidden, train)?, self.hidden_dropout, train)?;
+        let out = dropout(
+            &self.ffn_out.forward(&hidden, train)?,
+            self.hidden_dropout,
+            train,
+        )?;
         self.ffn_norm.forward_residual(&out, &xs)
     }
 
@@ -168,7 +193,12 @@ impl Encoder {
         }
         let last = self.layers.len().saturating_sub(1);
         for (i, layer) in self.layers.iter().enumerate() {
-            xs = layer.forward(&xs, &bias, if i == last { outputs } else { Outputs::All }, train)?;
+            xs = layer.forward(
+                &xs,
+                &bias,
+                if i == last { outputs } else { Outputs::All },
+                train,
+            )?;
             if let Some(all) = all_hidden.as_deref_mut() {
                 all.push(xs.clone());
             }
@@ -177,7 +207,10 @@ impl Encoder {
     }
 
     pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
-        self.layers.iter_mut().flat_map(EncoderLayer::linears_mut).collect()
+        self.layers
+            .iter_mut()
+            .flat_map(EncoderLayer::linears_mut)
+            .collect()
     }
 }
 
@@ -202,10 +235,19 @@ impl Embeddings {
         spec: &EncoderSpec,
     ) -> Result<Self> {
         let h = spec.hidden;
-        let word = w.get(&format!("{prefix}.word_embeddings.weight"), &[vocab_size, h])?;
-        let position = w.get(&format!("{prefix}.position_embeddings.weight"), &[max_positions, h])?;
+        let word = w.get(
+            &format!("{prefix}.word_embeddings.weight"),
+            &[vocab_size, h],
+        )?;
+        let position = w.get(
+            &format!("{prefix}.position_embeddings.weight"),
+            &[max_positions, h],
+        )?;
         let token_type = if type_vocab_size > 0 {
-            Some(w.get(&format!("{prefix}.token_type_embeddings.weight"), &[type_vocab_size, h])?)
+            Some(w.get(
+                &format!("{prefix}.token_type_embeddings.weight"),
+                &[type_vocab_size, h],
+            )?)
         } else {
             None
         };
@@ -224,7 +266,12 @@ impl Embeddings {
 
     /// `input_ids` (batch, time) → (batch, time, hidden). Positions count from 0;
     /// token types default to 0 (single sentences).
-    pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> candle_core::Result<Tensor> {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         self.forward_at(input_ids, token_type_ids, None, train)
     }
 

@@ -26,7 +26,11 @@ pub fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<t5::
 }
 
 /// The model and the checkpoint it came from (needed to write a merged model).
-pub fn load_t5_with_weights(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(t5::T5, Weights)> {
+pub fn load_t5_with_weights(
+    files: &ModelFiles,
+    dtype: DType,
+    device: &Device,
+) -> Result<(t5::T5, Weights)> {
     let config: t5::T5Config = read_json(&files.config)?;
     let weights = Weights::load(&files.weights, dtype, device)?;
     let model = t5::T5::load(config, &weights)?;
@@ -94,7 +98,14 @@ pub fn open_classifier(
     let num_labels = options
         .num_labels
         .or_else(|| adapter.as_ref().and_then(|a| a.head_labels()));
-    let (mut model, weights) = build_classifier(files, num_labels, options.labels.clone(), options.seed, dtype, device)?;
+    let (mut model, weights) = build_classifier(
+        files,
+        num_labels,
+        options.labels.clone(),
+        options.seed,
+        dtype,
+        device,
+    )?;
     if let (Some(adapter), Some(dir)) = (&adapter, &options.adapter) {
         let report = crate::lora::peft::apply(&mut model, adapter)?;
         crate::lora::peft::check_report(&report, dir)?;
@@ -165,7 +176,10 @@ fn build_classifier(
         .into_iter()
         .flat_map(|l| {
             let weight = (l.weight.tensor().elem_count(), format!("{}.weight", l.name));
-            let bias = l.bias.as_ref().map(|b| (b.tensor().elem_count(), format!("{}.bias", l.name)));
+            let bias = l
+                .bias
+                .as_ref()
+                .map(|b| (b.tensor().elem_count(), format!("{}.bias", l.name)));
             std::iter::once(weight).chain(bias)
         })
         .collect::<Vec<_>>()
@@ -180,7 +194,11 @@ fn build_classifier(
 /// A plain `BertModel` or `RobertaModel` (config.json's `model_type`), for its hidden states
 /// (e.g. BERTScore). The checkpoint's modules may carry the task model's prefix (`bert.`,
 /// `roberta.`, as in roberta-large's `RobertaForMaskedLM`) or none.
-pub fn load_bert_model(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(bert::BertConfig, bert::BertModel)> {
+pub fn load_bert_model(
+    files: &ModelFiles,
+    dtype: DType,
+    device: &Device,
+) -> Result<(bert::BertConfig, bert::BertModel)> {
     let kind = model_type(files)?;
     if !matches!(kind.as_str(), "bert" | "roberta" | "") {
         return Err(crate::error::Error::Unsupported(format!(

@@ -2,11 +2,11 @@
 use crate::error::{Error, Result};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
-use crate::nn::cpu_f32::activation as fused_activation;
 use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
-use crate::nn::fused_attention::attend_inference;
+use crate::nn::cpu_f32::activation as fused_activation;
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
+use crate::nn::fused_attention::attend_inference;
 use crate::nn::norm::RmsNorm;
 use crate::nn::Linear;
 use candle_core::{DType, Device, Tensor};
@@ -72,7 +72,8 @@ pub struct T5Config {
 impl T5Config {
     /// Whether the decoder output is scaled by d_model^-0.5 before the LM head (T5 v1.0).
     pub fn scales_decoder_output(&self) -> bool {
-        self.scale_decoder_outputs.unwrap_or(self.tie_word_embeddings)
+        self.scale_decoder_outputs
+            .unwrap_or(self.tie_word_embeddings)
     }
 
     pub fn decoder_layers(&self) -> usize {
@@ -86,7 +87,11 @@ impl T5Config {
     /// All end-of-sequence ids (the field may be an integer or a list).
     pub fn eos_ids(&self) -> Vec<u32> {
         match &self.eos_token_id {
-            serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_u64())
+                .map(|v| v as u32)
+                .collect(),
             v => v.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
         }
     }
@@ -98,15 +103,29 @@ impl T5Config {
             Some(rest) => (true, rest),
             None => (false, proj),
         };
-        let name = if gated && name == "gelu" { "gelu_new" } else { name };
-        Ok((gated, Activation::from_name(name).map_err(|_| {
-            Error::Config(format!("config.json: unsupported feed_forward_proj '{proj}'"))
-        })?))
+        let name = if gated && name == "gelu" {
+            "gelu_new"
+        } else {
+            name
+        };
+        Ok((
+            gated,
+            Activation::from_name(name).map_err(|_| {
+                Error::Config(format!(
+                    "config.json: unsupported feed_forward_proj '{proj}'"
+                ))
+            })?,
+        ))
     }
 }
 
 /// T5's bucketing of relative positions (key − query), computed in f32 like Transformers.
-pub fn relative_position_bucket(relative: i64, bidirectional: bool, num_buckets: usize, max_distance: usize) -> u32 {
+pub fn relative_position_bucket(
+    relative: i64,
+    bidirectional: bool,
+    num_buckets: usize,
+    max_distance: usize,
+) -> u32 {
     let mut buckets = num_buckets as i64;
     let mut result = 0i64;
     let distance = if bidirectional {
@@ -146,7 +165,13 @@ pub struct T5Attention {
 }
 
 impl T5Attention {
-    fn load(w: &Weights, name: &str, cfg: &T5Config, has_bias: bool, bidirectional: bool) -> Result<Self> {
+    fn load(
+        w: &Weights,
+        name: &str,
+        cfg: &T5Config,
+        has_bias: bool,
+        bidirectional: bool,
+    ) -> Result<Self> {
         let inner = cfg.num_heads * cfg.d_kv;
         let relative_bias = if has_bias {
             Some(w.get(
@@ -171,19 +196,32 @@ impl T5Attention {
     }
 
     /// Relative position bias (1, heads, queries, keys) for queries at `offset..offset+queries`.
-    fn position_bias(&self, queries: usize, keys: usize, offset: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
+    fn position_bias(
+        &self,
+        queries: usize,
+        keys: usize,
+        offset: usize,
+        device: &Device,
+    ) -> candle_core::Result<Option<Tensor>> {
         let Some(table) = &self.relative_bias else {
             return Ok(None);
         };
         let buckets: Vec<u32> = (0..queries)
             .flat_map(|i| {
                 (0..keys).map(move |j| {
-                    relative_position_bucket(j as i64 - (i + offset) as i64, self.bidirectional, self.num_buckets, self.max_distance)
+                    relative_position_bucket(
+                        j as i64 - (i + offset) as i64,
+                        self.bidirectional,
+                        self.num_buckets,
+                        self.max_distance,
+                    )
                 })
             })
             .collect();
         let ids = Tensor::from_vec(buckets, queries * keys, device)?;
-        let bias = table.index_select(&ids, 0)?.reshape((queries, keys, self.heads))?;
+        let bias = table
+            .index_select(&ids, 0)?
+            .reshape((queries, keys, self.heads))?;
         Ok(Some(bias.permute((2, 0, 1))?.unsqueeze(0)?))
     }
 
@@ -199,13 +237,22 @@ impl T5Attention {
     ) -> candle_core::Result<Tensor> {
         let Some(cache) = cache else {
             let source = kv_input.unwrap_or(xs);
-            let (q, k, v) = (self.q.forward(xs, train)?, self.k.forward(source, train)?, self.v.forward(source, train)?);
-            return self.o.forward(&attend(&q, &k, &v, self.heads, bias, 1.0, self.dropout, train)?, train);
+            let (q, k, v) = (
+                self.q.forward(xs, train)?,
+                self.k.forward(source, train)?,
+                self.v.forward(source, train)?,
+            );
+            return self.o.forward(
+                &attend(&q, &k, &v, self.heads, bias, 1.0, self.dropout, train)?,
+                train,
+            );
         };
         // decoding step by step: keys and values of earlier steps (or the encoder's) are cached
         let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
         let (k, v) = match (kv_input, cache.is_empty()) {
-            (Some(_), false) => cache.view()?.ok_or_else(|| candle_core::Error::Msg("empty cross-attention cache".into()))?,
+            (Some(_), false) => cache
+                .view()?
+                .ok_or_else(|| candle_core::Error::Msg("empty cross-attention cache".into()))?,
             (source, _) => {
                 let source = source.unwrap_or(xs);
                 let k = split_heads(&self.k.forward(source, train)?, self.heads)?;
@@ -219,7 +266,8 @@ impl T5Attention {
                 }
             }
         };
-        self.o.forward(&merge_heads(&attend_inference(&q, &k, &v, bias)?)?, train)
+        self.o
+            .forward(&merge_heads(&attend_inference(&q, &k, &v, bias)?)?, train)
     }
 }
 
@@ -237,9 +285,21 @@ impl FeedForward {
         let (gated, activation) = cfg.feed_forward()?;
         let lin = |n: &str, i, o| Linear::load(w, &format!("{name}.{n}"), i, o, false);
         Ok(Self {
-            wi: if gated { None } else { Some(lin("wi", cfg.d_model, cfg.d_ff)?) },
-            wi_0: if gated { Some(lin("wi_0", cfg.d_model, cfg.d_ff)?) } else { None },
-            wi_1: if gated { Some(lin("wi_1", cfg.d_model, cfg.d_ff)?) } else { None },
+            wi: if gated {
+                None
+            } else {
+                Some(lin("wi", cfg.d_model, cfg.d_ff)?)
+            },
+            wi_0: if gated {
+                Some(lin("wi_0", cfg.d_model, cfg.d_ff)?)
+            } else {
+                None
+            },
+            wi_1: if gated {
+                Some(lin("wi_1", cfg.d_model, cfg.d_ff)?)
+            } else {
+                None
+            },
             wo: lin("wo", cfg.d_ff, cfg.d_model)?,
             activation,
             dropout: cfg.dropout_rate,
@@ -252,14 +312,22 @@ impl FeedForward {
         let hidden = match (&self.wi, &self.wi_0, &self.wi_1) {
             (Some(wi), _, _) => {
                 let h = wi.forward(xs, train)?;
-                match fast.map(|kind| fused_activation(kind, &h, None)).transpose()?.flatten() {
+                match fast
+                    .map(|kind| fused_activation(kind, &h, None))
+                    .transpose()?
+                    .flatten()
+                {
                     Some(out) => out,
                     None => self.activation.forward(&h)?,
                 }
             }
             (None, Some(wi_0), Some(wi_1)) => {
                 let (a, b) = (wi_0.forward(xs, train)?, wi_1.forward(xs, train)?);
-                match fast.map(|kind| fused_activation(kind, &a, Some(&b))).transpose()?.flatten() {
+                match fast
+                    .map(|kind| fused_activation(kind, &a, Some(&b)))
+                    .transpose()?
+                    .flatten()
+                {
                     Some(out) => out,
                     None => (self.activation.forward(&a)? * b)?,
                 }
@@ -336,10 +404,26 @@ impl DecoderCache {
 impl Block {
     fn load(w: &Weights, name: &str, cfg: &T5Config, first: bool, decoder: bool) -> Result<Self> {
         let eps = cfg.layer_norm_epsilon;
-        let norm = |i: usize| RmsNorm::load(w, &format!("{name}.layer.{i}.layer_norm"), cfg.d_model, eps);
-        let self_attn = T5Attention::load(w, &format!("{name}.layer.0.SelfAttention"), cfg, first, !decoder)?;
+        let norm =
+            |i: usize| RmsNorm::load(w, &format!("{name}.layer.{i}.layer_norm"), cfg.d_model, eps);
+        let self_attn = T5Attention::load(
+            w,
+            &format!("{name}.layer.0.SelfAttention"),
+            cfg,
+            first,
+            !decoder,
+        )?;
         let cross = if decoder {
-            Some((norm(1)?, T5Attention::load(w, &format!("{name}.layer.1.EncDecAttention"), cfg, false, true)?))
+            Some((
+                norm(1)?,
+                T5Attention::load(
+                    w,
+                    &format!("{name}.layer.1.EncDecAttention"),
+                    cfg,
+                    false,
+                    true,
+                )?,
+            ))
         } else {
             None
         };
@@ -367,10 +451,22 @@ impl Block {
             Some((s, c)) => (Some(s), Some(c)),
             None => (None, None),
         };
-        let attn = self.self_attn.forward(&self.self_norm.forward(xs)?, None, self_bias, self_cache, train)?;
+        let attn = self.self_attn.forward(
+            &self.self_norm.forward(xs)?,
+            None,
+            self_bias,
+            self_cache,
+            train,
+        )?;
         let mut xs = (xs + dropout(&attn, self.dropout, train)?)?;
         if let (Some((norm, attn)), Some((encoder_out, encoder_bias))) = (&self.cross, encoder) {
-            let out = attn.forward(&norm.forward(&xs)?, Some(encoder_out), Some(encoder_bias), cross_cache, train)?;
+            let out = attn.forward(
+                &norm.forward(&xs)?,
+                Some(encoder_out),
+                Some(encoder_bias),
+                cross_cache,
+                train,
+            )?;
             xs = (xs + dropout(&out, self.dropout, train)?)?;
         }
         let out = self.ff.forward(&self.ff_norm.forward(&xs)?, train)?;
@@ -401,7 +497,12 @@ impl Stack {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             blocks,
-            final_norm: RmsNorm::load(w, &format!("{name}.final_layer_norm"), cfg.d_model, cfg.layer_norm_epsilon)?,
+            final_norm: RmsNorm::load(
+                w,
+                &format!("{name}.final_layer_norm"),
+                cfg.d_model,
+                cfg.layer_norm_epsilon,
+            )?,
             dropout: cfg.dropout_rate,
         })
     }
@@ -422,7 +523,11 @@ impl T5 {
     pub fn load(config: T5Config, weights: &Weights) -> Result<Self> {
         let cfg = &config;
         let shared = weights.get_any(
-            &["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"],
+            &[
+                "shared.weight",
+                "encoder.embed_tokens.weight",
+                "decoder.embed_tokens.weight",
+            ],
             &[cfg.vocab_size, cfg.d_model],
         )?;
         for tied in ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"] {
@@ -455,9 +560,18 @@ impl T5 {
     }
 
     /// Encoder hidden states (batch, time, d_model). `mask` is (batch, time) of 1/0.
-    pub fn encode(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+    pub fn encode(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let (_, t) = input_ids.dims2()?;
-        let mut xs = dropout(&self.shared.forward(input_ids)?, self.encoder.dropout, train)?;
+        let mut xs = dropout(
+            &self.shared.forward(input_ids)?,
+            self.encoder.dropout,
+            train,
+        )?;
         let bias = self.encoder.blocks[0]
             .self_attn
             .position_bias(t, t, 0, &self.device)?;
@@ -469,7 +583,11 @@ impl T5 {
         for block in &self.encoder.blocks {
             xs = block.forward(&xs, Some(&bias), None, None, train)?;
         }
-        dropout(&self.encoder.final_norm.forward(&xs)?, self.encoder.dropout, train)
+        dropout(
+            &self.encoder.final_norm.forward(&xs)?,
+            self.encoder.dropout,
+            train,
+        )
     }
 
     /// Decoder logits (batch, time, vocab) for `decoder_ids`. With a cache, `decoder_ids`
@@ -485,10 +603,21 @@ impl T5 {
         let (_, t) = decoder_ids.dims2()?;
         let offset = cache.as_ref().map(|c| c.length).unwrap_or(0);
         let keys = offset + t;
-        let mut xs = dropout(&self.shared.forward(decoder_ids)?, self.decoder.dropout, train)?;
+        let mut xs = dropout(
+            &self.shared.forward(decoder_ids)?,
+            self.decoder.dropout,
+            train,
+        )?;
         // one new position sees every cached one: no causal mask needed
-        let causal = if t == 1 { None } else { Some(causal_bias(t, keys, offset, &self.device)?) };
-        let position = self.decoder.blocks[0].self_attn.position_bias(t, keys, offset, &self.device)?;
+        let causal = if t == 1 {
+            None
+        } else {
+            Some(causal_bias(t, keys, offset, &self.device)?)
+        };
+        let position =
+            self.decoder.blocks[0]
+                .self_attn
+                .position_bias(t, keys, offset, &self.device)?;
         let self_bias = match (position, causal) {
             (Some(p), Some(c)) => Some(p.broadcast_add(&c)?),
             (p, c) => p.or(c),
@@ -504,24 +633,38 @@ impl T5 {
         }
         for (i, block) in self.decoder.blocks.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            xs = block.forward(&xs, self_bias.as_ref(), Some((encoder_out, &cross_bias)), layer_cache, train)?;
+            xs = block.forward(
+                &xs,
+                self_bias.as_ref(),
+                Some((encoder_out, &cross_bias)),
+                layer_cache,
+                train,
+            )?;
         }
         if let Some(cache) = cache {
             cache.length += t;
         }
-        let mut xs = dropout(&self.decoder.final_norm.forward(&xs)?, self.decoder.dropout, train)?;
+        let mut xs = dropout(
+            &self.decoder.final_norm.forward(&xs)?,
+            self.decoder.dropout,
+            train,
+        )?;
         if self.config.scales_decoder_output() {
             xs = (xs * (self.config.d_model as f64).powf(-0.5))?;
         }
         self.lm_head.forward(&xs, train)
     }
-
 }
 
 impl crate::lora::Adaptable for T5 {
     fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out: Vec<&mut Linear> = Vec::new();
-        for block in self.encoder.blocks.iter_mut().chain(self.decoder.blocks.iter_mut()) {
+        for block in self
+            .encoder
+            .blocks
+            .iter_mut()
+            .chain(self.decoder.blocks.iter_mut())
+        {
             out.extend(block.linears_mut());
         }
         out.push(&mut self.lm_head);
@@ -535,14 +678,28 @@ impl crate::lora::Adaptable for T5 {
 
 impl T5 {
     /// Per-token negative log-likelihood of the batch's labels (batch, target_len), zero on padding.
-    pub fn token_nll(&self, batch: &crate::data::batch::Seq2SeqBatch, train: bool) -> candle_core::Result<Tensor> {
+    pub fn token_nll(
+        &self,
+        batch: &crate::data::batch::Seq2SeqBatch,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let encoded = self.encode(&batch.input_ids, &batch.attention_mask, train)?;
-        let logits = self.decode(&batch.decoder_input_ids, &encoded, &batch.attention_mask, None, train)?;
+        let logits = self.decode(
+            &batch.decoder_input_ids,
+            &encoded,
+            &batch.attention_mask,
+            None,
+            train,
+        )?;
         crate::nn::loss::token_nll(&logits, &batch.labels)? * &batch.label_mask
     }
 
     /// Transformers' loss: mean cross-entropy over every non-padding target token of the batch.
-    pub fn loss(&self, batch: &crate::data::batch::Seq2SeqBatch, train: bool) -> candle_core::Result<Tensor> {
+    pub fn loss(
+        &self,
+        batch: &crate::data::batch::Seq2SeqBatch,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let nll = self.token_nll(batch, train)?;
         crate::nn::loss::masked_mean(&nll, &batch.label_mask)
     }

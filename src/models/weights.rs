@@ -47,7 +47,12 @@ impl Weights {
         Ok(Self::from_tensors(tensors, source, dtype, device))
     }
 
-    pub fn from_tensors(tensors: HashMap<String, Tensor>, source: PathBuf, dtype: DType, device: &Device) -> Self {
+    pub fn from_tensors(
+        tensors: HashMap<String, Tensor>,
+        source: PathBuf,
+        dtype: DType,
+        device: &Device,
+    ) -> Self {
         Self {
             tensors,
             source,
@@ -64,7 +69,8 @@ impl Weights {
     /// (zeros when `std` is 0) with a seeded generator. Optional tensors count as absent.
     pub fn synthetic(std: f64, seed: u64, dtype: DType, device: &Device) -> Self {
         use rand::SeedableRng;
-        let mut weights = Self::from_tensors(HashMap::new(), PathBuf::from("<synthetic>"), dtype, device);
+        let mut weights =
+            Self::from_tensors(HashMap::new(), PathBuf::from("<synthetic>"), dtype, device);
         weights.synthetic = Some(Synthetic {
             std,
             rng: RefCell::new(rand::rngs::StdRng::seed_from_u64(seed)),
@@ -88,7 +94,10 @@ impl Weights {
             let values: Vec<f32> = (0..count).map(|_| normal.sample(&mut *rng)).collect();
             Tensor::from_vec(values, shape, &self.device)?.to_dtype(self.dtype)?
         };
-        synthetic.made.borrow_mut().insert(name.to_string(), tensor.clone());
+        synthetic
+            .made
+            .borrow_mut()
+            .insert(name.to_string(), tensor.clone());
         Ok(tensor)
     }
 
@@ -121,14 +130,18 @@ impl Weights {
         if let (None, Some(synthetic)) = (self.resolve(name), &self.synthetic) {
             return self.make_up(synthetic, name, shape);
         }
-        let key = self.resolve(name).ok_or_else(|| {
-            Error::file(&self.source, format!("missing tensor '{name}'"))
-        })?;
+        let key = self
+            .resolve(name)
+            .ok_or_else(|| Error::file(&self.source, format!("missing tensor '{name}'")))?;
         let tensor = &self.tensors[&key];
         if tensor.dims() != shape {
             return Err(Error::file(
                 &self.source,
-                format!("tensor '{key}' has shape {:?}, expected {:?}", tensor.dims(), shape),
+                format!(
+                    "tensor '{key}' has shape {:?}, expected {:?}",
+                    tensor.dims(),
+                    shape
+                ),
             ));
         }
         self.used.borrow_mut().insert(key);
@@ -167,7 +180,13 @@ impl Weights {
             + self
                 .synthetic
                 .as_ref()
-                .map(|s| s.made.borrow().values().map(|t| t.elem_count()).sum::<usize>())
+                .map(|s| {
+                    s.made
+                        .borrow()
+                        .values()
+                        .map(|t| t.elem_count())
+                        .sum::<usize>()
+                })
                 .unwrap_or(0)
     }
 

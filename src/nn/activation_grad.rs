@@ -13,7 +13,10 @@ impl CustomOp1 for Activate {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = layout.shape().elem_count();
         let xs = &storage.as_slice::<f32>()?[layout.start_offset()..][..n];
-        Ok((CpuStorage::F32(activate_all(self.0, xs)), layout.shape().clone()))
+        Ok((
+            CpuStorage::F32(activate_all(self.0, xs)),
+            layout.shape().clone(),
+        ))
     }
 
     fn bwd(&self, xs: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -56,12 +59,20 @@ mod tests {
         for (kind, reference) in cases {
             let fast = activate(kind, &x)?.expect("qualifies");
             let slow = reference(&x)?;
-            let diff = (&fast - &slow)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            let diff = (&fast - &slow)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
             assert!(diff < 2e-6, "{kind:?} value: {diff}");
             let g1 = (fast * &weights)?.sum_all()?.backward()?;
             let g2 = (slow * &weights)?.sum_all()?.backward()?;
             let (g1, g2) = (g1.get(&x).expect("grad"), g2.get(&x).expect("grad"));
-            let diff = (g1 - g2)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            let diff = (g1 - g2)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
             assert!(diff < 2e-5, "{kind:?} gradient: {diff}");
         }
         Ok(())

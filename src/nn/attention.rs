@@ -6,7 +6,9 @@ use candle_core::{DType, Result, Tensor};
 /// (batch, time, heads·dim) → (batch, heads, time, dim)
 pub fn split_heads(xs: &Tensor, heads: usize) -> Result<Tensor> {
     let (b, t, hd) = xs.dims3()?;
-    xs.reshape((b, t, heads, hd / heads))?.transpose(1, 2)?.contiguous()
+    xs.reshape((b, t, heads, hd / heads))?
+        .transpose(1, 2)?
+        .contiguous()
 }
 
 /// (batch, heads, time, dim) → (batch, time, heads·dim)
@@ -51,7 +53,15 @@ pub fn attend_graph_projected(
     train: bool,
 ) -> Result<Tensor> {
     let split = |x: &Tensor| split_heads(x, heads);
-    merge_heads(&attend_graph(&split(q)?, &split(k)?, &split(v)?, bias, scale, dropout_p, train)?)
+    merge_heads(&attend_graph(
+        &split(q)?,
+        &split(k)?,
+        &split(v)?,
+        bias,
+        scale,
+        dropout_p,
+        train,
+    )?)
 }
 
 /// [`attend`] as a chain of candle ops (any device and dtype); softmax runs in f32 as in
@@ -89,7 +99,12 @@ pub fn padding_bias(mask: &Tensor) -> Result<Tensor> {
 }
 
 /// Causal bias (1, 1, query, key) for a decoder whose queries start at `offset`.
-pub fn causal_bias(queries: usize, keys: usize, offset: usize, device: &candle_core::Device) -> Result<Tensor> {
+pub fn causal_bias(
+    queries: usize,
+    keys: usize,
+    offset: usize,
+    device: &candle_core::Device,
+) -> Result<Tensor> {
     let values: Vec<f32> = (0..queries)
         .flat_map(|i| (0..keys).map(move |j| if j <= i + offset { 0.0 } else { f32::MIN }))
         .collect();

@@ -7,11 +7,11 @@
 //! spend most of a step on single-threaded elementwise work).
 use super::cpu_f32::{simd_dispatch, with_f32, with_optional_f32, SendPtr};
 use super::dropout::fill_mask;
-use super::gemm::{matmul, Operand, Product};
 use super::fused_attention::softmax_in_place;
+use super::gemm::{matmul, Operand, Product};
+use super::saved::Saved;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use super::saved::Saved;
 
 /// Where one 4-D tensor's (batch, head) matrix starts, and its row and column strides.
 #[derive(Clone, Copy, Debug)]
@@ -27,20 +27,38 @@ impl Strided {
     /// A tensor laid out as (batch, head, row, col).
     fn heads_first(layout: &Layout) -> Self {
         let s = layout.stride();
-        Self { offset: layout.start_offset(), batch: s[0], head: s[1], row: s[2], col: s[3] }
+        Self {
+            offset: layout.start_offset(),
+            batch: s[0],
+            head: s[1],
+            row: s[2],
+            col: s[3],
+        }
     }
 
     /// A tensor laid out as (batch, row, head, col).
     fn rows_first(layout: &Layout) -> Self {
         let s = layout.stride();
-        Self { offset: layout.start_offset(), batch: s[0], row: s[1], head: s[2], col: s[3] }
+        Self {
+            offset: layout.start_offset(),
+            batch: s[0],
+            row: s[1],
+            head: s[2],
+            col: s[3],
+        }
     }
 
     /// A (batch, row, heads·col) projection seen as (batch, row, head, col).
     fn split(layout: &Layout, heads: usize) -> Self {
         let s = layout.stride();
         let dim = layout.dims()[2] / heads;
-        Self { offset: layout.start_offset(), batch: s[0], row: s[1], head: dim * s[2], col: s[2] }
+        Self {
+            offset: layout.start_offset(),
+            batch: s[0],
+            row: s[1],
+            head: dim * s[2],
+            col: s[2],
+        }
     }
 
     fn start(&self, batch: usize, head: usize) -> usize {
@@ -49,7 +67,11 @@ impl Strided {
 }
 
 fn operand(data: &[f32], view: &Strided, batch: usize, head: usize) -> Operand {
-    Operand { ptr: data[view.start(batch, head)..].as_ptr(), row: view.row, col: view.col }
+    Operand {
+        ptr: data[view.start(batch, head)..].as_ptr(),
+        row: view.row,
+        col: view.col,
+    }
 }
 
 struct TrainAttention {
@@ -78,7 +100,11 @@ struct Dims {
 
 impl Dims {
     fn view(&self, layout: &Layout) -> Strided {
-        if self.split { Strided::split(layout, self.heads) } else { Strided::heads_first(layout) }
+        if self.split {
+            Strided::split(layout, self.heads)
+        } else {
+            Strided::heads_first(layout)
+        }
     }
 
     /// The gradient of an input: where head `i`'s block starts and its row stride, in a
@@ -99,11 +125,27 @@ impl TrainAttention {
     /// projections; the output and the gradients take the same form.
     fn dims(&self, q: &Layout, k: &Layout) -> Result<Dims> {
         match (q.dims(), k.dims()) {
-            (&[batch, heads, queries, dim], &[_, _, keys, _]) => Ok(Dims { batch, heads, queries, keys, dim, split: false }),
-            (&[batch, queries, width], &[_, keys, _]) => {
-                Ok(Dims { batch, heads: self.heads, queries, keys, dim: width / self.heads, split: true })
-            }
-            _ => Err(candle_core::Error::Msg(format!("attention inputs of shapes {:?} and {:?}", q.dims(), k.dims()))),
+            (&[batch, heads, queries, dim], &[_, _, keys, _]) => Ok(Dims {
+                batch,
+                heads,
+                queries,
+                keys,
+                dim,
+                split: false,
+            }),
+            (&[batch, queries, width], &[_, keys, _]) => Ok(Dims {
+                batch,
+                heads: self.heads,
+                queries,
+                keys,
+                dim: width / self.heads,
+                split: true,
+            }),
+            _ => Err(candle_core::Error::Msg(format!(
+                "attention inputs of shapes {:?} and {:?}",
+                q.dims(),
+                k.dims()
+            ))),
         }
     }
 
@@ -123,14 +165,27 @@ impl TrainAttention {
     ) {
         let (b, h) = (i / n.heads, i % n.heads);
         // SAFETY: operands come from checked layouts; `probs` is this head's own buffer.
-        unsafe { matmul(n.queries, n.keys, n.dim, probs.as_mut_ptr(), n.keys, q, k.t(), Product::SERIAL.scaled(self.scale)) };
+        unsafe {
+            matmul(
+                n.queries,
+                n.keys,
+                n.dim,
+                probs.as_mut_ptr(),
+                n.keys,
+                q,
+                k.t(),
+                Product::SERIAL.scaled(self.scale),
+            )
+        };
         for (row, s) in probs.chunks_exact_mut(n.keys).enumerate() {
             if let Some((data, view)) = bias {
                 let start = view.start(b, h) + row * view.row;
                 if view.col == 1 {
                     add_row(s, &data[start..start + n.keys]);
                 } else {
-                    s.iter_mut().enumerate().for_each(|(j, x)| *x += data[start + j * view.col]);
+                    s.iter_mut()
+                        .enumerate()
+                        .for_each(|(j, x)| *x += data[start + j * view.col]);
                 }
             }
             softmax_in_place(s);
@@ -144,7 +199,18 @@ impl TrainAttention {
             std::borrow::Cow::Borrowed(&*probs)
         };
         // SAFETY: `out` is this head's own (queries × dim) block of the output.
-        unsafe { matmul(n.queries, n.dim, n.keys, out, out_row, Operand::dense(&weights, n.keys), v, Product::SERIAL) };
+        unsafe {
+            matmul(
+                n.queries,
+                n.dim,
+                n.keys,
+                out,
+                out_row,
+                Operand::dense(&weights, n.keys),
+                v,
+                Product::SERIAL,
+            )
+        };
     }
 }
 
@@ -164,13 +230,21 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn softmax_grad_generic(ds: &mut [f32], probs: &[f32], mask: Option<&[f32]>, keys: usize, scale: f32) {
+fn softmax_grad_generic(
+    ds: &mut [f32],
+    probs: &[f32],
+    mask: Option<&[f32]>,
+    keys: usize,
+    scale: f32,
+) {
     if let Some(m) = mask {
         ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
     }
     for (d, p) in ds.chunks_exact_mut(keys).zip(probs.chunks_exact(keys)) {
         let dot = super::cpu_f32::dot(d, p);
-        d.iter_mut().zip(p).for_each(|(d, p)| *d = p * (*d - dot) * scale);
+        d.iter_mut()
+            .zip(p)
+            .for_each(|(d, p)| *d = p * (*d - dot) * scale);
     }
 }
 
@@ -190,10 +264,21 @@ impl CustomOp3 for TrainAttention {
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let n = self.dims(ql, kl)?;
-        let (qd, kd, vd) = (qs.as_slice::<f32>()?, ks.as_slice::<f32>()?, vs.as_slice::<f32>()?);
+        let (qd, kd, vd) = (
+            qs.as_slice::<f32>()?,
+            ks.as_slice::<f32>()?,
+            vs.as_slice::<f32>()?,
+        );
         let (qv, kv, vv) = (n.view(ql), n.view(kl), n.view(vl));
         let per_head = n.queries * n.keys;
-        let mut probs = vec![0f32; if self.save { n.batch * n.heads * per_head } else { 0 }];
+        let mut probs = vec![
+            0f32;
+            if self.save {
+                n.batch * n.heads * per_head
+            } else {
+                0
+            }
+        ];
         let mut out = vec![0f32; n.batch * n.queries * n.heads * n.dim];
         let out_ptr = SendPtr(out.as_mut_ptr());
         let out_row = n.heads * n.dim;
@@ -206,13 +291,24 @@ impl CustomOp3 for TrainAttention {
             let bias_view = bias.as_ref().map(|t| Strided::heads_first(t.layout()));
             let head = |i: usize, p: &mut [f32]| {
                 let (b, h) = (i / n.heads, i % n.heads);
-                let operands = (operand(qd, &qv, b, h), operand(kd, &kv, b, h), operand(vd, &vv, b, h));
-                let out = out_ptr.get().wrapping_add(b * n.queries * out_row + h * n.dim);
+                let operands = (
+                    operand(qd, &qv, b, h),
+                    operand(kd, &kv, b, h),
+                    operand(vd, &vv, b, h),
+                );
+                let out = out_ptr
+                    .get()
+                    .wrapping_add(b * n.queries * out_row + h * n.dim);
                 let bias = bias_data.zip(bias_view.as_ref());
-                self.forward_head(i, &n, operands.0, operands.1, operands.2, bias, p, out, out_row);
+                self.forward_head(
+                    i, &n, operands.0, operands.1, operands.2, bias, p, out, out_row,
+                );
             };
             if self.save {
-                probs.par_chunks_mut(per_head).enumerate().for_each(|(i, p)| head(i, p));
+                probs
+                    .par_chunks_mut(per_head)
+                    .enumerate()
+                    .for_each(|(i, p)| head(i, p));
             } else {
                 (0..n.batch * n.heads)
                     .into_par_iter()
@@ -245,13 +341,27 @@ impl CustomOp3 for TrainAttention {
         let probs = self.probs.take()?;
         let n = self.dims(q.layout(), k.layout())?;
         let (qv, kv, vv) = (n.view(q.layout()), n.view(k.layout()), n.view(v.layout()));
-        let gv = if n.split { Strided::split(grad.layout(), n.heads) } else { Strided::rows_first(grad.layout()) };
+        let gv = if n.split {
+            Strided::split(grad.layout(), n.heads)
+        } else {
+            Strided::rows_first(grad.layout())
+        };
         let (qn, kn) = (n.queries * n.dim, n.keys * n.dim);
         // an input off the graph (e.g. k and v of the first layer when only q has an adapter) gets no gradient
         let (need_q, need_k, need_v) = (q.track_op(), k.track_op(), v.track_op());
-        let buffer = |needed: bool, len: usize| if needed { vec![0f32; n.batch * n.heads * len] } else { Vec::new() };
+        let buffer = |needed: bool, len: usize| {
+            if needed {
+                vec![0f32; n.batch * n.heads * len]
+            } else {
+                Vec::new()
+            }
+        };
         let (mut dq, mut dk, mut dv) = (buffer(need_q, qn), buffer(need_k, kn), buffer(need_v, kn));
-        let (dq_ptr, dk_ptr, dv_ptr) = (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
+        let (dq_ptr, dk_ptr, dv_ptr) = (
+            SendPtr(dq.as_mut_ptr()),
+            SendPtr(dk.as_mut_ptr()),
+            SendPtr(dv.as_mut_ptr()),
+        );
         let per_head = n.queries * n.keys;
         with_f32(q, |qd| {
             with_f32(k, |kd| {
@@ -259,15 +369,21 @@ impl CustomOp3 for TrainAttention {
                     with_f32(grad, |gd| {
                         probs.par_chunks(per_head).enumerate().for_each(|(i, p)| {
                             let (b, h) = (i / n.heads, i % n.heads);
-                            let (qo, ko, vo, go) =
-                                (operand(qd, &qv, b, h), operand(kd, &kv, b, h), operand(vd, &vv, b, h), operand(gd, &gv, b, h));
+                            let (qo, ko, vo, go) = (
+                                operand(qd, &qv, b, h),
+                                operand(kd, &kv, b, h),
+                                operand(vd, &vv, b, h),
+                                operand(gd, &gv, b, h),
+                            );
                             let mask = (self.dropout > 0.0).then(|| {
                                 let mut mask = vec![0f32; per_head];
                                 fill_mask(self.seed, i, self.dropout, &mut mask);
                                 mask
                             });
                             let weights = match &mask {
-                                Some(m) => std::borrow::Cow::Owned(m.iter().zip(p).map(|(m, p)| m * p).collect::<Vec<_>>()),
+                                Some(m) => std::borrow::Cow::Owned(
+                                    m.iter().zip(p).map(|(m, p)| m * p).collect::<Vec<_>>(),
+                                ),
                                 None => std::borrow::Cow::Borrowed(p),
                             };
                             let mut ds = vec![0f32; per_head];
@@ -276,23 +392,59 @@ impl CustomOp3 for TrainAttention {
                             unsafe {
                                 if need_v {
                                     let (start, row) = n.gradient_block(i, n.keys);
-                                    matmul(n.keys, n.dim, n.queries, dv_ptr.get().add(start), row, Operand::dense(&weights, n.keys).t(), go, Product::SERIAL);
+                                    matmul(
+                                        n.keys,
+                                        n.dim,
+                                        n.queries,
+                                        dv_ptr.get().add(start),
+                                        row,
+                                        Operand::dense(&weights, n.keys).t(),
+                                        go,
+                                        Product::SERIAL,
+                                    );
                                 }
                                 if !(need_q || need_k) {
                                     return;
                                 }
-                                matmul(n.queries, n.keys, n.dim, ds.as_mut_ptr(), n.keys, go, vo.t(), Product::SERIAL);
+                                matmul(
+                                    n.queries,
+                                    n.keys,
+                                    n.dim,
+                                    ds.as_mut_ptr(),
+                                    n.keys,
+                                    go,
+                                    vo.t(),
+                                    Product::SERIAL,
+                                );
                             }
                             softmax_grad(&mut ds, p, mask.as_deref(), n.keys, self.scale);
                             let ds = Operand::dense(&ds, n.keys);
                             unsafe {
                                 if need_q {
                                     let (start, row) = n.gradient_block(i, n.queries);
-                                    matmul(n.queries, n.dim, n.keys, dq_ptr.get().add(start), row, ds, ko, Product::SERIAL);
+                                    matmul(
+                                        n.queries,
+                                        n.dim,
+                                        n.keys,
+                                        dq_ptr.get().add(start),
+                                        row,
+                                        ds,
+                                        ko,
+                                        Product::SERIAL,
+                                    );
                                 }
                                 if need_k {
                                     let (start, row) = n.gradient_block(i, n.keys);
-                                    matmul(n.keys, n.dim, n.queries, dk_ptr.get().add(start), row, ds.t(), qo, Product::SERIAL);
+                                    matmul(
+                                        n.keys,
+                                        n.dim,
+                                        n.queries,
+                                        dk_ptr.get().add(start),
+                                        row,
+                                        ds.t(),
+                                        qo,
+                                        Product::SERIAL,
+                                    );
                                 }
                             }
                         });
@@ -303,8 +455,16 @@ impl CustomOp3 for TrainAttention {
         })?;
         let device = q.device();
         let (shape_q, shape_k) = (q.shape().clone(), k.shape().clone());
-        let gradient = |needed: bool, data: Vec<f32>, shape: Shape| needed.then(|| Tensor::from_vec(data, shape, device)).transpose();
-        Ok((gradient(need_q, dq, shape_q)?, gradient(need_k, dk, shape_k.clone())?, gradient(need_v, dv, shape_k)?))
+        let gradient = |needed: bool, data: Vec<f32>, shape: Shape| {
+            needed
+                .then(|| Tensor::from_vec(data, shape, device))
+                .transpose()
+        };
+        Ok((
+            gradient(need_q, dq, shape_q)?,
+            gradient(need_k, dk, shape_k.clone())?,
+            gradient(need_v, dv, shape_k)?,
+        ))
     }
 }
 
@@ -329,7 +489,16 @@ pub fn attend_cpu(
         return Ok(None);
     }
     let with_gradient = q.track_op() || k.track_op() || v.track_op();
-    Ok(Some(attend_fused(q, k, v, heads, bias, scale, dropout, with_gradient)?))
+    Ok(Some(attend_fused(
+        q,
+        k,
+        v,
+        heads,
+        bias,
+        scale,
+        dropout,
+        with_gradient,
+    )?))
 }
 
 /// The kernel behind [`attend_cpu`] for CPU f32 inputs already checked, which may also be
@@ -355,7 +524,11 @@ pub(super) fn attend_fused(
         save: with_gradient,
         probs: Saved::new("attention"),
     };
-    let out = if with_gradient { q.apply_op3(k, v, op)? } else { q.apply_op3_no_bwd(k, v, &op)? };
+    let out = if with_gradient {
+        q.apply_op3(k, v, op)?
+    } else {
+        q.apply_op3_no_bwd(k, v, &op)?
+    };
     if out.rank() == 4 {
         out.transpose(1, 2)
     } else {
@@ -370,20 +543,53 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        let scale = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1e-6);
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap() / scale
+        let scale = b
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .max(1e-6);
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            / scale
     }
 
     /// The same attention as a chain of candle ops.
-    fn graph(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, bias: Option<&Tensor>, scale: f64) -> Result<Tensor> {
+    fn graph(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        heads: usize,
+        bias: Option<&Tensor>,
+        scale: f64,
+    ) -> Result<Tensor> {
         crate::nn::attention::attend_graph_projected(q, k, v, heads, bias, scale, 0.0, false)
     }
 
     /// Checks the fused output against the graph's and returns both sides' gradients of
     /// Σ output·weights.
     fn gradients(fast: Tensor, slow: Tensor, weights: &Tensor) -> Result<(GradStore, GradStore)> {
-        assert!(max_diff(&fast, &slow) < 1e-5, "forward: {}", max_diff(&fast, &slow));
-        Ok(((fast * weights)?.sum_all()?.backward()?, (slow * weights)?.sum_all()?.backward()?))
+        assert!(
+            max_diff(&fast, &slow) < 1e-5,
+            "forward: {}",
+            max_diff(&fast, &slow)
+        );
+        Ok((
+            (fast * weights)?.sum_all()?.backward()?,
+            (slow * weights)?.sum_all()?.backward()?,
+        ))
     }
 
     /// q, k, v as (batch, time, heads·dim) projections, as the models pass them.
@@ -407,8 +613,15 @@ mod tests {
                 let slow = graph(&qv, &kv, &vv, h, bias, scale)?;
                 let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
                 for x in [&qv, &kv, &vv] {
-                    let (g1, g2) = (fast_grads.get(x).expect("grad"), slow_grads.get(x).expect("grad"));
-                    assert!(max_diff(g1, g2) < 1e-5, "gradient {tq}x{tk}: {}", max_diff(g1, g2));
+                    let (g1, g2) = (
+                        fast_grads.get(x).expect("grad"),
+                        slow_grads.get(x).expect("grad"),
+                    );
+                    assert!(
+                        max_diff(g1, g2) < 1e-5,
+                        "gradient {tq}x{tk}: {}",
+                        max_diff(g1, g2)
+                    );
                 }
             }
         }
@@ -426,7 +639,10 @@ mod tests {
         let fast = attend_cpu(&part(0), &part(1), &part(2), h, None, 0.5, 0.0)?.expect("qualifies");
         let slow = graph(&part(0), &part(1), &part(2), h, None, 0.5)?;
         let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
-        let (g1, g2) = (fast_grads.get(&qkv).expect("grad"), slow_grads.get(&qkv).expect("grad"));
+        let (g1, g2) = (
+            fast_grads.get(&qkv).expect("grad"),
+            slow_grads.get(&qkv).expect("grad"),
+        );
         assert!(max_diff(g1, g2) < 1e-5, "gradient {}", max_diff(g1, g2));
         Ok(())
     }
@@ -436,20 +652,36 @@ mod tests {
         let dev = Device::Cpu;
         let (b, t, h, d) = (2, 5, 3, 8);
         let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
-        for tracked in [[true, false, false], [false, true, true], [false, false, true]] {
+        for tracked in [
+            [true, false, false],
+            [false, true, true],
+            [false, false, true],
+        ] {
             let vars: Vec<Var> = (0..3).map(|_| heads(b, t, h, d)).collect();
             let inputs: Vec<Tensor> = vars
                 .iter()
                 .zip(tracked)
-                .map(|(v, on)| if on { v.as_tensor().clone() } else { v.as_tensor().detach() })
+                .map(|(v, on)| {
+                    if on {
+                        v.as_tensor().clone()
+                    } else {
+                        v.as_tensor().detach()
+                    }
+                })
                 .collect();
-            let fast = attend_cpu(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35, 0.0)?.expect("qualifies");
+            let fast = attend_cpu(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35, 0.0)?
+                .expect("qualifies");
             let slow = graph(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
             let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
             for (var, on) in vars.iter().zip(tracked) {
                 assert_eq!(fast_grads.get(var).is_some(), on);
                 if on {
-                    assert!(max_diff(fast_grads.get(var).expect("grad"), slow_grads.get(var).expect("grad")) < 1e-5);
+                    assert!(
+                        max_diff(
+                            fast_grads.get(var).expect("grad"),
+                            slow_grads.get(var).expect("grad")
+                        ) < 1e-5
+                    );
                 }
             }
         }
@@ -464,16 +696,37 @@ mod tests {
         let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
-        let op = |save| TrainAttention { heads: h, bias: None, scale: 0.5, dropout: 0.3, seed: 42, save, probs: Saved::new("attention") };
+        let op = |save| TrainAttention {
+            heads: h,
+            bias: None,
+            scale: 0.5,
+            dropout: 0.3,
+            seed: 42,
+            save,
+            probs: Saved::new("attention"),
+        };
         let objective = |q: &Tensor| -> Result<f64> {
-            q.apply_op3(&k, &v, op(false))?.mul(&weights)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
+            q.apply_op3(&k, &v, op(false))?
+                .mul(&weights)?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()
         };
         let qv = Var::from_tensor(&q)?;
         let out = qv.as_tensor().apply_op3(&k, &v, op(true))?;
-        let zeros = out.flatten_all()?.to_vec1::<f32>()?.iter().filter(|x| **x == 0.0).count();
+        let zeros = out
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .filter(|x| **x == 0.0)
+            .count();
         assert!(zeros == 0, "dropout applies to probabilities, not outputs");
         let grads = (out * &weights)?.sum_all()?.backward()?;
-        let analytic = grads.get(&qv).expect("grad").flatten_all()?.to_vec1::<f32>()?;
+        let analytic = grads
+            .get(&qv)
+            .expect("grad")
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let base = q.flatten_all()?.to_vec1::<f32>()?;
         for (i, want) in analytic.iter().enumerate().step_by(5) {
             let eps = 1e-2f32;
@@ -483,7 +736,10 @@ mod tests {
                 objective(&Tensor::from_vec(x, q.shape(), &dev)?)
             };
             let numeric = (shifted(eps)? - shifted(-eps)?) / (2.0 * eps as f64);
-            assert!((numeric - *want as f64).abs() < 2e-3 * (1.0 + numeric.abs()), "element {i}: {numeric} vs {want}");
+            assert!(
+                (numeric - *want as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
+                "element {i}: {numeric} vs {want}"
+            );
         }
         Ok(())
     }
@@ -494,7 +750,9 @@ mod tests {
         fill_mask(7, 3, 0.1, &mut mask);
         let dropped = mask.iter().filter(|m| **m == 0.0).count() as f64 / mask.len() as f64;
         assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
-        assert!(mask.iter().all(|m| *m == 0.0 || (*m - 1.0 / 0.9).abs() < 1e-6));
+        assert!(mask
+            .iter()
+            .all(|m| *m == 0.0 || (*m - 1.0 / 0.9).abs() < 1e-6));
         let mut other = vec![0f32; 100_000];
         fill_mask(7, 4, 0.1, &mut other);
         assert_ne!(mask, other, "heads get different masks");

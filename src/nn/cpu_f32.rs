@@ -48,7 +48,10 @@ pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R>
 }
 
 /// [`with_f32`] for an optional tensor: `f` gets `None` when there is none.
-pub fn with_optional_f32<R>(t: Option<&Tensor>, f: impl FnOnce(Option<&[f32]>) -> Result<R>) -> Result<R> {
+pub fn with_optional_f32<R>(
+    t: Option<&Tensor>,
+    f: impl FnOnce(Option<&[f32]>) -> Result<R>,
+) -> Result<R> {
     match t {
         Some(t) => with_f32(t, |data| f(Some(data))),
         None => f(None),
@@ -219,7 +222,12 @@ fn has_avx2_fma() -> bool {
 }
 
 /// `f` over parallel chunks of `out` and the matching chunks of `xs` and `other`.
-fn par_chunks(xs: &[f32], other: Option<&[f32]>, out: &mut [f32], f: impl Fn(&[f32], Option<&[f32]>, &mut [f32]) + Sync) {
+fn par_chunks(
+    xs: &[f32],
+    other: Option<&[f32]>,
+    out: &mut [f32],
+    f: impl Fn(&[f32], Option<&[f32]>, &mut [f32]) + Sync,
+) {
     use rayon::prelude::*;
     const CHUNK: usize = 16 * 1024;
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
@@ -231,14 +239,18 @@ fn par_chunks(xs: &[f32], other: Option<&[f32]>, out: &mut [f32], f: impl Fn(&[f
 /// act(x) for a contiguous slice, in parallel.
 pub fn activate_all(kind: FastActivation, xs: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    par_chunks(xs, None, &mut out, |x, _, o| activate_chunk(kind, x, None, o));
+    par_chunks(xs, None, &mut out, |x, _, o| {
+        activate_chunk(kind, x, None, o)
+    });
     out
 }
 
 /// grad · act'(x) for contiguous slices of the same length, in parallel.
 pub fn activation_backward(kind: FastActivation, xs: &[f32], grad: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    par_chunks(xs, Some(grad), &mut out, |x, g, o| backward_chunk(kind, x, g.unwrap_or_default(), o));
+    par_chunks(xs, Some(grad), &mut out, |x, g, o| {
+        backward_chunk(kind, x, g.unwrap_or_default(), o)
+    });
     out
 }
 

@@ -10,7 +10,10 @@ pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Result<Tensor> {
         return Ok(xs.clone());
     }
     if all_cpu_f32(&[xs]) && p < 1.0 {
-        let op = Dropout { p: p as f32, seed: rand::random() };
+        let op = Dropout {
+            p: p as f32,
+            seed: rand::random(),
+        };
         return xs.contiguous()?.apply_op1(op);
     }
     candle_nn::ops::dropout(xs, p as f32)
@@ -62,20 +65,29 @@ const CHUNK: usize = 16 * 1024;
 /// `xs` times the dropout mask of (`seed`, `p`), in parallel chunks.
 pub fn apply_mask(seed: u64, p: f32, xs: &[f32]) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    out.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).enumerate().for_each(|(i, (o, x))| {
-        fill_mask(seed, i, p, o);
-        o.iter_mut().zip(x).for_each(|(o, x)| *o *= x);
-    });
+    out.par_chunks_mut(CHUNK)
+        .zip(xs.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(i, (o, x))| {
+            fill_mask(seed, i, p, o);
+            o.iter_mut().zip(x).for_each(|(o, x)| *o *= x);
+        });
     out
 }
 
 /// dst += mask ∘ src, with the mask [`apply_mask`] uses for the same `seed` and `p`.
 pub fn add_masked(seed: u64, p: f32, dst: &mut [f32], src: &[f32]) {
-    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).enumerate().for_each(|(i, (d, s))| {
-        let mut mask = vec![0f32; d.len()];
-        fill_mask(seed, i, p, &mut mask);
-        d.iter_mut().zip(s).zip(&mask).for_each(|((d, s), m)| *d += s * m);
-    });
+    dst.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(i, (d, s))| {
+            let mut mask = vec![0f32; d.len()];
+            fill_mask(seed, i, p, &mut mask);
+            d.iter_mut()
+                .zip(s)
+                .zip(&mask)
+                .for_each(|((d, s), m)| *d += s * m);
+        });
 }
 
 struct Dropout {
@@ -91,13 +103,22 @@ impl CustomOp1 for Dropout {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let n = layout.shape().elem_count();
         let xs = &storage.as_slice::<f32>()?[layout.start_offset()..][..n];
-        Ok((CpuStorage::F32(apply_mask(self.seed, self.p, xs)), layout.shape().clone()))
+        Ok((
+            CpuStorage::F32(apply_mask(self.seed, self.p, xs)),
+            layout.shape().clone(),
+        ))
     }
 
     fn bwd(&self, xs: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let n = grad.elem_count();
-        let out = with_f32(&grad, |g| Ok(apply_mask(self.seed, self.p, &g[grad.layout().start_offset()..][..n])))?;
+        let out = with_f32(&grad, |g| {
+            Ok(apply_mask(
+                self.seed,
+                self.p,
+                &g[grad.layout().start_offset()..][..n],
+            ))
+        })?;
         Ok(Some(Tensor::from_vec(out, xs.shape(), xs.device())?))
     }
 }
@@ -109,19 +130,32 @@ mod tests {
 
     #[test]
     fn drops_the_requested_share_and_scales_the_rest() -> Result<()> {
-        let x = Var::from_tensor(&Tensor::ones((300, 1000), candle_core::DType::F32, &Device::Cpu)?)?;
+        let x = Var::from_tensor(&Tensor::ones(
+            (300, 1000),
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?)?;
         let y = dropout(&x, 0.1, true)?;
         let values = y.flatten_all()?.to_vec1::<f32>()?;
         let dropped = values.iter().filter(|v| **v == 0.0).count() as f64 / values.len() as f64;
         assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
-        assert!(values.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
+        assert!(values
+            .iter()
+            .all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
         // the gradient goes through the same mask
         let weights = Tensor::randn(0f32, 1.0, (300, 1000), &Device::Cpu)?;
         let grads = (&y * &weights)?.sum_all()?.backward()?;
         let want = (weights * &y)?;
-        let diff = (grads.get(&x).expect("grad") - want)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        let diff = (grads.get(&x).expect("grad") - want)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_scalar::<f32>()?;
         assert_eq!(diff, 0.0);
-        assert_eq!(dropout(&x, 0.1, false)?.to_vec2::<f32>()?, x.to_vec2::<f32>()?);
+        assert_eq!(
+            dropout(&x, 0.1, false)?.to_vec2::<f32>()?,
+            x.to_vec2::<f32>()?
+        );
         Ok(())
     }
 }

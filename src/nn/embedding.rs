@@ -13,6 +13,8 @@ impl Embedding {
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let mut dims = ids.dims().to_vec();
         dims.push(self.weight.dim(1)?);
-        self.weight.index_select(&ids.flatten_all()?, 0)?.reshape(dims)
+        self.weight
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape(dims)
     }
 }

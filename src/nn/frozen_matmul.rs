@@ -18,7 +18,11 @@ fn forward<S: BackendStorage>(x: &S, lx: &Layout, w: &S, lw: &Layout) -> Result<
     let (n, k) = lw.shape().dims2()?;
     let in_features = *x_dims.last().unwrap_or(&0);
     if in_features != k || !lx.is_contiguous() || !lw.is_contiguous() {
-        candle_core::bail!("frozen matmul: input {:?} vs weight {:?}", lx.shape(), lw.shape());
+        candle_core::bail!(
+            "frozen matmul: input {:?} vs weight {:?}",
+            lx.shape(),
+            lw.shape()
+        );
     }
     let m = lx.shape().elem_count() / k;
     let lhs = Layout::contiguous_with_offset((m, k), lx.start_offset());
@@ -34,14 +38,30 @@ impl CustomOp2 for FrozenMatmul {
         "frozen-matmul"
     }
 
-    fn cpu_fwd(&self, x: &CpuStorage, lx: &Layout, w: &CpuStorage, lw: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        lx: &Layout,
+        w: &CpuStorage,
+        lw: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         if let (CpuStorage::F32(xs), CpuStorage::F32(ws)) = (x, w) {
             let (n, k) = lw.shape().dims2()?;
             let x_dims = lx.dims();
             let m = lx.shape().elem_count() / k.max(1);
-            if m <= super::skinny::MAX_ROWS && x_dims.last() == Some(&k) && lx.is_contiguous() && lw.is_contiguous() {
+            if m <= super::skinny::MAX_ROWS
+                && x_dims.last() == Some(&k)
+                && lx.is_contiguous()
+                && lw.is_contiguous()
+            {
                 // a few rows (a decoding step): read the weight in place
-                let mut out = super::skinny::matmul_t(&xs[lx.start_offset()..], m, k, &ws[lw.start_offset()..], n);
+                let mut out = super::skinny::matmul_t(
+                    &xs[lx.start_offset()..],
+                    m,
+                    k,
+                    &ws[lw.start_offset()..],
+                    n,
+                );
                 self.add_bias(&mut out, n)?;
                 let mut dims = x_dims.to_vec();
                 *dims.last_mut().unwrap_or(&mut 0) = n;
@@ -68,7 +88,13 @@ impl CustomOp2 for FrozenMatmul {
         forward(x, lx, w, lw)
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let n = w.dim(0)?;
         let m = grad.elem_count() / n;
         let grad_x = grad.reshape((m, n))?.matmul(w)?.reshape(x.shape())?;
@@ -82,7 +108,8 @@ impl FrozenMatmul {
         if let Some(bias) = &self.bias {
             super::cpu_f32::with_f32(bias, |b| {
                 let b = &b[bias.layout().start_offset()..][..n];
-                out.par_chunks_mut(n).for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
+                out.par_chunks_mut(n)
+                    .for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
                 Ok(())
             })?;
         }
@@ -94,10 +121,15 @@ impl FrozenMatmul {
 pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     match bias {
-        Some(b) if super::cpu_f32::all_cpu_f32(&[&x, &w, b]) && !b.track_op() => {
-            x.apply_op2(&w, FrozenMatmul { bias: Some(b.contiguous()?) })
-        }
-        Some(b) => x.apply_op2(&w, FrozenMatmul { bias: None })?.broadcast_add(b),
+        Some(b) if super::cpu_f32::all_cpu_f32(&[&x, &w, b]) && !b.track_op() => x.apply_op2(
+            &w,
+            FrozenMatmul {
+                bias: Some(b.contiguous()?),
+            },
+        ),
+        Some(b) => x
+            .apply_op2(&w, FrozenMatmul { bias: None })?
+            .broadcast_add(b),
         None => x.apply_op2(&w, FrozenMatmul { bias: None }),
     }
 }
@@ -121,7 +153,10 @@ mod tests {
             let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
             let g1 = (fused * &g)?.sum_all()?.backward()?;
             let g2 = (plain * &g)?.sum_all()?.backward()?;
-            let diff = (g1.get(&x).expect("grad") - g2.get(&x).expect("grad"))?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let diff = (g1.get(&x).expect("grad") - g2.get(&x).expect("grad"))?
+                .abs()?
+                .max_all()?
+                .to_scalar::<f32>()?;
             assert!(diff < 1e-5, "{rows} rows, gradient: {diff}");
         }
         Ok(())

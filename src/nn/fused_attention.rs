@@ -45,7 +45,12 @@ fn softmax_row(s: &mut [f32]) {
             lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
         }
     }
-    let max = chunks.remainder().iter().chain(&lanes).copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     let mut sums = [0f32; L];
     let mut chunks = s.chunks_exact_mut(L);
     for c in &mut chunks {

@@ -13,11 +13,19 @@ pub struct Operand {
 impl Operand {
     /// A contiguous row-major matrix with `cols` columns.
     pub fn dense(data: &[f32], cols: usize) -> Self {
-        Self { ptr: data.as_ptr(), row: cols, col: 1 }
+        Self {
+            ptr: data.as_ptr(),
+            row: cols,
+            col: 1,
+        }
     }
 
     pub fn t(self) -> Self {
-        Self { ptr: self.ptr, row: self.col, col: self.row }
+        Self {
+            ptr: self.ptr,
+            row: self.col,
+            col: self.row,
+        }
     }
 }
 
@@ -33,15 +41,26 @@ pub struct Product {
 }
 
 impl Product {
-    pub const SERIAL: Self = Self { scale: 1.0, accumulate: false, parallel: false };
-    pub const PARALLEL: Self = Self { scale: 1.0, accumulate: false, parallel: true };
+    pub const SERIAL: Self = Self {
+        scale: 1.0,
+        accumulate: false,
+        parallel: false,
+    };
+    pub const PARALLEL: Self = Self {
+        scale: 1.0,
+        accumulate: false,
+        parallel: true,
+    };
 
     pub fn scaled(self, scale: f32) -> Self {
         Self { scale, ..self }
     }
 
     pub fn accumulating(self) -> Self {
-        Self { accumulate: true, ..self }
+        Self {
+            accumulate: true,
+            ..self
+        }
     }
 }
 
@@ -51,7 +70,16 @@ impl Product {
 /// The operands must describe valid reads of m × k and k × n elements, `dst` a valid write of
 /// m × n elements that no other thread touches meanwhile.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_row: usize, lhs: Operand, rhs: Operand, how: Product) {
+pub unsafe fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_row: usize,
+    lhs: Operand,
+    rhs: Operand,
+    how: Product,
+) {
     let parallelism = if how.parallel {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {

@@ -23,7 +23,9 @@ impl Linear {
     ) -> crate::Result<Self> {
         let weight = weights.get(&format!("{name}.weight"), &[out_features, in_features])?;
         let bias = if with_bias {
-            Some(Param::frozen(weights.get(&format!("{name}.bias"), &[out_features])?))
+            Some(Param::frozen(
+                weights.get(&format!("{name}.bias"), &[out_features])?,
+            ))
         } else {
             None
         };

@@ -9,10 +9,10 @@
 use super::cpu_f32::{all_cpu_f32, with_f32};
 use super::dropout::{add_masked, apply_mask};
 use super::gemm::{matmul, Operand, Product};
+use super::saved::Saved;
 use crate::lora::layer::LoraAdapter;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::borrow::Cow;
-use super::saved::Saved;
 
 struct LoraLinear {
     /// out × in, frozen
@@ -38,10 +38,25 @@ struct Dims {
 fn dims(x: &Layout, a: &Layout, b: &Layout) -> Result<Dims> {
     let (r, k) = a.shape().dims2()?;
     let (n, rb) = b.shape().dims2()?;
-    if x.dims().last() != Some(&k) || rb != r || !x.is_contiguous() || !a.is_contiguous() || !b.is_contiguous() {
-        candle_core::bail!("lora linear: x {:?}, A {:?}, B {:?}", x.shape(), a.shape(), b.shape());
+    if x.dims().last() != Some(&k)
+        || rb != r
+        || !x.is_contiguous()
+        || !a.is_contiguous()
+        || !b.is_contiguous()
+    {
+        candle_core::bail!(
+            "lora linear: x {:?}, A {:?}, B {:?}",
+            x.shape(),
+            a.shape(),
+            b.shape()
+        );
     }
-    Ok(Dims { m: x.shape().elem_count() / k.max(1), k, n, r })
+    Ok(Dims {
+        m: x.shape().elem_count() / k.max(1),
+        k,
+        n,
+        r,
+    })
 }
 
 impl LoraLinear {
@@ -77,7 +92,8 @@ impl CustomOp3 for LoraLinear {
             Some(bias) => {
                 with_f32(bias, |bd| {
                     let bd = &bd[bias.layout().start_offset()..][..n];
-                    y.chunks_exact_mut(n).for_each(|row| row.copy_from_slice(bd));
+                    y.chunks_exact_mut(n)
+                        .for_each(|row| row.copy_from_slice(bd));
                     Ok(())
                 })?;
                 Product::PARALLEL.accumulating()
@@ -90,10 +106,37 @@ impl CustomOp3 for LoraLinear {
             let w = &wd[self.weight.layout().start_offset()..][..n * k];
             // SAFETY: every operand is a contiguous buffer of the stated size.
             unsafe {
-                matmul(m, n, k, y.as_mut_ptr(), n, Operand::dense(x, k), Operand::dense(w, k).t(), main);
-                matmul(m, r, k, hidden.as_mut_ptr(), r, Operand::dense(&xd, k), Operand::dense(a, k).t(), Product::PARALLEL);
+                matmul(
+                    m,
+                    n,
+                    k,
+                    y.as_mut_ptr(),
+                    n,
+                    Operand::dense(x, k),
+                    Operand::dense(w, k).t(),
+                    main,
+                );
+                matmul(
+                    m,
+                    r,
+                    k,
+                    hidden.as_mut_ptr(),
+                    r,
+                    Operand::dense(&xd, k),
+                    Operand::dense(a, k).t(),
+                    Product::PARALLEL,
+                );
                 let lora = Product::PARALLEL.scaled(self.scale).accumulating();
-                matmul(m, n, r, y.as_mut_ptr(), n, Operand::dense(&hidden, r), Operand::dense(b, r).t(), lora);
+                matmul(
+                    m,
+                    n,
+                    r,
+                    y.as_mut_ptr(),
+                    n,
+                    Operand::dense(&hidden, r),
+                    Operand::dense(b, r).t(),
+                    lora,
+                );
             }
             Ok(())
         })?;
@@ -134,27 +177,82 @@ impl CustomOp3 for LoraLinear {
                             // SAFETY: every operand is a contiguous buffer of the stated size.
                             unsafe {
                                 // dB = s·gᵀ·h, dh = s·g·B, dA = dhᵀ·drop(x)
-                                matmul(n, r, m, grad_b.as_mut_ptr(), r, Operand::dense(g, n).t(), Operand::dense(&hidden, r), scaled);
-                                matmul(m, r, n, grad_hidden.as_mut_ptr(), r, Operand::dense(g, n), Operand::dense(b, r), scaled);
+                                matmul(
+                                    n,
+                                    r,
+                                    m,
+                                    grad_b.as_mut_ptr(),
+                                    r,
+                                    Operand::dense(g, n).t(),
+                                    Operand::dense(&hidden, r),
+                                    scaled,
+                                );
+                                matmul(
+                                    m,
+                                    r,
+                                    n,
+                                    grad_hidden.as_mut_ptr(),
+                                    r,
+                                    Operand::dense(g, n),
+                                    Operand::dense(b, r),
+                                    scaled,
+                                );
                                 let xd = self.dropped(x);
-                                matmul(r, k, m, grad_a.as_mut_ptr(), k, Operand::dense(&grad_hidden, r).t(), Operand::dense(&xd, k), Product::PARALLEL);
+                                matmul(
+                                    r,
+                                    k,
+                                    m,
+                                    grad_a.as_mut_ptr(),
+                                    k,
+                                    Operand::dense(&grad_hidden, r).t(),
+                                    Operand::dense(&xd, k),
+                                    Product::PARALLEL,
+                                );
                             }
                             if let Some(dx) = grad_x.as_mut() {
                                 // dx = g·W + drop'(dh·A)
                                 unsafe {
-                                    matmul(m, k, n, dx.as_mut_ptr(), k, Operand::dense(g, n), Operand::dense(w, k), Product::PARALLEL);
+                                    matmul(
+                                        m,
+                                        k,
+                                        n,
+                                        dx.as_mut_ptr(),
+                                        k,
+                                        Operand::dense(g, n),
+                                        Operand::dense(w, k),
+                                        Product::PARALLEL,
+                                    );
                                 }
-                                let through_adapter = (Operand::dense(&grad_hidden, r), Operand::dense(a, k));
+                                let through_adapter =
+                                    (Operand::dense(&grad_hidden, r), Operand::dense(a, k));
                                 if self.dropout > 0.0 {
                                     let mut part = vec![0f32; m * k];
                                     unsafe {
-                                        matmul(m, k, r, part.as_mut_ptr(), k, through_adapter.0, through_adapter.1, Product::PARALLEL);
+                                        matmul(
+                                            m,
+                                            k,
+                                            r,
+                                            part.as_mut_ptr(),
+                                            k,
+                                            through_adapter.0,
+                                            through_adapter.1,
+                                            Product::PARALLEL,
+                                        );
                                     }
                                     add_masked(self.seed, self.dropout, dx, &part);
                                 } else {
                                     unsafe {
                                         let acc = Product::PARALLEL.accumulating();
-                                        matmul(m, k, r, dx.as_mut_ptr(), k, through_adapter.0, through_adapter.1, acc);
+                                        matmul(
+                                            m,
+                                            k,
+                                            r,
+                                            dx.as_mut_ptr(),
+                                            k,
+                                            through_adapter.0,
+                                            through_adapter.1,
+                                            acc,
+                                        );
                                     }
                                 }
                             }
@@ -166,7 +264,9 @@ impl CustomOp3 for LoraLinear {
         })?;
         let device = x.device();
         Ok((
-            grad_x.map(|dx| Tensor::from_vec(dx, x.shape(), device)).transpose()?,
+            grad_x
+                .map(|dx| Tensor::from_vec(dx, x.shape(), device))
+                .transpose()?,
             Some(Tensor::from_vec(grad_a, a.shape(), device)?),
             Some(Tensor::from_vec(grad_b, b.shape(), device)?),
         ))
@@ -175,13 +275,23 @@ impl CustomOp3 for LoraLinear {
 
 /// `x·Wᵀ + b + adapter(x)` as one op, or `None` when it does not apply (another device or
 /// dtype, or a weight or bias that trains).
-pub fn forward(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>, adapter: &LoraAdapter, train: bool) -> Result<Option<Tensor>> {
+pub fn forward(
+    xs: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    adapter: &LoraAdapter,
+    train: bool,
+) -> Result<Option<Tensor>> {
     let (a, b) = (adapter.a.as_tensor(), adapter.b.as_tensor());
     let mut inputs = vec![xs, weight, a, b];
     inputs.extend(bias);
     let rows = xs.elem_count() / a.dim(1)?.max(1);
     // a few rows (a decoding step) go faster through the skinny kernel of the unfused path
-    if !all_cpu_f32(&inputs) || weight.track_op() || bias.is_some_and(Tensor::track_op) || rows <= super::skinny::MAX_ROWS {
+    if !all_cpu_f32(&inputs)
+        || weight.track_op()
+        || bias.is_some_and(Tensor::track_op)
+        || rows <= super::skinny::MAX_ROWS
+    {
         return Ok(None);
     }
     let dropout = if train { adapter.dropout } else { 0.0 };
@@ -193,7 +303,11 @@ pub fn forward(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>, adapter: &Lo
         seed: if dropout > 0.0 { rand::random() } else { 0 },
         hidden: Saved::new("lora linear"),
     };
-    Ok(Some(xs.contiguous()?.apply_op3(&a.contiguous()?, &b.contiguous()?, op)?))
+    Ok(Some(xs.contiguous()?.apply_op3(
+        &a.contiguous()?,
+        &b.contiguous()?,
+        op,
+    )?))
 }
 
 #[cfg(test)]
@@ -202,7 +316,14 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
     }
 
     #[test]
@@ -246,12 +367,31 @@ mod tests {
         let b = Tensor::randn(0f32, 0.5, (4, 2), &dev)?;
         let x = Tensor::randn(0f32, 1.0, (8, 64), &dev)?;
         let g = Tensor::randn(0f32, 1.0, (8, 4), &dev)?;
-        let op = || LoraLinear { weight: w.clone(), bias: None, scale: 2.0, dropout: 0.5, seed: 9, hidden: Saved::new("lora linear") };
-        let value = |a: &Tensor| -> Result<f64> {
-            x.apply_op3(a, &b, op())?.mul(&g)?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()
+        let op = || LoraLinear {
+            weight: w.clone(),
+            bias: None,
+            scale: 2.0,
+            dropout: 0.5,
+            seed: 9,
+            hidden: Saved::new("lora linear"),
         };
-        let grads = x.apply_op3(a.as_tensor(), &b, op())?.mul(&g)?.sum_all()?.backward()?;
-        let analytic = grads.get(&a).expect("grad").flatten_all()?.to_vec1::<f32>()?;
+        let value = |a: &Tensor| -> Result<f64> {
+            x.apply_op3(a, &b, op())?
+                .mul(&g)?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()
+        };
+        let grads = x
+            .apply_op3(a.as_tensor(), &b, op())?
+            .mul(&g)?
+            .sum_all()?
+            .backward()?;
+        let analytic = grads
+            .get(&a)
+            .expect("grad")
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let base = a.as_tensor().flatten_all()?.to_vec1::<f32>()?;
         for i in [0, 7, 64, 100] {
             let at = |delta: f32| -> Result<f64> {
@@ -260,7 +400,11 @@ mod tests {
                 value(&Tensor::from_vec(v, (2, 64), &dev)?)
             };
             let numeric = (at(1e-2)? - at(-1e-2)?) / 2e-2;
-            assert!((numeric - analytic[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()), "{i}: {numeric} vs {}", analytic[i]);
+            assert!(
+                (numeric - analytic[i] as f64).abs() < 1e-2 * (1.0 + numeric.abs()),
+                "{i}: {numeric} vs {}",
+                analytic[i]
+            );
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! RMS norm (T5) and layer norm (BERT family), fused forward with a backward pass.
+use super::at_least_f32;
 use super::grad_attach::{with_input_grad, InputGrad};
 use super::norm_cpu::{norm_cpu, NormKind};
 use super::param::Param;
-use super::at_least_f32;
 use crate::models::weights::Weights;
 use candle_core::{DType, Result, Tensor, D};
 
@@ -34,7 +34,10 @@ impl RmsNorm {
                 DType::F64 => rms_norm_composed(x, &w, eps),
                 _ => candle_nn::ops::rms_norm(&x.contiguous()?, &w, eps as f32),
             },
-            RmsNormGrad { weight: w_for_grad, eps },
+            RmsNormGrad {
+                weight: w_for_grad,
+                eps,
+            },
         )
     }
 }
@@ -56,7 +59,9 @@ impl InputGrad for RmsNormGrad {
         let dtype = x.dtype();
         let x = at_least_f32(x)?;
         let gw = at_least_f32(&g.broadcast_mul(&self.weight)?)?;
-        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?.recip()?;
+        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()?;
         let proj = (&gw * &x)?.mean_keepdim(D::Minus1)?;
         let r3 = r.powf(3.0)?;
         let gx = (gw.broadcast_mul(&r)? - x.broadcast_mul(&(proj * r3)?)?)?;
@@ -77,15 +82,18 @@ impl LayerNorm {
             &[&format!("{name}.weight"), &format!("{name}.gamma")],
             &[size],
         )?);
-        let bias = Param::frozen(weights.get_any(
-            &[&format!("{name}.bias"), &format!("{name}.beta")],
-            &[size],
-        )?);
+        let bias = Param::frozen(
+            weights.get_any(&[&format!("{name}.bias"), &format!("{name}.beta")], &[size])?,
+        );
         Ok(Self { weight, bias, eps })
     }
 
     pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
-        Self { weight: Param::frozen(weight), bias: Param::frozen(bias), eps }
+        Self {
+            weight: Param::frozen(weight),
+            bias: Param::frozen(bias),
+            eps,
+        }
     }
 
     /// norm(xs + residual), as one op on the CPU.
@@ -113,7 +121,10 @@ impl LayerNorm {
                 DType::F64 => layer_norm_composed(x, &w, &b, eps),
                 _ => candle_nn::ops::layer_norm(&x.contiguous()?, &w, &b, eps as f32),
             },
-            LayerNormGrad { weight: w_for_grad, eps },
+            LayerNormGrad {
+                weight: w_for_grad,
+                eps,
+            },
         )
     }
 }
@@ -121,7 +132,9 @@ impl LayerNorm {
 fn normalized(x: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let centered = x.broadcast_sub(&mean)?;
-    let r = (centered.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?;
+    let r = (centered.sqr()?.mean_keepdim(D::Minus1)? + eps)?
+        .sqrt()?
+        .recip()?;
     Ok((centered.broadcast_mul(&r)?, r))
 }
 
@@ -148,7 +161,6 @@ impl InputGrad for LayerNormGrad {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,13 +180,26 @@ mod tests {
         let eps = 1e-6;
         let f32s = |t: &Tensor| t.to_dtype(DType::F32);
         let max_rel = |a: &Tensor, want: &Tensor| -> Result<f32> {
-            let diff = (a.to_dtype(DType::F32)? - want.to_dtype(DType::F32)?)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            Ok(diff / want.abs()?.max_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?.max(1.0))
+            let diff = (a.to_dtype(DType::F32)? - want.to_dtype(DType::F32)?)?
+                .abs()?
+                .max_all()?
+                .to_scalar::<f32>()?;
+            Ok(diff
+                / want
+                    .abs()?
+                    .max_all()?
+                    .to_dtype(DType::F32)?
+                    .to_scalar::<f32>()?
+                    .max(1.0))
         };
         for kind in [NormKind::Layer(eps), NormKind::Rms(eps)] {
             for with_residual in [false, true] {
                 let (xv, rv) = (Var::from_tensor(&x)?, Var::from_tensor(&r)?);
-                let input = if with_residual { (xv.as_tensor() + rv.as_tensor())? } else { xv.as_tensor().clone() };
+                let input = if with_residual {
+                    (xv.as_tensor() + rv.as_tensor())?
+                } else {
+                    xv.as_tensor().clone()
+                };
                 let want = match kind {
                     NormKind::Layer(_) => layer_norm_composed(&input, &w, &b, eps)?,
                     NormKind::Rms(_) => rms_norm_composed(&input, &w, eps)?,
@@ -184,14 +209,24 @@ mod tests {
                 let bias = f32s(&b)?;
                 let bias = matches!(kind, NormKind::Layer(_)).then_some(&bias);
                 let residual = with_residual.then_some(rf.as_tensor());
-                let got = norm_cpu(kind, xf.as_tensor(), residual, &f32s(&w)?, bias)?.expect("CPU f32");
-                assert!(max_rel(&got, &want)? < 1e-5, "{kind:?} residual {with_residual}: output");
+                let got =
+                    norm_cpu(kind, xf.as_tensor(), residual, &f32s(&w)?, bias)?.expect("CPU f32");
+                assert!(
+                    max_rel(&got, &want)? < 1e-5,
+                    "{kind:?} residual {with_residual}: output"
+                );
                 let got_grads = (&got * &f32s(&g)?)?.sum_all()?.backward()?;
                 let gx = got_grads.get(&xf).expect("x gradient");
-                assert!(max_rel(gx, want_grads.get(&xv).expect("grad"))? < 1e-5, "{kind:?} residual {with_residual}: x gradient");
+                assert!(
+                    max_rel(gx, want_grads.get(&xv).expect("grad"))? < 1e-5,
+                    "{kind:?} residual {with_residual}: x gradient"
+                );
                 if with_residual {
                     let gr = got_grads.get(&rf).expect("residual gradient");
-                    assert!(max_rel(gr, want_grads.get(&rv).expect("grad"))? < 1e-5, "{kind:?}: residual gradient");
+                    assert!(
+                        max_rel(gr, want_grads.get(&rv).expect("grad"))? < 1e-5,
+                        "{kind:?}: residual gradient"
+                    );
                 }
             }
         }

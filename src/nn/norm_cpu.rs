@@ -6,9 +6,9 @@
 //! candle's norm kernel and a separately attached gradient, this saves the add's pass and graph
 //! node, the copy that re-attaches a detached kernel's output, and runs the gradient vectorised.
 use super::cpu_f32::{all_cpu_f32, simd_dispatch, with_f32, with_optional_f32};
+use super::saved::Saved;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use super::saved::Saved;
 
 /// Which norm, and its ε.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +53,10 @@ fn slice<'a>(data: &'a [f32], layout: &Layout) -> Result<&'a [f32]> {
 }
 
 /// [`slice`] of an optional tensor.
-fn with_optional_slice<R>(t: Option<&Tensor>, f: impl FnOnce(Option<&[f32]>) -> Result<R>) -> Result<R> {
+fn with_optional_slice<R>(
+    t: Option<&Tensor>,
+    f: impl FnOnce(Option<&[f32]>) -> Result<R>,
+) -> Result<R> {
     with_optional_f32(t, |data| match (data, t) {
         (Some(data), Some(t)) => f(Some(slice(data, t.layout())?)),
         _ => f(None),
@@ -77,17 +80,36 @@ fn forward_rows_generic(
 ) {
     let hidden = w.len();
     let n = hidden as f32;
-    for (row, (o, stat)) in out.chunks_exact_mut(hidden).zip(stats.iter_mut()).enumerate() {
+    for (row, (o, stat)) in out
+        .chunks_exact_mut(hidden)
+        .zip(stats.iter_mut())
+        .enumerate()
+    {
         let xr = &x[row * hidden..][..hidden];
         match residual {
-            Some(r) => o.iter_mut().zip(xr).zip(&r[row * hidden..][..hidden]).for_each(|((o, x), r)| *o = x + r),
+            Some(r) => o
+                .iter_mut()
+                .zip(xr)
+                .zip(&r[row * hidden..][..hidden])
+                .for_each(|((o, x), r)| *o = x + r),
             None => o.copy_from_slice(xr),
         }
-        let mean = if kind.centred() { lane_sum(o, |v| v) / n } else { 0.0 };
+        let mean = if kind.centred() {
+            lane_sum(o, |v| v) / n
+        } else {
+            0.0
+        };
         let rstd = 1.0 / (lane_sum(o, |v| (v - mean) * (v - mean)) / n + kind.eps()).sqrt();
         match b {
-            Some(b) => o.iter_mut().zip(w).zip(b).for_each(|((o, w), b)| *o = (*o - mean) * rstd * w + b),
-            None => o.iter_mut().zip(w).for_each(|(o, w)| *o = (*o - mean) * rstd * w),
+            Some(b) => o
+                .iter_mut()
+                .zip(w)
+                .zip(b)
+                .for_each(|((o, w), b)| *o = (*o - mean) * rstd * w + b),
+            None => o
+                .iter_mut()
+                .zip(w)
+                .for_each(|(o, w)| *o = (*o - mean) * rstd * w),
         }
         *stat = [mean, rstd];
     }
@@ -114,8 +136,15 @@ fn backward_rows_generic(
         let range = row * hidden..(row + 1) * hidden;
         // d holds x̂ first, then the gradient
         match residual {
-            Some(r) => d.iter_mut().zip(&x[range.clone()]).zip(&r[range.clone()]).for_each(|((d, x), r)| *d = (x + r - mean) * rstd),
-            None => d.iter_mut().zip(&x[range.clone()]).for_each(|(d, x)| *d = (x - mean) * rstd),
+            Some(r) => d
+                .iter_mut()
+                .zip(&x[range.clone()])
+                .zip(&r[range.clone()])
+                .for_each(|((d, x), r)| *d = (x + r - mean) * rstd),
+            None => d
+                .iter_mut()
+                .zip(&x[range.clone()])
+                .for_each(|(d, x)| *d = (x - mean) * rstd),
         }
         let gr = &g[range];
         let (mut sum_g, mut sum_gx) = ([0f32; 16], [0f32; 16]);
@@ -126,9 +155,16 @@ fn backward_rows_generic(
                 sum_gx[i] += gw * d[i];
             }
         }
-        let mean_g = if kind.centred() { sum_g.iter().sum::<f32>() / n } else { 0.0 };
+        let mean_g = if kind.centred() {
+            sum_g.iter().sum::<f32>() / n
+        } else {
+            0.0
+        };
         let mean_gx = sum_gx.iter().sum::<f32>() / n;
-        d.iter_mut().zip(gr).zip(w).for_each(|((d, g), w)| *d = rstd * (g * w - mean_g - *d * mean_gx));
+        d.iter_mut()
+            .zip(gr)
+            .zip(w)
+            .for_each(|((d, g), w)| *d = rstd * (g * w - mean_g - *d * mean_gx));
     }
 }
 
@@ -145,7 +181,12 @@ fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 }
 
 impl FusedNorm {
-    fn forward(&self, x: &[f32], xl: &Layout, residual: Option<&[f32]>) -> Result<(CpuStorage, Shape)> {
+    fn forward(
+        &self,
+        x: &[f32],
+        xl: &Layout,
+        residual: Option<&[f32]>,
+    ) -> Result<(CpuStorage, Shape)> {
         let hidden = self.weight.elem_count();
         let rows = xl.shape().elem_count() / hidden.max(1);
         let mut out = vec![0f32; rows * hidden];
@@ -153,13 +194,22 @@ impl FusedNorm {
         with_f32(&self.weight, |wd| {
             let w = slice(wd, self.weight.layout())?;
             with_optional_slice(self.bias.as_ref(), |b| {
-                out.par_chunks_mut(ROWS_PER_TASK * hidden).zip(stats.par_chunks_mut(ROWS_PER_TASK)).enumerate().for_each(
-                    |(task, (o, s))| {
+                out.par_chunks_mut(ROWS_PER_TASK * hidden)
+                    .zip(stats.par_chunks_mut(ROWS_PER_TASK))
+                    .enumerate()
+                    .for_each(|(task, (o, s))| {
                         let start = task * ROWS_PER_TASK * hidden;
                         let end = start + o.len();
-                        forward_rows(self.kind, &x[start..end], residual.map(|r| &r[start..end]), w, b, o, s);
-                    },
-                );
+                        forward_rows(
+                            self.kind,
+                            &x[start..end],
+                            residual.map(|r| &r[start..end]),
+                            w,
+                            b,
+                            o,
+                            s,
+                        );
+                    });
                 Ok(())
             })
         })?;
@@ -179,14 +229,20 @@ impl FusedNorm {
             with_optional_slice(residual, |rs| {
                 with_f32(&grad, |gd| {
                     with_f32(&self.weight, |wd| {
-                        let (xs, gs, w) = (slice(xd, x.layout())?, slice(gd, grad.layout())?, slice(wd, self.weight.layout())?);
-                        dx.par_chunks_mut(ROWS_PER_TASK * hidden).zip(stats.par_chunks(ROWS_PER_TASK)).enumerate().for_each(
-                            |(task, (d, s))| {
-                                let rows = task * ROWS_PER_TASK * hidden..task * ROWS_PER_TASK * hidden + d.len();
+                        let (xs, gs, w) = (
+                            slice(xd, x.layout())?,
+                            slice(gd, grad.layout())?,
+                            slice(wd, self.weight.layout())?,
+                        );
+                        dx.par_chunks_mut(ROWS_PER_TASK * hidden)
+                            .zip(stats.par_chunks(ROWS_PER_TASK))
+                            .enumerate()
+                            .for_each(|(task, (d, s))| {
+                                let rows = task * ROWS_PER_TASK * hidden
+                                    ..task * ROWS_PER_TASK * hidden + d.len();
                                 let r = rs.map(|r| &r[rows.clone()]);
                                 backward_rows(self.kind, &xs[rows.clone()], r, &gs[rows], w, s, d);
-                            },
-                        );
+                            });
                         Ok(())
                     })
                 })
@@ -215,26 +271,59 @@ impl CustomOp2 for FusedNorm {
         "fused-add-norm"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, rs: &CpuStorage, rl: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        rs: &CpuStorage,
+        rl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         if xl.shape() != rl.shape() {
-            candle_core::bail!("fused norm: input {:?} and residual {:?}", xl.shape(), rl.shape());
+            candle_core::bail!(
+                "fused norm: input {:?} and residual {:?}",
+                xl.shape(),
+                rl.shape()
+            );
         }
-        self.forward(slice(xs.as_slice::<f32>()?, xl)?, xl, Some(slice(rs.as_slice::<f32>()?, rl)?))
+        self.forward(
+            slice(xs.as_slice::<f32>()?, xl)?,
+            xl,
+            Some(slice(rs.as_slice::<f32>()?, rl)?),
+        )
     }
 
-    fn bwd(&self, x: &Tensor, residual: &Tensor, _: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let dx = self.backward(x, Some(residual), grad)?;
-        Ok((x.track_op().then(|| dx.clone()), residual.track_op().then_some(dx)))
+        Ok((
+            x.track_op().then(|| dx.clone()),
+            residual.track_op().then_some(dx),
+        ))
     }
 }
 
 /// `kind`-norm of `x + residual` (or of `x`) with a frozen `weight` (and `bias`) over the last
 /// dimension, for CPU f32 tensors; `None` when they do not qualify.
-pub fn norm_cpu(kind: NormKind, x: &Tensor, residual: Option<&Tensor>, weight: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
+pub fn norm_cpu(
+    kind: NormKind,
+    x: &Tensor,
+    residual: Option<&Tensor>,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
     let mut tensors = vec![x, weight];
     tensors.extend(residual);
     tensors.extend(bias);
-    if !all_cpu_f32(&tensors) || weight.track_op() || bias.is_some_and(Tensor::track_op) || x.dims().last() != Some(&weight.elem_count()) {
+    if !all_cpu_f32(&tensors)
+        || weight.track_op()
+        || bias.is_some_and(Tensor::track_op)
+        || x.dims().last() != Some(&weight.elem_count())
+    {
         return Ok(None);
     }
     let with_gradient = x.track_op() || residual.is_some_and(Tensor::track_op);

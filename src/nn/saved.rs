@@ -11,7 +11,10 @@ pub struct Saved<T> {
 impl<T> Saved<T> {
     /// Empty; `op` names the op in errors.
     pub fn new(op: &'static str) -> Self {
-        Self { op, value: Mutex::new(None) }
+        Self {
+            op,
+            value: Mutex::new(None),
+        }
     }
 
     pub fn keep(&self, value: T) -> Result<()> {
@@ -24,7 +27,12 @@ impl<T> Saved<T> {
             .lock()
             .map_err(|_| self.poisoned())?
             .take()
-            .ok_or_else(|| Error::Msg(format!("{} backward ran twice or without a forward", self.op)))
+            .ok_or_else(|| {
+                Error::Msg(format!(
+                    "{} backward ran twice or without a forward",
+                    self.op
+                ))
+            })
     }
 
     fn poisoned(&self) -> Error {

@@ -19,7 +19,13 @@ pub struct TrainerState {
     pub best_step: Option<usize>,
 }
 
-pub fn save(dir: &Path, params: &[(String, Var)], config: &LoraConfig, optimizer: &AdamW, state: &TrainerState) -> Result<()> {
+pub fn save(
+    dir: &Path,
+    params: &[(String, Var)],
+    config: &LoraConfig,
+    optimizer: &AdamW,
+    state: &TrainerState,
+) -> Result<()> {
     peft::save_parameters(params, config, dir)?;
     let mut moments: HashMap<String, Tensor> = HashMap::new();
     for ((name, _), (m, v)) in params.iter().zip(optimizer.state()) {

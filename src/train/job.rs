@@ -1,7 +1,9 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
 use super::objective::{ClassificationObjective, Seq2SeqObjective, TokenizedPairs, TokenizedTexts};
 use super::trainer::{train, TrainReport, TrainRun};
-use crate::data::dataset::{carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample};
+use crate::data::dataset::{
+    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample,
+};
 use crate::data::recipe::{DataSection, Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
@@ -28,7 +30,9 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
         l.r,
         l.lora_alpha,
         l.lora_dropout,
-        l.target_modules.clone().unwrap_or_else(|| default_targets(model_type)),
+        l.target_modules
+            .clone()
+            .unwrap_or_else(|| default_targets(model_type)),
     );
     config.base_model_name_or_path = Some(recipe.model.name.clone());
     match recipe.model.task {
@@ -38,7 +42,11 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
         }
         Task::Classification => {
             config.task_type = Some(TaskType::SeqCls);
-            config.modules_to_save = Some(l.modules_to_save.clone().unwrap_or_else(|| vec!["classifier".into()]));
+            config.modules_to_save = Some(
+                l.modules_to_save
+                    .clone()
+                    .unwrap_or_else(|| vec!["classifier".into()]),
+            );
         }
     }
     config
@@ -46,7 +54,11 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
 
 /// Adds adapters to the model (fresh, or from `lora.init_adapter`), checks every target
 /// matched, and returns the trainable tensors with the config that describes them.
-pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str) -> Result<(LoraConfig, Vec<(String, candle_core::Var)>)> {
+pub fn prepare_lora(
+    model: &mut dyn Adaptable,
+    recipe: &Recipe,
+    model_type: &str,
+) -> Result<(LoraConfig, Vec<(String, candle_core::Var)>)> {
     let config = match &recipe.lora.init_adapter {
         Some(dir) => {
             peft::load_into(model, dir)?;
@@ -76,12 +88,17 @@ pub fn prepare_lora(model: &mut dyn Adaptable, recipe: &Recipe, model_type: &str
 /// Train and validation splits of a seq2seq recipe.
 pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
-    splits(d, |p| seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p)))
+    splits(d, |p| {
+        seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p))
+    })
 }
 
 /// Seeded subsets of the train file and of the validation file (or a share carved from train).
 fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(Vec<T>, Vec<T>)> {
-    let train_path = d.train.as_deref().ok_or_else(|| Error::Config("data.train is not set".into()))?;
+    let train_path = d
+        .train
+        .as_deref()
+        .ok_or_else(|| Error::Config("data.train is not set".into()))?;
     let mut train_examples = load(train_path)?;
     let mut validation = match &d.validation {
         Some(p) => load(p)?,
@@ -90,14 +107,19 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
     if let (None, Some(fraction)) = (&d.validation, d.validation_fraction) {
         (train_examples, validation) = carve(train_examples, fraction, d.seed);
     }
-    Ok((sample(train_examples, d.train_samples, d.seed), sample(validation, d.validation_samples, d.seed)))
+    Ok((
+        sample(train_examples, d.train_samples, d.seed),
+        sample(validation, d.validation_samples, d.seed),
+    ))
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
     let device = crate::device::select_device(&recipe.train.device)?;
     let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
     if device.is_cpu() && dtype == DType::BF16 {
-        return Err(Error::Unsupported("train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into()));
+        return Err(Error::Unsupported(
+            "train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into(),
+        ));
     }
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let model_type = crate::models::model_type(&files)?;
@@ -133,9 +155,11 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 adapter: None,
             };
             let (mut model, _) = crate::models::open_classifier(&files, &options, dtype, &device)?;
-            let (train_examples, validation) = classification_splits(recipe, model.num_labels(), model.id2label())?;
+            let (train_examples, validation) =
+                classification_splits(recipe, model.num_labels(), model.id2label())?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
-            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?.with_truncation_side(recipe.data.truncation_side);
+            let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?
+                .with_truncation_side(recipe.data.truncation_side);
             let max_tokens = recipe.data.max_source_tokens.min(model.max_positions());
             let objective = ClassificationObjective {
                 model: &model,
@@ -165,7 +189,13 @@ pub fn classification_splits(
     let d = &recipe.data;
     let names = recipe.model.labels.as_deref().or(names);
     let load = |p: &str| -> Result<Vec<ClassificationExample>> {
-        classification_examples(&read_rows(Path::new(p))?, d, names, num_labels, Path::new(p))
+        classification_examples(
+            &read_rows(Path::new(p))?,
+            d,
+            names,
+            num_labels,
+            Path::new(p),
+        )
     };
     splits(d, load)
 }

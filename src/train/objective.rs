@@ -4,8 +4,8 @@ use super::trainer::Objective;
 use crate::data::batch::Seq2SeqBatch;
 use crate::data::dataset::{ClassificationExample, Seq2SeqExample};
 use crate::data::recipe::DataSection;
-use crate::models::classifier::SequenceClassifier;
 use crate::error::Result;
+use crate::models::classifier::SequenceClassifier;
 use crate::models::t5::T5;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Tensor};
@@ -19,8 +19,14 @@ pub struct TokenizedPairs {
 
 impl TokenizedPairs {
     /// Sources are cut at the recipe's `truncation_side`, targets always keep their beginning.
-    pub fn new(examples: &[Seq2SeqExample], tokenizer: &TextTokenizer, data: &DataSection) -> Result<Self> {
-        let src_tok = tokenizer.with_truncation_side(data.truncation_side).with_max_length(data.max_source_tokens)?;
+    pub fn new(
+        examples: &[Seq2SeqExample],
+        tokenizer: &TextTokenizer,
+        data: &DataSection,
+    ) -> Result<Self> {
+        let src_tok = tokenizer
+            .with_truncation_side(data.truncation_side)
+            .with_max_length(data.max_source_tokens)?;
         let tgt_tok = tokenizer.with_max_length(data.max_target_tokens)?;
         let sources: Vec<&str> = examples.iter().map(|e| e.source.as_str()).collect();
         let targets: Vec<&str> = examples.iter().map(|e| e.target.as_str()).collect();
@@ -42,7 +48,13 @@ impl TokenizedPairs {
         let src: Vec<Vec<u32>> = rows.iter().map(|&i| self.sources[i].clone()).collect();
         let tgt: Vec<Vec<u32>> = rows.iter().map(|&i| self.targets[i].clone()).collect();
         let cfg = &model.config;
-        Seq2SeqBatch::new(&src, &tgt, cfg.pad_token_id, cfg.decoder_start(), &model.device)
+        Seq2SeqBatch::new(
+            &src,
+            &tgt,
+            cfg.pad_token_id,
+            cfg.decoder_start(),
+            &model.device,
+        )
     }
 
     /// Mean token cross-entropy over all targets (batched by `batch_size`, no dropout).
@@ -52,7 +64,11 @@ impl TokenizedPairs {
         let rows: Vec<usize> = (0..self.len()).collect();
         for chunk in rows.chunks(batch_size.max(1)) {
             let batch = self.batch(model, chunk)?;
-            total += model.token_nll(&batch, false)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+            total += model
+                .token_nll(&batch, false)?
+                .to_dtype(DType::F64)?
+                .sum_all()?
+                .to_scalar::<f64>()?;
             tokens += chunk.iter().map(|&i| self.targets[i].len()).sum::<usize>();
         }
         Ok(total / tokens.max(1) as f64)
@@ -91,7 +107,11 @@ pub struct TokenizedTexts {
 }
 
 impl TokenizedTexts {
-    pub fn new(examples: &[ClassificationExample], tokenizer: &TextTokenizer, max_tokens: usize) -> Result<Self> {
+    pub fn new(
+        examples: &[ClassificationExample],
+        tokenizer: &TextTokenizer,
+        max_tokens: usize,
+    ) -> Result<Self> {
         let tok = tokenizer.with_max_length(max_tokens)?;
         let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
         Ok(Self {
@@ -109,19 +129,32 @@ impl TokenizedTexts {
     }
 
     /// Logits (rows, labels) of the given rows.
-    pub fn logits(&self, model: &SequenceClassifier, rows: &[usize], train: bool) -> candle_core::Result<Tensor> {
+    pub fn logits(
+        &self,
+        model: &SequenceClassifier,
+        rows: &[usize],
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
         let seqs: Vec<Vec<u32>> = rows.iter().map(|&i| self.ids[i].clone()).collect();
         let (ids, mask) = crate::data::batch::pad(&seqs, model.pad_token_id, &model.device)?;
         model.forward(&ids, &mask, train)
     }
 
-    fn label_tensor(&self, model: &SequenceClassifier, rows: &[usize]) -> candle_core::Result<Tensor> {
+    fn label_tensor(
+        &self,
+        model: &SequenceClassifier,
+        rows: &[usize],
+    ) -> candle_core::Result<Tensor> {
         let labels: Vec<u32> = rows.iter().map(|&i| self.labels[i] as u32).collect();
         Tensor::from_vec(labels, rows.len(), &model.device)
     }
 
     /// Predicted labels and the mean cross-entropy over all rows.
-    pub fn predict(&self, model: &SequenceClassifier, batch_size: usize) -> candle_core::Result<(Vec<usize>, f64)> {
+    pub fn predict(
+        &self,
+        model: &SequenceClassifier,
+        batch_size: usize,
+    ) -> candle_core::Result<(Vec<usize>, f64)> {
         let mut predictions = Vec::with_capacity(self.len());
         let mut loss = 0.0;
         let rows: Vec<usize> = (0..self.len()).collect();
@@ -159,7 +192,11 @@ impl Objective for ClassificationObjective<'_> {
             return Ok(None);
         };
         let (predictions, loss) = validation.predict(self.model, self.eval_batch_size)?;
-        let metrics = crate::eval::classification::ClassificationMetrics::compute(&predictions, &validation.labels, self.model.num_labels())?;
+        let metrics = crate::eval::classification::ClassificationMetrics::compute(
+            &predictions,
+            &validation.labels,
+            self.model.num_labels(),
+        )?;
         Ok(Some(BTreeMap::from([
             ("eval_loss".to_string(), loss),
             ("eval_accuracy".to_string(), metrics.accuracy),

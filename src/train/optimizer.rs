@@ -21,7 +21,13 @@ pub struct AdamW {
 impl AdamW {
     /// `params` are (name, variable); names ending in `.bias` get no weight decay, as in
     /// Transformers' Trainer.
-    pub fn new(params: &[(String, Var)], beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<Self> {
+    pub fn new(
+        params: &[(String, Var)],
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    ) -> Result<Self> {
         let slots = params
             .iter()
             .map(|(name, var)| {
@@ -67,12 +73,19 @@ impl AdamW {
 
     /// First and second moments, for checkpoints.
     pub fn state(&self) -> Vec<(Tensor, Tensor)> {
-        self.slots.iter().map(|s| (s.m.clone(), s.v.clone())).collect()
+        self.slots
+            .iter()
+            .map(|s| (s.m.clone(), s.v.clone()))
+            .collect()
     }
 
     pub fn load_state(&mut self, state: Vec<(Tensor, Tensor)>, step: usize) -> Result<()> {
         if state.len() != self.slots.len() {
-            candle_core::bail!("optimizer state has {} tensors, expected {}", state.len(), self.slots.len());
+            candle_core::bail!(
+                "optimizer state has {} tensors, expected {}",
+                state.len(),
+                self.slots.len()
+            );
         }
         for (slot, (m, v)) in self.slots.iter_mut().zip(state) {
             slot.m = m;
@@ -87,7 +100,11 @@ impl AdamW {
 pub fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)> {
     let mut total = 0.0f64;
     for g in grads {
-        total += g.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        total += g
+            .to_dtype(DType::F32)?
+            .sqr()?
+            .sum_all()?
+            .to_scalar::<f32>()? as f64;
     }
     let norm = total.sqrt();
     let factor = if max_norm > 0.0 {

@@ -2,7 +2,13 @@
 use crate::data::recipe::Schedule;
 
 /// The learning rate for the optimizer step that follows `completed` steps.
-pub fn learning_rate(base: f64, kind: Schedule, completed: usize, total: usize, warmup: usize) -> f64 {
+pub fn learning_rate(
+    base: f64,
+    kind: Schedule,
+    completed: usize,
+    total: usize,
+    warmup: usize,
+) -> f64 {
     let step = completed as f64;
     if completed < warmup {
         return base * step / warmup.max(1) as f64;
@@ -10,7 +16,9 @@ pub fn learning_rate(base: f64, kind: Schedule, completed: usize, total: usize, 
     let progress = (step - warmup as f64) / (total.saturating_sub(warmup)).max(1) as f64;
     match kind {
         Schedule::Constant => base,
-        Schedule::Linear => base * ((total as f64 - step) / (total.saturating_sub(warmup)).max(1) as f64).max(0.0),
+        Schedule::Linear => {
+            base * ((total as f64 - step) / (total.saturating_sub(warmup)).max(1) as f64).max(0.0)
+        }
         Schedule::Cosine => base * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0),
     }
 }

@@ -75,16 +75,28 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
         return Err(Error::Config("no training examples".into()));
     }
     if run.params.is_empty() {
-        return Err(Error::Config("nothing to train: no LoRA module matched and no module is saved".into()));
+        return Err(Error::Config(
+            "nothing to train: no LoRA module matched and no module is saved".into(),
+        ));
     }
     let (_, total) = step_counts(n, s);
-    let mut optimizer = AdamW::new(&run.params, s.adam_beta1, s.adam_beta2, s.adam_epsilon, s.weight_decay)?;
+    let mut optimizer = AdamW::new(
+        &run.params,
+        s.adam_beta1,
+        s.adam_beta2,
+        s.adam_epsilon,
+        s.weight_decay,
+    )?;
     let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
     let adapter_dir = out.join("adapter");
     // The guard runs after two optimizer steps with a non-zero learning rate (a warmup starts at
     // 0, and lora_A only gets a gradient once lora_B has moved).
     let mut learning_steps = 0usize;
-    let initial: Vec<Tensor> = run.params.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+    let initial: Vec<Tensor> = run
+        .params
+        .iter()
+        .map(|(_, v)| v.as_tensor().copy())
+        .collect::<candle_core::Result<_>>()?;
     let mut got_gradient = vec![false; run.params.len()];
     let best_metric_name = s.metric_for_best_model.clone();
     let mut best: Option<(usize, f64)> = None;
@@ -99,15 +111,26 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     'outer: while step < total {
         let mut order: Vec<usize> = (0..n).collect();
         if run.shuffle {
-            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(run.data_seed.wrapping_add(epoch_index)));
+            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+                run.data_seed.wrapping_add(epoch_index),
+            ));
         }
-        let micro_batches: Vec<Vec<usize>> = order.chunks(s.batch_size).map(|c| c.to_vec()).collect();
-        let groups: Vec<&[Vec<usize>]> = micro_batches.chunks(s.gradient_accumulation_steps).collect();
+        let micro_batches: Vec<Vec<usize>> =
+            order.chunks(s.batch_size).map(|c| c.to_vec()).collect();
+        let groups: Vec<&[Vec<usize>]> = micro_batches
+            .chunks(s.gradient_accumulation_steps)
+            .collect();
         for (group_index, group) in groups.iter().enumerate() {
             if step >= total {
                 break 'outer;
             }
-            let lr = learning_rate(s.learning_rate, s.lr_scheduler_type, step, total, s.warmup_steps);
+            let lr = learning_rate(
+                s.learning_rate,
+                s.lr_scheduler_type,
+                step,
+                total,
+                s.warmup_steps,
+            );
             let mut sums: Vec<Option<Tensor>> = vec![None; run.params.len()];
             let mut loss_sum = 0.0f64;
             for rows in group.iter() {
@@ -119,7 +142,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                             loss_sum += loss * weight;
                             break;
                         }
-                        Err(Error::Candle(e)) if s.auto_batch_size && is_out_of_memory(&e) && split < rows.len() => {
+                        Err(Error::Candle(e))
+                            if s.auto_batch_size && is_out_of_memory(&e) && split < rows.len() =>
+                        {
                             split *= 2;
                             tracing::warn!("out of memory: micro-batches now split in {split} (auto_batch_size)");
                         }
@@ -134,7 +159,12 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                 .map(|(i, (g, (_, var)))| match g {
                     Some(g) => {
                         if learning_steps < 2 {
-                            got_gradient[i] |= g.abs()?.max_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? > 0.0;
+                            got_gradient[i] |= g
+                                .abs()?
+                                .max_all()?
+                                .to_dtype(candle_core::DType::F32)?
+                                .to_scalar::<f32>()?
+                                > 0.0;
                         }
                         Ok(g)
                     }
@@ -143,7 +173,10 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                 .collect::<candle_core::Result<_>>()?;
             let (grad_norm, factor) = clip_factor(&grads, s.max_grad_norm)?;
             let grads = if factor < 1.0 {
-                grads.iter().map(|g| g * factor).collect::<candle_core::Result<Vec<_>>>()?
+                grads
+                    .iter()
+                    .map(|g| g * factor)
+                    .collect::<candle_core::Result<Vec<_>>>()?
             } else {
                 grads
             };
@@ -153,7 +186,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                 learning_steps += 1;
             }
             if !loss_sum.is_finite() {
-                return Err(Error::Config(format!("loss became {loss_sum} at step {step}: lower train.learning_rate")));
+                return Err(Error::Config(format!(
+                    "loss became {loss_sum} at step {step}: lower train.learning_rate"
+                )));
             }
             step_losses.push(loss_sum);
             window.push(loss_sum);
@@ -177,7 +212,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
             let evaluate_now = match s.eval_strategy {
                 EvalStrategy::No => false,
                 EvalStrategy::Epoch => end_of_epoch,
-                EvalStrategy::Steps => step.is_multiple_of(s.eval_steps.unwrap_or(usize::MAX).max(1)),
+                EvalStrategy::Steps => {
+                    step.is_multiple_of(s.eval_steps.unwrap_or(usize::MAX).max(1))
+                }
             };
             if evaluate_now {
                 if let Some(metrics) = run.objective.evaluate()? {
@@ -187,12 +224,18 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                     }
                     log.write(&record)?;
                     bar.println(format!("step {step}: {}", format_metrics(&metrics)));
-                    let name = best_metric_name.clone().unwrap_or_else(|| default_best_metric(&metrics));
+                    let name = best_metric_name
+                        .clone()
+                        .unwrap_or_else(|| default_best_metric(&metrics));
                     let value = *metrics.get(&name).ok_or_else(|| {
-                        Error::Config(format!("train.metric_for_best_model '{name}' is not among {:?}", metrics.keys()))
+                        Error::Config(format!(
+                            "train.metric_for_best_model '{name}' is not among {:?}",
+                            metrics.keys()
+                        ))
                     })?;
                     let higher_better = !name.contains("loss");
-                    let improved = best.is_none_or(|(_, b)| if higher_better { value > b } else { value < b });
+                    let improved =
+                        best.is_none_or(|(_, b)| if higher_better { value > b } else { value < b });
                     if improved {
                         best = Some((step, value));
                         if s.save_best {
@@ -201,7 +244,9 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
                     }
                 }
             }
-            if s.save_steps.is_some_and(|k| k > 0 && step.is_multiple_of(k)) {
+            if s.save_steps
+                .is_some_and(|k| k > 0 && step.is_multiple_of(k))
+            {
                 let dir = out.join("checkpoints").join(format!("step-{step}"));
                 let state = TrainerState {
                     global_step: step,
@@ -221,7 +266,10 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     let seconds = started.elapsed().as_secs_f64();
     // as Transformers' `trainer.save_metrics("train", ...)`
     let results = json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
-    crate::jsonl::write_atomic(&out.join("train_results.json"), format!("{results:#}\n").as_bytes())?;
+    crate::jsonl::write_atomic(
+        &out.join("train_results.json"),
+        format!("{results:#}\n").as_bytes(),
+    )?;
     Ok(TrainReport {
         steps: step,
         step_losses,
@@ -263,7 +311,10 @@ fn accumulate(
         let loss = objective.batch_loss(part, true)?;
         loss_total += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? * share;
         let grads = (loss * (weight * share))?.backward()?;
-        let piece_grads = params.iter().map(|(_, var)| grads.get(var.as_tensor()).map(Tensor::detach)).collect();
+        let piece_grads = params
+            .iter()
+            .map(|(_, var)| grads.get(var.as_tensor()).map(Tensor::detach))
+            .collect();
         add_into(&mut sums, piece_grads)?;
     }
     Ok((loss_total, sums))
@@ -271,12 +322,25 @@ fn accumulate(
 
 /// Stops the run when some trainable tensor received no gradient or did not change:
 /// candle's silent graph cuts and unmatched target names both look like this.
-fn check_learning(params: &[(String, Var)], initial: &[Tensor], got_gradient: &[bool], step: usize) -> Result<()> {
+fn check_learning(
+    params: &[(String, Var)],
+    initial: &[Tensor],
+    got_gradient: &[bool],
+    step: usize,
+) -> Result<()> {
     let mut dead = Vec::new();
     for (((name, var), before), grad) in params.iter().zip(initial).zip(got_gradient) {
-        let changed = (var.as_tensor() - before)?.abs()?.max_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? > 0.0;
+        let changed = (var.as_tensor() - before)?
+            .abs()?
+            .max_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_scalar::<f32>()?
+            > 0.0;
         if !grad || !changed {
-            dead.push(format!("{name} ({})", if !grad { "no gradient" } else { "unchanged" }));
+            dead.push(format!(
+                "{name} ({})",
+                if !grad { "no gradient" } else { "unchanged" }
+            ));
         }
     }
     if dead.is_empty() {
@@ -289,20 +353,36 @@ fn check_learning(params: &[(String, Var)], initial: &[Tensor], got_gradient: &[
 }
 
 /// Saves the adapter, reads it back and checks every tensor is identical.
-pub fn save_verified(params: &[(String, Var)], lora: &LoraConfig, dir: &std::path::Path) -> Result<()> {
+pub fn save_verified(
+    params: &[(String, Var)],
+    lora: &LoraConfig,
+    dir: &std::path::Path,
+) -> Result<()> {
     peft::save_parameters(params, lora, dir)?;
-    let device = params.first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
+    let device = params
+        .first()
+        .map(|(_, v)| v.device().clone())
+        .unwrap_or(candle_core::Device::Cpu);
     let reloaded = candle_core::safetensors::load(dir.join(peft::WEIGHTS_FILE), &device)?;
     for (name, var) in params {
         let same = reloaded
             .get(name)
             .map(|t| -> candle_core::Result<bool> {
-                Ok(t.dims() == var.dims() && (t - var.as_tensor())?.abs()?.max_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()? == 0.0)
+                Ok(t.dims() == var.dims()
+                    && (t - var.as_tensor())?
+                        .abs()?
+                        .max_all()?
+                        .to_dtype(candle_core::DType::F32)?
+                        .to_scalar::<f32>()?
+                        == 0.0)
             })
             .transpose()?
             .unwrap_or(false);
         if !same {
-            return Err(Error::file(dir.join(peft::WEIGHTS_FILE), format!("{name} did not reload identically")));
+            return Err(Error::file(
+                dir.join(peft::WEIGHTS_FILE),
+                format!("{name} did not reload identically"),
+            ));
         }
     }
     LoraConfig::read(&dir.join(peft::CONFIG_FILE))?;
@@ -322,5 +402,9 @@ fn round4(x: f64) -> f64 {
 }
 
 pub fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
-    metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
+    metrics
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

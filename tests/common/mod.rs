@@ -78,7 +78,15 @@ pub fn lora_training_copy(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
         std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
     }
     let mut config = read_json(&model_dir.join("config.json"));
-    for key in ["dropout_rate", "dropout", "attention_dropout", "seq_classif_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] {
+    for key in [
+        "dropout_rate",
+        "dropout",
+        "attention_dropout",
+        "seq_classif_dropout",
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "classifier_dropout",
+    ] {
         if config.get(key).is_some() {
             config[key] = serde_json::json!(0.0);
         }
@@ -98,10 +106,19 @@ pub fn lora_training_copy(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// A recipe that reproduces a PEFT fixture's training run from its adapter.
-pub fn lora_training_recipe(case: &str, task: &str, model_dir: &Path, train: &Path, out: &Path) -> loratune::data::recipe::Recipe {
+pub fn lora_training_recipe(
+    case: &str,
+    task: &str,
+    model_dir: &Path,
+    train: &Path,
+    out: &Path,
+) -> loratune::data::recipe::Recipe {
     let s = read_json(&lora_case(case).join("train_settings.json"));
     let lengths = match task {
-        "seq2seq" => format!("max_source_tokens = {}\nmax_target_tokens = {}", s["max_source_tokens"], s["max_target_tokens"]),
+        "seq2seq" => format!(
+            "max_source_tokens = {}\nmax_target_tokens = {}",
+            s["max_source_tokens"], s["max_target_tokens"]
+        ),
         _ => format!("max_source_tokens = {}", s["max_tokens"]),
     };
     let text = format!(
@@ -127,14 +144,20 @@ pub fn assert_step_losses(case: &str, got: &[f64], tolerance: f64) {
     for (g, w) in got.iter().zip(&expected) {
         let w = w["loss"].as_f64().unwrap();
         let rel = (g - w).abs() / w.abs();
-        assert!(rel <= tolerance, "{case}: step loss {g} vs {w} (rel {rel:e})");
+        assert!(
+            rel <= tolerance,
+            "{case}: step loss {g} vs {w} (rel {rel:e})"
+        );
     }
 }
 
 /// Two safetensors files hold the same tensor names.
 pub fn assert_same_tensor_names(ours: &Path, theirs: &Path) {
     let names = |p: &Path| {
-        let mut keys: Vec<String> = candle_core::safetensors::load(p, &candle_core::Device::Cpu).unwrap().into_keys().collect();
+        let mut keys: Vec<String> = candle_core::safetensors::load(p, &candle_core::Device::Cpu)
+            .unwrap()
+            .into_keys()
+            .collect();
         keys.sort();
         keys
     };

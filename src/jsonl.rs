@@ -1,8 +1,8 @@
 //! Reading and writing JSON Lines files, with errors that name the file and line.
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 
 pub type Row = Map<String, Value>;
 
@@ -47,65 +47,4 @@ pub fn string_field<'a>(row: &'a Row, field: &str, path: &Path, line: usize) -> 
         )),
         None => Err(Error::line(path, line, format!("missing field '{field}'"))),
     }
-}
-
-/// Writes rows to `path` atomically: a temporary file beside it is renamed into place,
-/// so a failure never leaves a half-written output.
-pub struct AtomicWriter {
-    target: PathBuf,
-    temp: PathBuf,
-    out: BufWriter<std::fs::File>,
-}
-
-impl AtomicWriter {
-    pub fn create(target: &Path) -> Result<Self> {
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        let mut name = target.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp-{}", std::process::id()));
-        let temp = target.with_file_name(name);
-        let file = std::fs::File::create(&temp).map_err(|e| Error::io(&temp, e))?;
-        Ok(Self {
-            target: target.to_path_buf(),
-            temp,
-            out: BufWriter::new(file),
-        })
-    }
-
-    pub fn write_json(&mut self, value: &Value) -> Result<()> {
-        serde_json::to_writer(&mut self.out, value)
-            .map_err(|e| Error::file(&self.temp, e.to_string()))?;
-        self.out
-            .write_all(b"\n")
-            .map_err(|e| Error::io(&self.temp, e))
-    }
-
-    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::io(&self.temp, e))
-    }
-
-    pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.temp, e))?;
-        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        self.temp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for AtomicWriter {
-    fn drop(&mut self) {
-        if !self.temp.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
-}
-
-/// Writes a whole file atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut writer = AtomicWriter::create(path)?;
-    writer.write_bytes(bytes)?;
-    writer.finish()
 }

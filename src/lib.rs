@@ -10,6 +10,7 @@ pub mod jsonl;
 pub mod lora;
 pub mod models;
 pub mod nn;
+pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod quickstart;

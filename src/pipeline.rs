@@ -35,11 +35,20 @@ pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathB
     let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let output = recipe.train.output_dir.join("merged");
+    crate::lora::merge::check_output(&output, &files, adapter)?;
     match recipe.model.task {
         Task::Seq2seq => {
             let (mut model, weights) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
             crate::lora::peft::load_into(&mut model, adapter)?;
-            write_merged(&mut model, &weights, &files, &output, |_| {})?;
+            write_merged(
+                &mut model,
+                &weights,
+                &files,
+                adapter,
+                &output,
+                |_| {},
+                |_| Ok(()),
+            )?;
         }
         Task::Classification => {
             let options = ClassifierOptions {
@@ -49,9 +58,12 @@ pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathB
             };
             let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
             let (class, labels) = (model.class_name(), model.labels.clone());
-            write_merged(&mut model, &weights, &files, &output, |config| {
+            let edit = |config: &mut serde_json::Value| {
                 config["architectures"] = serde_json::json!([class]);
                 labels.write_config(config);
+            };
+            write_merged(&mut model, &weights, &files, adapter, &output, edit, |_| {
+                Ok(())
             })?;
         }
     }

@@ -90,6 +90,13 @@ pub fn choose(
     epochs: f64,
     max_tokens: usize,
 ) -> Result<QuickstartChoice> {
+    // Replaces an earlier quickstart run there, refuses anything else before any work.
+    crate::output::run_dir::prepare(
+        output_dir,
+        crate::output::run_dir::RunKind::Quickstart,
+        false,
+        &[],
+    )?;
     let shared_data = Path::new("../shared/data/imdb");
     let (model, train, test) = if hub_reachable() {
         (

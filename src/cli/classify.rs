@@ -1,7 +1,8 @@
 use super::common::{length_sorted_batches, with_id, IoArgs, ModelArgs};
 use clap::Args;
 use loratune::data::batch::pad;
-use loratune::jsonl::{read_objects, string_field, AtomicWriter};
+use loratune::jsonl::{read_objects, string_field};
+use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
 
@@ -83,7 +84,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
 
-    let mut out = AtomicWriter::create(&args.io.output)?;
+    let mut out = AtomicFile::create(&args.io.output)?;
     for ((_, row), logits) in rows.iter().zip(logits) {
         let probs = softmax(&logits);
         let label = argmax(&logits);

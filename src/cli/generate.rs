@@ -4,7 +4,8 @@ use clap::Args;
 use loratune::generate::{
     generate_all, EarlyStopping, GenerationConfigFile, GenerationOverrides, GenerationSettings,
 };
-use loratune::jsonl::{read_objects, string_field, AtomicWriter};
+use loratune::jsonl::{read_objects, string_field};
+use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
 
@@ -121,7 +122,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let mut out = AtomicWriter::create(&args.io.output)?;
+    let mut out = AtomicFile::create(&args.io.output)?;
     for ((_, row), ids) in rows.iter().zip(outputs) {
         let mut obj = serde_json::Map::new();
         obj.insert("generated".into(), json!(tokenizer.decode(&ids)?));

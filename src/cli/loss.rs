@@ -1,7 +1,8 @@
 use super::common::{length_sorted_batches, with_id, IoArgs, ModelArgs};
 use clap::Args;
 use loratune::data::batch::Seq2SeqBatch;
-use loratune::jsonl::{read_objects, string_field, AtomicWriter};
+use loratune::jsonl::{read_objects, string_field};
+use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
 
@@ -68,7 +69,7 @@ pub fn run(args: LossArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
 
-    let mut out = AtomicWriter::create(&args.io.output)?;
+    let mut out = AtomicFile::create(&args.io.output)?;
     for ((_, row), (loss, tokens)) in rows.iter().zip(results) {
         let mut obj = serde_json::Map::new();
         obj.insert("loss".into(), json!(loss));

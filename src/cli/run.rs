@@ -10,13 +10,17 @@ pub struct RunArgs {
     /// Override a recipe key, e.g. --set data.train=../shared/data/imdb/train.jsonl (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
+    /// Replace a previous run in train.output_dir (as train.overwrite_output_dir = true).
+    #[arg(long)]
+    overwrite: bool,
     /// Also write the adapter merged into the base weights (OUTPUT_DIR/merged).
     #[arg(long)]
     merge: bool,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    let mut recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    recipe.train.overwrite_output_dir |= args.overwrite;
     let evaluation = loratune::pipeline::run_recipe(&recipe, args.merge)?;
     print_evaluation(&evaluation.evaluation);
     println!("training: {:.0} s", evaluation.train_seconds);

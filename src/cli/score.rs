@@ -3,7 +3,8 @@ use anyhow::bail;
 use clap::Args;
 use loratune::eval::bertscore::{default_layer, BertScoreSettings, BertScorer};
 use loratune::eval::rouge::RougeScorer;
-use loratune::jsonl::{read_objects, string_field, AtomicWriter};
+use loratune::jsonl::{read_objects, string_field};
+use loratune::output::AtomicFile;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
@@ -90,7 +91,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             out.insert("bertscore_f1".into(), json!(s.f1));
         }
     }
-    let mut writer = AtomicWriter::create(&args.io.output)?;
+    let mut writer = AtomicFile::create(&args.io.output)?;
     for ((_, row), out) in rows.iter().zip(&outputs) {
         writer.write_json(&super::common::with_id(out.clone(), row))?;
     }

@@ -9,10 +9,14 @@ pub struct TrainArgs {
     /// Override a recipe key, e.g. --set train.learning_rate=3e-4 (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
+    /// Replace a previous run in train.output_dir (as train.overwrite_output_dir = true).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    let mut recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    recipe.train.overwrite_output_dir |= args.overwrite;
     let report = loratune::train::job::train_recipe(&recipe)?;
     println!(
         "trained {} steps in {:.1} s; final loss {:.4}",

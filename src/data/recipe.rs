@@ -107,6 +107,10 @@ pub enum EvalStrategy {
 pub struct TrainSection {
     #[serde(default = "output_dir")]
     pub output_dir: PathBuf,
+    /// Replace a previous run in `output_dir` (as Transformers' `overwrite_output_dir`); without
+    /// it, a folder holding a run is refused. `--overwrite` sets it.
+    #[serde(default)]
+    pub overwrite_output_dir: bool,
     #[serde(default = "lr")]
     pub learning_rate: f64,
     #[serde(default = "d8")]

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::eval::classification::ClassificationMetrics;
 use crate::eval::plot::{self, Boxplot, ConfusionPanel, MetricSeries};
 use crate::eval::stats::{self, Wilcoxon, WilcoxonMethod};
+use crate::output::{AtomicDir, Replace};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -548,74 +549,36 @@ pub fn write_report(
     let box_svg = chart.to_svg()?;
     let confusion = classification.map(confusion_figure).transpose()?;
 
-    let name = dir
-        .file_name()
-        .ok_or_else(|| Error::file(dir, "report directory has no name"))?
-        .to_string_lossy()
-        .into_owned();
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if temp.exists() {
-        std::fs::remove_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-    }
-    std::fs::create_dir(&temp).map_err(|e| Error::io(&temp, e))?;
-    let result = (|| -> Result<()> {
-        let write = |file: &str, bytes: &[u8]| -> Result<()> {
-            let path = temp.join(file);
-            std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
-        };
-        let mut jsonl = String::new();
-        for e in examples {
-            jsonl.push_str(
-                &serde_json::to_string(e)
-                    .map_err(|err| Error::file(temp.join("examples.jsonl"), err.to_string()))?,
-            );
-            jsonl.push('\n');
-        }
-        write("examples.jsonl", jsonl.as_bytes())?;
-        let summary_value = summary_json(meta, &summary, classification);
-        let mut summary_text = serde_json::to_string_pretty(&summary_value)
-            .map_err(|err| Error::file(temp.join("summary.json"), err.to_string()))?;
-        summary_text.push('\n');
-        write("summary.json", summary_text.as_bytes())?;
-        write("boxplot.png", &box_png)?;
-        write("boxplot.svg", box_svg.as_bytes())?;
-        if let Some(png) = &confusion {
-            write("confusion.png", png)?;
-        }
-        let html = index_html(
-            meta,
-            examples,
-            &summary,
-            classification,
-            &box_png,
-            confusion.as_deref(),
+    let out = AtomicDir::begin(dir, Replace::IfHolds("summary.json"))?;
+    let mut jsonl = String::new();
+    for e in examples {
+        jsonl.push_str(
+            &serde_json::to_string(e)
+                .map_err(|err| Error::file(dir.join("examples.jsonl"), err.to_string()))?,
         );
-        write("index.html", html.as_bytes())?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&temp);
-        return Err(e);
+        jsonl.push('\n');
     }
-    // Swap the finished report into place.
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+    out.write("examples.jsonl", jsonl.as_bytes())?;
+    let summary_value = summary_json(meta, &summary, classification);
+    let mut summary_text = serde_json::to_string_pretty(&summary_value)
+        .map_err(|err| Error::file(dir.join("summary.json"), err.to_string()))?;
+    summary_text.push('\n');
+    out.write("summary.json", summary_text.as_bytes())?;
+    out.write("boxplot.png", &box_png)?;
+    out.write("boxplot.svg", box_svg.as_bytes())?;
+    if let Some(png) = &confusion {
+        out.write("confusion.png", png)?;
     }
-    if let Err(e) = std::fs::rename(&temp, dir) {
-        if old.exists() {
-            let _ = std::fs::rename(&old, dir);
-        }
-        return Err(Error::io(dir, e));
-    }
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    }
+    let html = index_html(
+        meta,
+        examples,
+        &summary,
+        classification,
+        &box_png,
+        confusion.as_deref(),
+    );
+    out.write("index.html", html.as_bytes())?;
+    out.commit()?;
     let paths = ReportPaths {
         dir: dir.to_path_buf(),
         examples: dir.join("examples.jsonl"),

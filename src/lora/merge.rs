@@ -4,6 +4,7 @@ use super::Adaptable;
 use crate::error::{Error, Result};
 use crate::hub::ModelFiles;
 use crate::models::weights::Weights;
+use crate::output::{guard, AtomicDir, Replace};
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,15 +22,38 @@ pub fn merge_in_memory(model: &mut dyn Adaptable) -> Result<Vec<String>> {
     Ok(changed)
 }
 
+/// Marks a directory as a merged model written by loratune: only such a directory (or an
+/// empty one) is ever replaced by a new merge.
+pub const MERGE_MARKER: &str = "loratune-merge.json";
+
+/// Refuses, before any work, an output that a merge must not replace: the base model's or the
+/// adapter's directory or any folder holding them, the current directory or a folder above it,
+/// and an existing non-empty directory that is not a previous merged model.
+pub fn check_output(output: &Path, files: &ModelFiles, adapter: &Path) -> Result<()> {
+    let model = guard::model_inputs(files);
+    let mut inputs: Vec<(&str, &Path)> = model
+        .iter()
+        .map(|p| ("the base model", p.as_path()))
+        .collect();
+    inputs.push(("the adapter", adapter));
+    guard::refuse_overlap(output, &inputs)?;
+    Replace::IfHolds(MERGE_MARKER).check(output)
+}
+
 /// Merges and writes `output/` (config.json, model.safetensors, tokenizer files).
 /// `edit_config` adjusts config.json (e.g. the labels of a new classification head).
-pub fn write_merged(
+/// `verify` runs on the finished files before they are published: when it fails, nothing is
+/// written and a previous merged model stays as it was.
+pub fn write_merged<T>(
     model: &mut dyn Adaptable,
     weights: &Weights,
     files: &ModelFiles,
+    adapter: &Path,
     output: &Path,
     edit_config: impl FnOnce(&mut serde_json::Value),
-) -> Result<()> {
+    verify: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
+    check_output(output, files, adapter)?;
     let changed = merge_in_memory(model)?;
     let mut tensors: HashMap<String, Tensor> = weights.tensors().clone();
     for linear in model.linears_mut() {
@@ -48,40 +72,24 @@ pub fn write_merged(
     let mut config: serde_json::Value = crate::hub::read_json(&files.config)?;
     edit_config(&mut config);
 
-    let temp = output.with_file_name(format!(
-        ".{}.tmp-{}",
-        output
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("merged"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&temp);
-    std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-    let written = (|| -> Result<()> {
-        let json =
-            serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
-        std::fs::write(temp.join("config.json"), json)
-            .map_err(|e| Error::io(temp.join("config.json"), e))?;
-        candle_core::safetensors::save(&tensors, temp.join("model.safetensors"))?;
-        let mut extra: Vec<&Path> = vec![files.tokenizer.as_path()];
-        extra.extend(files.tokenizer_config.as_deref());
-        extra.extend(files.generation_config.as_deref());
-        extra.extend(files.extra.iter().map(|p| p.as_path()));
-        for source in extra {
-            if let Some(name) = source.file_name() {
-                std::fs::copy(source, temp.join(name)).map_err(|e| Error::io(source, e))?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&temp);
-        return Err(e);
+    let out = AtomicDir::begin(output, Replace::IfHolds(MERGE_MARKER))?;
+    let json = serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
+    out.write("config.json", json.as_bytes())?;
+    out.write_tensors("model.safetensors", &tensors)?;
+    let mut extra: Vec<&Path> = vec![files.tokenizer.as_path()];
+    extra.extend(files.tokenizer_config.as_deref());
+    extra.extend(files.generation_config.as_deref());
+    extra.extend(files.extra.iter().map(|p| p.as_path()));
+    for source in extra {
+        out.copy_in(source)?;
     }
-    if output.exists() {
-        std::fs::remove_dir_all(output).map_err(|e| Error::io(output, e))?;
-    }
-    std::fs::rename(&temp, output).map_err(|e| Error::io(output, e))?;
-    Ok(())
+    let marker = serde_json::json!({
+        "base_model": files.reference,
+        "adapter": adapter.display().to_string(),
+        "loratune_version": env!("CARGO_PKG_VERSION"),
+    });
+    out.write(MERGE_MARKER, format!("{marker:#}\n").as_bytes())?;
+    let verified = verify(out.path())?;
+    out.commit()?;
+    Ok(verified)
 }

@@ -6,6 +6,7 @@ use super::inject::trainable_parameters;
 use super::layer::LoraAdapter;
 use super::Adaptable;
 use crate::error::{Error, Result};
+use crate::output::{AtomicDir, Replace};
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -202,11 +203,22 @@ pub fn save(model: &mut dyn Adaptable, config: &LoraConfig, dir: &Path) -> Resul
 }
 
 /// Writes named trainable tensors (as from `trainable_parameters`) as a PEFT adapter. The
-/// directory is replaced atomically: a failure leaves the previous adapter (if any) intact.
+/// directory is replaced as a whole: a failure leaves the previous adapter (if any) intact.
 pub fn save_parameters(
     parameters: &[(String, candle_core::Var)],
     config: &LoraConfig,
     dir: &Path,
+) -> Result<()> {
+    let out = AtomicDir::begin(dir, Replace::IfHolds(CONFIG_FILE))?;
+    write_parameters(&out, parameters, config)?;
+    out.commit()
+}
+
+/// Writes the adapter's two files into an output being written (an adapter or a checkpoint).
+pub fn write_parameters(
+    out: &AtomicDir,
+    parameters: &[(String, candle_core::Var)],
+    config: &LoraConfig,
 ) -> Result<()> {
     let tensors: HashMap<String, Tensor> = parameters
         .iter()
@@ -215,35 +227,8 @@ pub fn save_parameters(
     let mut config = config.clone();
     config.inference_mode = true;
     let json = serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("adapter");
-    let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&temp);
-    std::fs::create_dir_all(&temp).map_err(|e| Error::io(&temp, e))?;
-    let written = (|| -> Result<()> {
-        std::fs::write(temp.join(CONFIG_FILE), json)
-            .map_err(|e| Error::io(temp.join(CONFIG_FILE), e))?;
-        candle_core::safetensors::save(&tensors, temp.join(WEIGHTS_FILE))?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&temp);
-        return Err(e);
-    }
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::rename(&temp, dir).map_err(|e| Error::io(dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    out.write(CONFIG_FILE, json.as_bytes())?;
+    out.write_tensors(WEIGHTS_FILE, &tensors)
 }
 
 /// Reads an adapter and applies it; fails when the adapter does not fit the model

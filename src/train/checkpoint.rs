@@ -3,6 +3,7 @@
 use super::optimizer::AdamW;
 use crate::error::{Error, Result};
 use crate::lora::{peft, LoraConfig};
+use crate::output::{AtomicDir, Replace};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub struct TrainerState {
     pub best_step: Option<usize>,
 }
 
+/// Writes `dir` as a whole: a kill while it is written leaves no partial checkpoint (only a
+/// marked temporary sibling, cleaned by the next run).
 pub fn save(
     dir: &Path,
     params: &[(String, Var)],
@@ -26,13 +29,15 @@ pub fn save(
     optimizer: &AdamW,
     state: &TrainerState,
 ) -> Result<()> {
-    peft::save_parameters(params, config, dir)?;
+    let out = AtomicDir::begin(dir, Replace::IfHolds(STATE_FILE))?;
+    peft::write_parameters(&out, params, config)?;
     let mut moments: HashMap<String, Tensor> = HashMap::new();
     for ((name, _), (m, v)) in params.iter().zip(optimizer.state()) {
         moments.insert(format!("{name}.exp_avg"), m);
         moments.insert(format!("{name}.exp_avg_sq"), v);
     }
-    candle_core::safetensors::save(&moments, dir.join(OPTIMIZER_FILE))?;
+    out.write_tensors(OPTIMIZER_FILE, &moments)?;
     let json = serde_json::to_string_pretty(state).map_err(|e| Error::Config(e.to_string()))?;
-    crate::jsonl::write_atomic(&dir.join(STATE_FILE), json.as_bytes())
+    out.write(STATE_FILE, json.as_bytes())?;
+    out.commit()
 }

@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
 use crate::lora::peft;
 use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
+use crate::output::guard;
+use crate::output::run_dir::{self, RunKind};
 use candle_core::DType;
 use std::path::Path;
 
@@ -122,6 +124,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
         ));
     }
     let files = crate::hub::resolve_model(&recipe.model.name)?;
+    prepare_output_dir(recipe, &files)?;
     let model_type = crate::models::model_type(&files)?;
     let recipe_toml = Some(recipe.to_toml()?);
     match recipe.model.task {
@@ -178,6 +181,32 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             })
         }
     }
+}
+
+/// Makes `train.output_dir` ready before any work: refuses a folder holding a previous run
+/// (unless `overwrite_output_dir`) or files that are not a run, and never replaces a folder
+/// holding the run's own inputs.
+fn prepare_output_dir(recipe: &Recipe, files: &crate::hub::ModelFiles) -> Result<()> {
+    let mut inputs: Vec<(&str, std::path::PathBuf)> = guard::model_inputs(files)
+        .into_iter()
+        .map(|p| ("the base model", p))
+        .collect();
+    let d = &recipe.data;
+    for path in [&d.train, &d.validation, &d.test].into_iter().flatten() {
+        if !path.starts_with("hf:") {
+            inputs.push(("the data", path.into()));
+        }
+    }
+    if let Some(adapter) = &recipe.lora.init_adapter {
+        inputs.push(("lora.init_adapter", adapter.clone()));
+    }
+    let inputs: Vec<(&str, &Path)> = inputs.iter().map(|(l, p)| (*l, p.as_path())).collect();
+    run_dir::prepare(
+        &recipe.train.output_dir,
+        RunKind::Train,
+        recipe.train.overwrite_output_dir,
+        &inputs,
+    )
 }
 
 /// Train and validation splits of a classification recipe.

@@ -68,7 +68,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     let out = s.output_dir.clone();
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     if let Some(recipe) = &run.recipe_toml {
-        crate::jsonl::write_atomic(&out.join("recipe.toml"), recipe.as_bytes())?;
+        crate::output::write_atomic(&out.join("recipe.toml"), recipe.as_bytes())?;
     }
     let n = run.objective.train_len();
     if n == 0 {
@@ -266,7 +266,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
     let seconds = started.elapsed().as_secs_f64();
     // as Transformers' `trainer.save_metrics("train", ...)`
     let results = json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
-    crate::jsonl::write_atomic(
+    crate::output::write_atomic(
         &out.join("train_results.json"),
         format!("{results:#}\n").as_bytes(),
     )?;

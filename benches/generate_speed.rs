@@ -13,9 +13,10 @@
 //! 1–32, 33–64, …, 225–256, to show that a step costs the same late as early.
 //!
 //! Environment:
-//! * `LORATUNE_PYTHON`: interpreter with torch + transformers (default `/work/venv/bin/python`
-//!   if present, else `python3`). Without it, a random model of the same shape is made here
-//!   and only loratune is timed.
+//! * `LORATUNE_PYTHON`: interpreter with torch + transformers (default: the reference
+//!   environment's `.venv/reference/bin/python`, made by `scripts/reference-env.sh`, if present,
+//!   else `python3`). Without it, the bench says why, makes a random model of the same shape
+//!   here and times loratune only.
 //! * `BENCH_THREADS`: threads for both (default 2; sets `RAYON_NUM_THREADS` for loratune).
 //! * `BENCH_BATCH`, `BENCH_SOURCE_LEN`, `BENCH_NEW_TOKENS`, `BENCH_LONG_TOKENS`: shape
 //!   (default 16, 256, 64, 256; `BENCH_LONG_TOKENS=0` skips the per-token table).
@@ -28,8 +29,9 @@ use loratune::models::weights::Weights;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 // the allocator of the `loratune` binary
 #[global_allocator]
@@ -42,16 +44,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn python() -> String {
-    if let Ok(p) = std::env::var("LORATUNE_PYTHON") {
-        return p;
-    }
-    if Path::new("/work/venv/bin/python").exists() {
-        return "/work/venv/bin/python".into();
-    }
-    "python3".into()
-}
-
 struct Shape {
     batch: usize,
     source_len: usize,
@@ -62,8 +54,15 @@ struct Shape {
 
 /// Runs the Python side; `None` (with the reason printed) when it is not available.
 fn run_python(dir: &Path, s: &Shape) -> Option<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_generate.py");
-    let out = Command::new(python())
+    const SIDE: &str = "Transformers";
+    let python = common::reference_python();
+    if let Err(why) = python.probe(&["torch", "transformers"]) {
+        common::print_skipped(SIDE, &why);
+        return None;
+    }
+    let script = common::repo_root().join("scripts/bench_generate.py");
+    let out = python
+        .command()
         .arg(&script)
         .args(["--out", dir.to_str()?])
         .args([
@@ -84,29 +83,26 @@ fn run_python(dir: &Path, s: &Shape) -> Option<Value> {
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
-            match text
+            let value = text
                 .lines()
                 .rev()
-                .find_map(|l| serde_json::from_str::<Value>(l).ok())
-            {
-                Some(v) => Some(v),
-                None => {
-                    println!("Transformers side printed no JSON; skipping the comparison");
-                    None
-                }
+                .find_map(|l| serde_json::from_str::<Value>(l).ok());
+            if value.is_none() {
+                common::print_skipped(SIDE, &format!("{} printed no JSON", script.display()));
             }
+            value
         }
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
             let last = err.lines().last().unwrap_or("");
-            println!(
-                "Transformers side unavailable ({}: {last}); skipping the comparison",
-                python()
+            common::print_skipped(
+                SIDE,
+                &format!("{} {} failed: {last}", python.describe(), script.display()),
             );
             None
         }
         Err(e) => {
-            println!("cannot run {} ({e}); skipping the comparison", python());
+            common::print_skipped(SIDE, &format!("cannot run {} ({e})", python.describe()));
             None
         }
     }

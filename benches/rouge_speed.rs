@@ -12,19 +12,21 @@
 //! Environment:
 //! * `ROUGE_BENCH_PAIRS`: number of pairs (default 10000).
 //! * `LORATUNE_DATA_DIR`: directory holding `dialogsum/test.jsonl` and
-//!   `xsum/test.jsonl` (default: `shared/data` next to or inside the crate,
-//!   then `/work/shared/data`; without it the pairs come from the parity
-//!   fixtures in `tests/fixtures/rouge/cases.jsonl`).
-//! * `LORATUNE_PYTHON`: Python interpreter with `rouge_score` (default
-//!   `/work/venv/bin/python` if present, else `python3`). Without Python or
-//!   `rouge_score`, only our timing is printed.
+//!   `xsum/test.jsonl` (default: `data/` of the shared directory, `LORATUNE_SHARED`,
+//!   else `../shared` next to the repository; without them the pairs come from the
+//!   parity fixtures in `tests/fixtures/rouge/cases.jsonl`).
+//! * `LORATUNE_PYTHON`: Python interpreter with `rouge_score` (default: the
+//!   reference environment's `.venv/reference/bin/python`, made by
+//!   `scripts/reference-env.sh`, if present, else `python3`). Without Python or
+//!   `rouge_score`, the bench says why and prints only our timing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use loratune::eval::rouge::{RougeScorer, RougeScores};
 use serde_json::{json, Value};
+
+mod common;
 
 fn read_jsonl(path: &Path) -> Vec<Value> {
     match std::fs::read_to_string(path) {
@@ -51,14 +53,11 @@ fn first_lines(text: &str, k: usize, max_chars: usize) -> String {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut candidates = Vec::new();
     if let Ok(d) = std::env::var("LORATUNE_DATA_DIR") {
         candidates.push(PathBuf::from(d));
     }
-    candidates.push(manifest.join("shared").join("data"));
-    candidates.push(manifest.join("..").join("shared").join("data"));
-    candidates.push(PathBuf::from("/work/shared/data"));
+    candidates.push(common::shared_dir().join("data"));
     candidates.into_iter().find(|d| {
         d.join("dialogsum").join("test.jsonl").is_file()
             && d.join("xsum").join("test.jsonl").is_file()
@@ -95,8 +94,7 @@ fn build_pairs(n: usize) -> (Vec<(String, String)>, String) {
         }
         source = format!("dialogsum + xsum test sets in {}", dir.display());
     } else {
-        let fixtures =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rouge/cases.jsonl");
+        let fixtures = common::repo_root().join("tests/fixtures/rouge/cases.jsonl");
         for r in read_jsonl(&fixtures) {
             pool.push((field(&r, "reference"), field(&r, "prediction")));
         }
@@ -131,24 +129,14 @@ fn fsums(all: &[RougeScores]) -> [f64; 4] {
     s
 }
 
-fn python() -> String {
-    if let Ok(p) = std::env::var("LORATUNE_PYTHON") {
-        return p;
-    }
-    if Path::new("/work/venv/bin/python").exists() {
-        return "/work/venv/bin/python".to_string();
-    }
-    "python3".to_string()
-}
-
 /// Runs `scripts/bench_rouge.py` on the pairs; `Err` explains why no timing came back.
 fn run_python(pairs: &[(String, String)]) -> Result<Value, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join("bench_rouge.py");
+    let script = common::repo_root().join("scripts").join("bench_rouge.py");
     if !script.is_file() {
         return Err(format!("{} not found", script.display()));
     }
+    let python = common::reference_python();
+    python.probe(&["rouge_score", "nltk"])?;
     let path =
         std::env::temp_dir().join(format!("loratune_rouge_pairs_{}.jsonl", std::process::id()));
     let mut text = String::new();
@@ -157,8 +145,9 @@ fn run_python(pairs: &[(String, String)]) -> Result<Value, String> {
         text.push('\n');
     }
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let py = python();
-    let out = Command::new(&py)
+    let py = python.describe();
+    let out = python
+        .command()
         .arg(&script)
         .arg("--pairs")
         .arg(&path)
@@ -247,7 +236,7 @@ fn main() {
         }
         Err(e) => {
             println!();
-            println!("rouge_score timing skipped: {e}");
+            common::print_skipped("rouge_score", e);
         }
     }
 }

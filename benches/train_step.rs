@@ -1,7 +1,8 @@
 //! One LoRA training step (forward, backward, AdamW) against PyTorch + PEFT on the same
 //! shapes and thread count; prints a table with the ratio. `cargo bench --bench train_step`.
-//! Python comes from `LORATUNE_PYTHON` (default `python3`); without torch/peft only our
-//! timings are printed. The two sides take turns for `BENCH_ROUNDS` rounds (default 3), so that
+//! Python comes from `LORATUNE_PYTHON` (default: the reference environment's
+//! `.venv/reference/bin/python`, made by `scripts/reference-env.sh`, if present, else `python3`);
+//! without torch/peft the bench says why and prints only our timings. The two sides take turns for `BENCH_ROUNDS` rounds (default 3), so that
 //! the machine's drifting speed (±15% on a shared VM) hits both alike; the table gives the median
 //! ratio of the rounds and every round's ratio.
 use candle_core::{DType, Device, Tensor};
@@ -14,6 +15,8 @@ use loratune::models::weights::Weights;
 use loratune::train::optimizer::AdamW;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
+
+mod common;
 
 #[global_allocator]
 static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
@@ -160,23 +163,48 @@ fn main() {
     if let (Some(kind), Some(cases)) = (&only, spec["cases"].as_array_mut()) {
         cases.retain(|case| case["kind"] == kind.as_str());
     }
-    let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = common::reference_python();
+    let python_ok = match python.probe(&["torch", "peft"]) {
+        Ok(()) => true,
+        Err(why) => {
+            common::print_skipped("PyTorch + PEFT", &why);
+            false
+        }
+    };
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3)
         .max(1);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_train_step.py");
+    let script = common::repo_root().join("scripts/bench_train_step.py");
     let cases = spec["cases"].as_array().unwrap();
     // per case: (ours, theirs) of every round
     let mut timings: Vec<Vec<(f64, Option<f64>)>> = vec![Vec::new(); cases.len()];
     for _ in 0..rounds {
-        let torch = std::process::Command::new(&python)
-            .args([script, &spec.to_string(), &threads])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
+        let torch = if python_ok {
+            match python
+                .command()
+                .arg(&script)
+                .args([&spec.to_string(), &threads])
+                .output()
+            {
+                Ok(o) if o.status.success() => {
+                    serde_json::from_slice::<serde_json::Value>(&o.stdout).ok()
+                }
+                Ok(o) => {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    let last = err.lines().last().unwrap_or("");
+                    println!("{} {} failed: {last}", python.describe(), script.display());
+                    None
+                }
+                Err(e) => {
+                    println!("cannot run {} ({e})", python.describe());
+                    None
+                }
+            }
+        } else {
+            None
+        };
         for (case, times) in cases.iter().zip(&mut timings) {
             let ours = match case["kind"].as_str().unwrap() {
                 "t5" => t5_step_seconds(case),
@@ -189,8 +217,14 @@ fn main() {
             times.push((ours, theirs));
         }
     }
-    if timings.iter().flatten().all(|(_, theirs)| theirs.is_none()) {
-        println!("(PyTorch + PEFT not available through {python}; printing loratune timings only)");
+    if python_ok
+        && !cases.is_empty()
+        && timings.iter().flatten().all(|(_, theirs)| theirs.is_none())
+    {
+        println!(
+            "(PyTorch + PEFT not available through {}; printing loratune timings only)",
+            python.describe()
+        );
     }
     println!("| case | loratune s/step | PyTorch+PEFT s/step | ratio (ours/theirs), median of {rounds} rounds | every round |");
     println!("|---|---|---|---|---|");

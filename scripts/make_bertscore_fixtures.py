@@ -1,12 +1,15 @@
 """Reference BERTScore values from the Python `bert_score` package for tests/bertscore_parity.rs.
 
-bert_score 0.3.13 runs only with transformers 4.x:
-    python3 -m venv venv-bs && venv-bs/bin/pip install "transformers<5" bert-score==0.3.13 torch
-    venv-bs/bin/python scripts/make_bertscore_fixtures.py [--model ../shared/models/all-MiniLM-L6-v2] [--layer 6]
+bert_score 0.3.13 runs only with transformers 4.x, so it has its own environment, .venv/bertscore
+(scripts/requirements-bertscore.txt: bert-score 0.3.13, transformers 4.57.6, torch 2.15.0). From the
+repository root:
+    scripts/reference-env.sh bertscore
+    .venv/bertscore/bin/python scripts/make_bertscore_fixtures.py [--model ../shared/models/all-MiniLM-L6-v2] [--layer 6]
+The default model and data are under LORATUNE_SHARED, else ../shared next to the repository.
 Writes tests/fixtures/bertscore/pairs.jsonl: {"prediction", "reference", "no_idf": [P, R, F], "idf": [P, R, F]}.
 
 The tiny RoBERTa (scripts/make_roberta_fixtures.py) with layer 1:
-    venv-bs/bin/python scripts/make_bertscore_fixtures.py --model tests/fixtures/roberta/tiny --layer 1 \
+    .venv/bertscore/bin/python scripts/make_bertscore_fixtures.py --model tests/fixtures/roberta/tiny --layer 1 \
         --out tests/fixtures/bertscore/roberta_pairs.jsonl --tokens tests/fixtures/bertscore/roberta_tokens.jsonl
 `--tokens` also writes {"text", "ids"}: bert_score's own token ids (`sent_encode` with the slow
 tokenizer that `score` uses; for RoBERTa that is `add_prefix_space=True` after `strip()`).
@@ -14,11 +17,15 @@ tokenizer that `score` uses; for RoBERTa that is `add_prefix_space=True` after `
 import argparse, json, random
 from pathlib import Path
 
+from reference_env import SHARED, ensure
+
+ensure("bertscore", ["bert_score"])
+
 import bert_score
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--model", default="../shared/models/all-MiniLM-L6-v2")
-ap.add_argument("--data", default="../shared/data/dialogsum/test.jsonl")
+ap.add_argument("--model", default=str(SHARED / "models/all-MiniLM-L6-v2"))
+ap.add_argument("--data", default=str(SHARED / "data/dialogsum/test.jsonl"))
 ap.add_argument("--layer", type=int, default=6)
 ap.add_argument("--out", default="tests/fixtures/bertscore/pairs.jsonl")
 ap.add_argument("--tokens", default=None)

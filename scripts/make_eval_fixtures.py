@@ -2,14 +2,18 @@
 
 Writes tests/fixtures/eval/stats.json and tests/fixtures/eval/classification.json, read by
 tests/eval_stats_parity.rs. Deterministic (NumPy seeds are fixed). Made with numpy 2.4.6,
-scipy 1.17.1, scikit-learn 1.9.1, pandas-style sample std (ddof=1):
+scipy 1.17.1, scikit-learn 1.9.1 (scripts/requirements-reference.txt), pandas-style sample std (ddof=1):
 
-    /work/venv/bin/pip install scipy==1.17.1 scikit-learn==1.9.1
-    /work/venv/bin/python scripts/make_eval_fixtures.py
+    scripts/reference-env.sh
+    .venv/reference/bin/python scripts/make_eval_fixtures.py
 """
 import json
 import warnings
 from pathlib import Path
+
+from reference_env import ensure
+
+ensure("reference", ["numpy", "scipy", "sklearn"])
 
 import numpy as np
 import scipy

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Generate the small reference fixtures under tests/fixtures/.
 
-Usage:
-    HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_fixtures.py [--out tests/fixtures] [--only t5|encoders]
+Usage (from the repository root; scripts/reference-env.sh makes .venv/reference):
+    scripts/reference-env.sh
+    HF_HUB_OFFLINE=1 .venv/reference/bin/python scripts/make_fixtures.py [--out tests/fixtures] [--only t5|encoders]
+
+Data and the MiniLM model come from LORATUNE_SHARED, else ../shared next to the repository.
 
 Everything is deterministic (fixed seeds, single-threaded torch and tokenizers): running the script
-again with the same package versions (scripts/requirements-fixtures.txt) reproduces the same files
+again with the same package versions (scripts/requirements-reference.txt) reproduces the same files
 byte for byte.
 
 What it writes (see tests/fixtures/README.md for the schemas):
@@ -33,6 +36,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from reference_env import SHARED, ensure, shown
+
+ensure("reference", ["torch", "transformers", "tokenizers", "sentencepiece"])
+
 import torch
 import transformers
 import tokenizers
@@ -57,7 +64,6 @@ hf_logging.disable_progress_bar()
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
-SHARED = Path(os.environ.get("LORATUNE_SHARED", "/work/shared"))
 DIALOGSUM_TRAIN = SHARED / "data/dialogsum/train.jsonl"
 DIALOGSUM_VAL = SHARED / "data/dialogsum/validation.jsonl"
 IMDB_TRAIN = SHARED / "data/imdb/train.jsonl"
@@ -719,7 +725,7 @@ def make_minilm(out_root, slice_dims=16):
             "mean_pooled_norm": float(mean.norm()),
         })
     write_json(d / "expected_hidden.json", {
-        "model": "all-MiniLM-L6-v2 (/work/shared/models/all-MiniLM-L6-v2, BertModel.from_pretrained)",
+        "model": f"all-MiniLM-L6-v2 ({shown(MINILM)}, BertModel.from_pretrained)",
         "layer": 6,
         "slice_dims": slice_dims,
         "hidden_size": model.config.hidden_size,

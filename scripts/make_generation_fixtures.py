@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Generation references from Transformers for tests/generation_parity.rs.
 
-Usage:
-    HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_generation_fixtures.py [--out tests/fixtures/generation]
+Usage (from the repository root; scripts/reference-env.sh makes .venv/reference):
+    scripts/reference-env.sh
+    HF_HUB_OFFLINE=1 .venv/reference/bin/python scripts/make_generation_fixtures.py [--out tests/fixtures/generation]
 
 Reads the tiny T5 fixture models of tests/fixtures/t5/ (written by scripts/make_fixtures.py) and
 writes (deterministic: running it again rewrites the same bytes):
@@ -37,6 +38,10 @@ import argparse
 import json
 import math
 from pathlib import Path
+
+from reference_env import ensure
+
+ensure("reference", ["torch", "transformers"])
 
 import torch
 from transformers import GenerationConfig, T5ForConditionalGeneration, T5TokenizerFast

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Generate the PEFT LoRA reference fixtures under tests/fixtures/lora/.
 
-Usage (from the repository root):
-    HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_lora_fixtures.py [--out tests/fixtures/lora] [--skip-counts]
+Usage (from the repository root; scripts/reference-env.sh makes .venv/reference):
+    scripts/reference-env.sh
+    HF_HUB_OFFLINE=1 .venv/reference/bin/python scripts/make_lora_fixtures.py [--out tests/fixtures/lora] [--skip-counts]
 
 Needs the tiny base models written by scripts/make_fixtures.py (tests/fixtures/t5/*, distilbert/*, bert/*).
-Packages: those of scripts/requirements-fixtures.txt plus peft 0.21.2.
+Packages: scripts/requirements-reference.txt (peft 0.21.2). The MiniLM config comes from
+LORATUNE_SHARED, else ../shared next to the repository.
 
 Deterministic: fixed seeds, single-threaded torch, deterministic algorithms, and PYTHONHASHSEED=0 (the
 script re-executes itself with it, because PEFT keeps `target_modules` as a Python set and writes it into
@@ -29,6 +31,10 @@ Floats are written as JSON numbers: float(float32) -> Python repr, i.e. the exac
 
 import os
 import sys
+
+from reference_env import SHARED, ensure
+
+ensure("reference", ["torch", "transformers", "peft", "safetensors"])
 
 if os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
@@ -73,7 +79,6 @@ torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LORATUNE_SHARED", "/work/shared"))
 MINILM_CONFIG = SHARED / "models/all-MiniLM-L6-v2/config.json"
 
 HEAD_NOISE_STD = 0.1       # added to every modules_to_save copy (weight and bias)

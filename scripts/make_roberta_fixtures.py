@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Generate the tiny RoBERTa fixture under tests/fixtures/roberta/tiny/.
 
-Usage:
-    HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/make_roberta_fixtures.py [--out tests/fixtures]
+Usage (from the repository root; scripts/reference-env.sh makes .venv/reference and .venv/bertscore):
+    scripts/reference-env.sh
+    HF_HUB_OFFLINE=1 .venv/reference/bin/python scripts/make_roberta_fixtures.py [--out tests/fixtures]
 
-Then the BERTScore references for it (bert_score needs transformers 4.x):
-    /work/venv-bs/bin/python scripts/make_bertscore_fixtures.py --model tests/fixtures/roberta/tiny \
+Then the BERTScore references for it (bert_score needs transformers 4.x, hence .venv/bertscore):
+    .venv/bertscore/bin/python scripts/make_bertscore_fixtures.py --model tests/fixtures/roberta/tiny \
         --layer 1 --out tests/fixtures/bertscore/roberta_pairs.jsonl --tokens tests/fixtures/bertscore/roberta_tokens.jsonl
 
 Deterministic (fixed seeds, single-threaded torch and tokenizers). Laid out like FacebookAI/roberta-large:
@@ -39,13 +40,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_env import ensure  # noqa: E402
+
+ensure("reference", ["torch", "transformers", "tokenizers"])
+
 import torch
 import transformers
 from tokenizers import ByteLevelBPETokenizer, Tokenizer
 from tokenizers import AddedToken
 from transformers import AutoModel, AutoTokenizer, RobertaConfig, RobertaForMaskedLM, RobertaTokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_fixtures import DIALOGSUM_TRAIN, fresh_dir, floats, perturb_constant_params, read_jsonl, write_json  # noqa: E402
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]

@@ -7,11 +7,12 @@ Generated with (the versions the committed fixtures come from):
     nltk 3.10.4      (nltk.stem.porter.PorterStemmer, default NLTK_EXTENSIONS mode)
     six 1.17.0, absl-py 2.5.1, numpy 2.4.6
 
-Usage:
-    python scripts/make_rouge_fixtures.py [--data DIR] [--out DIR]
+Usage (scripts/reference-env.sh makes .venv/reference):
+    scripts/reference-env.sh
+    .venv/reference/bin/python scripts/make_rouge_fixtures.py [--data DIR] [--out DIR]
 
-DIR defaults: --data ../shared/data, ./shared/data or /work/shared/data (the
-first that has dialogsum/test.jsonl and xsum/test.jsonl), --out
+DIR defaults: --data data/ of LORATUNE_SHARED, else of ../shared next to the
+repository (it must have dialogsum/test.jsonl and xsum/test.jsonl), --out
 tests/fixtures/rouge (relative to the repository root).
 
 Outputs:
@@ -31,6 +32,10 @@ import os
 import random
 import re
 import sys
+
+from reference_env import SHARED, ensure
+
+ensure("reference", ["nltk", "rouge_score"])
 
 import nltk
 from nltk.stem.porter import PorterStemmer
@@ -177,11 +182,7 @@ def first_lines(text, k, max_chars=400):
 
 
 def find_data_dir(explicit):
-    candidates = [explicit] if explicit else [
-        os.path.join(ROOT, "..", "shared", "data"),
-        os.path.join(ROOT, "shared", "data"),
-        "/work/shared/data",
-    ]
+    candidates = [explicit] if explicit else [str(SHARED / "data")]
     for c in candidates:
         if c and os.path.exists(os.path.join(c, "dialogsum", "test.jsonl")) and \
                 os.path.exists(os.path.join(c, "xsum", "test.jsonl")):

@@ -8,11 +8,15 @@ metric names, class labels in European languages, and signs like Δ, −, ±, �
 Renamed "DejaVu Sans LG" as the Bitstream Vera license asks of modified fonts (the name must
 not contain "Bitstream" or "Vera"); license text: assets/fonts/LICENSE-DejaVu.txt.
 
-Needs fonttools (pip install fonttools==4.68.0):
-    python scripts/subset_font.py [/path/to/DejaVuSans.ttf]
+Needs fonttools 4.68.0 (in .venv/reference, made by scripts/reference-env.sh):
+    .venv/reference/bin/python scripts/subset_font.py [/path/to/DejaVuSans.ttf]
 """
 import sys
 from pathlib import Path
+
+from reference_env import ensure
+
+ensure("reference", ["fontTools"])
 
 from fontTools import subset
 from fontTools.ttLib import TTFont

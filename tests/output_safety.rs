@@ -345,3 +345,40 @@ fn an_interrupted_run_leaves_no_temporaries() {
         }
     }
 }
+
+#[test]
+fn a_failed_verification_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model_dir, adapter) = model_and_adapter(tmp.path());
+    let files = loratune::hub::resolve_model(model_dir.to_str().unwrap()).unwrap();
+    let device = candle_core::Device::Cpu;
+    let out = tmp.path().join("merged");
+    for previous in [false, true] {
+        if previous {
+            run_cli(&merge_args(&model_dir, &adapter, out.to_str().unwrap()));
+        }
+        let before = out.exists().then(|| snapshot(&out));
+        let (mut model, weights) =
+            loratune::models::load_t5_with_weights(&files, candle_core::DType::F32, &device)
+                .unwrap();
+        loratune::lora::peft::load_into(&mut model, &adapter).unwrap();
+        let mut seen = None;
+        let result = loratune::lora::merge::write_merged(
+            &mut model,
+            &weights,
+            &files,
+            &adapter,
+            &out,
+            |_| {},
+            |dir| {
+                // The check sees the complete merged model before it is published.
+                seen = Some(dir.join("model.safetensors").is_file());
+                Err::<(), _>(loratune::Error::Config("outputs differ".into()))
+            },
+        );
+        assert!(result.is_err());
+        assert_eq!(seen, Some(true));
+        assert_eq!(out.exists().then(|| snapshot(&out)), before);
+        assert!(leftovers(tmp.path()).is_empty(), "{:?}", leftovers(tmp.path()));
+    }
+}

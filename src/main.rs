@@ -12,6 +12,12 @@ fn main() {
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     if let Err(error) = cli::run(args) {
+        if loratune::output::cleanup::interrupted() {
+            // The interrupt handler is cleaning up and will exit with 130.
+            loop {
+                std::thread::park();
+            }
+        }
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }

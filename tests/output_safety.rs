@@ -379,6 +379,10 @@ fn a_failed_verification_publishes_nothing() {
         assert!(result.is_err());
         assert_eq!(seen, Some(true));
         assert_eq!(out.exists().then(|| snapshot(&out)), before);
-        assert!(leftovers(tmp.path()).is_empty(), "{:?}", leftovers(tmp.path()));
+        assert!(
+            leftovers(tmp.path()).is_empty(),
+            "{:?}",
+            leftovers(tmp.path())
+        );
     }
 }

@@ -2,17 +2,33 @@
 //! SIGHUP) and, when a process died without that chance, by the next writer in the same folder.
 use super::names::{self, Kind, PARTIAL_MARKER};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether an interrupt is being handled: the process is about to exit with 130, and an
+/// error that its cleanup caused elsewhere (a vanished temporary) is not worth reporting.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// The registry; held during a swap so that an interrupt waits until the swap is whole.
 pub(crate) fn hold() -> MutexGuard<'static, Vec<PathBuf>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub(crate) fn register(path: &Path) {
-    hold().push(path.to_path_buf());
+/// Creates a temporary output with `create` and registers it, under the lock: once an
+/// interrupt has cleaned up, no new temporary can appear before the process exits.
+pub(crate) fn create_registered<T>(
+    path: &Path,
+    create: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut live = hold();
+    let made = create(path)?;
+    live.push(path.to_path_buf());
+    Ok(made)
 }
 
 pub(crate) fn unregister(live: &mut Vec<PathBuf>, path: &Path) {
@@ -27,22 +43,35 @@ fn remove(path: &Path) {
     }
 }
 
-/// Removes every temporary output of this process (for an interrupt handler).
-pub fn remove_live() {
+/// Removes a temporary that another thread may still be writing into: a file created while
+/// the directory is emptied makes its removal fail, so it is tried again (once the directory
+/// is gone, the writer's next file fails instead).
+fn remove_racing_writer(path: &Path) {
+    for _ in 0..1000 {
+        remove(path);
+        if std::fs::symlink_metadata(path).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Removes every temporary output of this process and exits with `code`, holding the
+/// registry until the end so that no writer can start a new temporary meanwhile.
+fn remove_live_and_exit(code: i32) -> ! {
+    INTERRUPTED.store(true, Ordering::SeqCst);
     let mut live = hold();
     for path in live.drain(..) {
-        remove(&path);
+        remove_racing_writer(&path);
     }
+    eprintln!("interrupted: nothing half-written was left behind");
+    std::process::exit(code)
 }
 
 /// Installs the interrupt handler: temporary outputs are removed and the process exits with
 /// 130, as a shell reports Ctrl-C. Completed outputs are never touched.
 pub fn install_interrupt_handler() {
-    let installed = ctrlc::set_handler(|| {
-        remove_live();
-        eprintln!("interrupted: nothing half-written was left behind");
-        std::process::exit(130);
-    });
+    let installed = ctrlc::set_handler(|| remove_live_and_exit(130));
     if let Err(e) = installed {
         tracing::warn!("no interrupt handler ({e}): Ctrl-C may leave temporary outputs");
     }

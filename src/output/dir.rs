@@ -127,8 +127,8 @@ impl AtomicDir {
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         cleanup::clean_leftovers(&folder);
         let temp = names::sibling(target, names::Kind::Temp);
-        std::fs::create_dir(&temp).map_err(|e| write_error(&temp, e))?;
-        cleanup::register(&temp);
+        cleanup::create_registered(&temp, |p| std::fs::create_dir(p))
+            .map_err(|e| write_error(&temp, e))?;
         let dir = Self {
             target: target.to_path_buf(),
             temp,

@@ -26,8 +26,8 @@ impl AtomicFile {
         }
         cleanup::clean_leftovers(&folder);
         let temp = names::sibling(target, names::Kind::Temp);
-        let file = std::fs::File::create(&temp).map_err(|e| Error::io(&temp, e))?;
-        cleanup::register(&temp);
+        let file = cleanup::create_registered(&temp, |p| std::fs::File::create(p))
+            .map_err(|e| super::dir::write_error(&temp, e))?;
         Ok(Self {
             target: target.to_path_buf(),
             temp,

@@ -124,3 +124,63 @@ fn porter_matches_nltk() {
         failures.join("\n")
     );
 }
+
+/// A line of `tokens` as text (digit tokens: the stemmer leaves them alone).
+fn line(tokens: &[u64]) -> String {
+    tokens
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Issue #13: one 200,000-word pair, one line each. Scoring it with an LCS
+/// table (as `rouge_score` and earlier versions did for ROUGE-Lsum) would take
+/// 4 * 200,000^2 bytes = 160 GB; now it must simply complete, quickly. ROUGE-L
+/// (bit-parallel LCS length) and ROUGE-Lsum (the union-LCS walk over a single
+/// sentence pair, which cannot be clipped) are computed by different code and
+/// must agree; for a pair made by edits the LCS is known exactly.
+#[test]
+fn rouge_on_a_200000_word_pair_completes_quickly() {
+    use rand::{Rng, SeedableRng};
+    const N: usize = 200_000;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let reference: Vec<u64> = (0..N).map(|_| rng.gen_range(0..3000)).collect();
+    let scorer = RougeScorer::new(true);
+
+    // Every 7th token deleted, a token that occurs nowhere else inserted every 5th.
+    let mut edited = Vec::new();
+    let mut kept = 0usize;
+    for (i, &t) in reference.iter().enumerate() {
+        if i % 7 == 3 {
+            continue;
+        }
+        if edited.len() % 5 == 0 {
+            edited.push(1_000_000 + i as u64);
+        }
+        edited.push(t);
+        kept += 1;
+    }
+    let random: Vec<u64> = (0..N).map(|_| rng.gen_range(0..3000)).collect();
+
+    for (name, prediction) in [("edited", &edited), ("random", &random)] {
+        let (r, p) = (line(&reference), line(prediction));
+        let start = std::time::Instant::now();
+        let got = scorer.score(&r, &p);
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{name} pair of {N} and {} words: {seconds:.2} s",
+            prediction.len()
+        );
+        assert!(seconds < 60.0, "{name}: {seconds} s");
+        assert_eq!(got.rouge_lsum, got.rouge_l, "{name}");
+        if name == "edited" {
+            let lcs = kept as f64;
+            let want = RougeScore::from_pr(lcs / edited.len() as f64, lcs / N as f64);
+            assert_eq!(got.rouge_l, want);
+        } else {
+            // Random sequences over 3,000 symbols: LCS about 2 * N / sqrt(3000).
+            assert!((0.03..0.04).contains(&got.rouge_l.recall), "{got:?}");
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! Set `LORATUNE_KEEP_REPORT=DIR` to keep the reports in `DIR/seq2seq/report` and
 //! `DIR/classification/report` for a look.
-use loratune::eval::classification::ClassificationMetrics;
+use loratune::data::classification_metrics::ClassificationMetrics;
 use loratune::eval::report::{
     checksum_files, format_table, rouge_settings, write_report, ClassificationReport,
     ReportExample, ReportMeta,

@@ -1,6 +1,6 @@
 //! Report statistics and classification metrics against SciPy / scikit-learn references
 //! (`tests/fixtures/eval/`, written by `scripts/make_eval_fixtures.py`).
-use loratune::eval::classification::{Average, ClassificationMetrics};
+use loratune::data::classification_metrics::{Average, ClassificationMetrics};
 use loratune::eval::stats::{bootstrap_mean_ci, mean, median, std, wilcoxon};
 use serde_json::Value;
 use std::path::Path;

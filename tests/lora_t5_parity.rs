@@ -3,9 +3,10 @@
 mod common;
 use candle_core::{DType, Device};
 use common::*;
+use loratune::data::tokenized::TokenizedPairs;
 use loratune::lora::{peft, trainable_parameters, Adaptable, TrainableCounts};
 use loratune::models::t5::T5;
-use loratune::train::objective::TokenizedPairs;
+use loratune::train::objective::{pair_tokenizers, pairs_batch};
 use std::path::{Path, PathBuf};
 
 const CASES: [&str; 2] = ["t5_qv", "t5_all"];
@@ -33,9 +34,10 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
     let examples =
         loratune::data::dataset::seq2seq_examples(&rows, &data, &base.join("inputs.jsonl"))
             .unwrap();
-    let pairs = TokenizedPairs::new(&examples, &tokenizer, &data).unwrap();
+    let (sources, targets) = pair_tokenizers(&tokenizer, &data).unwrap();
+    let pairs = TokenizedPairs::new(&examples, &sources, &targets).unwrap();
     let all: Vec<usize> = (0..pairs.len()).collect();
-    let batch = pairs.batch(model, &all).unwrap();
+    let batch = pairs_batch(&pairs, model, &all).unwrap();
     let sums: Vec<f64> = model
         .token_nll(&batch, false)
         .unwrap()

@@ -1,8 +1,8 @@
 use super::common::ModelArgs;
+use super::merge_probe::{max_relative_error, tolerance, Probe};
 use anyhow::{bail, Context};
 use clap::Args;
 use loratune::lora::merge::{check_output, write_merged};
-use loratune::lora::verify::{max_relative_error, tolerance, Probe};
 use loratune::models::{open_classifier, ClassifierOptions};
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,7 @@ mod evaluate;
 mod generate;
 mod loss;
 mod merge;
+mod merge_probe;
 mod quickstart;
 mod run;
 mod score;

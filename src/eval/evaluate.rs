@@ -1,12 +1,12 @@
 //! `evaluate_recipe`: the base model and the tuned model on the same random test examples,
 //! scored and written as a report (also the last stage of `loratune run`).
 use super::bertscore::{BertScoreSettings, BertScorer};
-use super::classification::ClassificationMetrics;
 use super::report::{
     checksum_files, rouge_settings, write_report, ClassificationReport, ReportExample, ReportMeta,
     WrittenReport,
 };
 use super::rouge::RougeScorer;
+use crate::data::classification_metrics::ClassificationMetrics;
 use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
 use crate::data::recipe::{Recipe, Task};
 use crate::data::source::read_rows;
@@ -153,10 +153,10 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
     let examples = evaluation_subset(recipe, examples);
     let tokenizer = TextTokenizer::load(files)?.with_truncation_side(recipe.data.truncation_side);
     let max_tokens = recipe.data.max_source_tokens.min(base.max_positions());
-    let texts = crate::train::objective::TokenizedTexts::new(&examples, &tokenizer, max_tokens)?;
+    let texts = crate::data::tokenized::TokenizedTexts::new(&examples, &tokenizer, max_tokens)?;
     let batch = recipe.eval.batch_size.unwrap_or(32);
-    let (base_pred, _) = texts.predict(&base, batch)?;
-    let (tuned_pred, _) = texts.predict(&tuned, batch)?;
+    let (base_pred, _) = base.predict(&texts, batch)?;
+    let (tuned_pred, _) = tuned.predict(&texts, batch)?;
     let label_names: Vec<String> = (0..base.num_labels())
         .map(|i| {
             names

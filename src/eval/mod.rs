@@ -1,6 +1,5 @@
 //! Metrics and reports.
 pub mod bertscore;
-pub mod classification;
 pub mod evaluate;
 pub mod plot;
 pub mod porter;

@@ -16,8 +16,8 @@
 //! standard deviation (ddof = 1); the paired difference tuned − base with its mean, a seeded
 //! bootstrap percentile interval ([`SummarySettings`]: 10,000 resamples, 95 % by default) and
 //! the two-sided Wilcoxon signed-rank p-value of `scipy.stats.wilcoxon(tuned, base)`.
+use crate::data::classification_metrics::ClassificationMetrics;
 use crate::error::{Error, Result};
-use crate::eval::classification::ClassificationMetrics;
 use crate::eval::plot::{self, Boxplot, ConfusionPanel, MetricSeries};
 use crate::eval::stats::{self, Wilcoxon, WilcoxonMethod};
 use crate::output::{AtomicDir, Replace};
@@ -722,8 +722,8 @@ fn index_html(
                 m.macro_recall,
                 m.macro_f1,
                 match m.average {
-                    crate::eval::classification::Average::Binary => "binary (positive class 1)",
-                    crate::eval::classification::Average::Macro => "macro",
+                    crate::data::classification_metrics::Average::Binary => "binary (positive class 1)",
+                    crate::data::classification_metrics::Average::Macro => "macro",
                 }
             );
         }

@@ -5,7 +5,6 @@ pub mod inject;
 pub mod layer;
 pub mod merge;
 pub mod peft;
-pub mod verify;
 
 use crate::nn::Linear;
 

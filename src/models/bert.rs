@@ -2,8 +2,8 @@
 //! `BertForSequenceClassification`; RoBERTa's `RobertaModel` is the same model with its
 //! position ids counted after the padding index (see [`Positions`]).
 use crate::error::{Error, Result};
-use crate::models::classifier::{EncoderOutput, FreshInit};
 use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
+use crate::models::head::{EncoderOutput, FreshInit};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;

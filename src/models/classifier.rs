@@ -1,12 +1,12 @@
 //! Sequence classification with BERT-family encoders: label names, new heads for
 //! checkpoints that have none, and one type over the supported architectures.
+use crate::data::tokenized::TokenizedTexts;
 use crate::error::{Error, Result};
 use crate::models::bert::BertForSequenceClassification;
 use crate::models::distilbert::DistilBertForSequenceClassification;
-use crate::models::weights::Weights;
-use crate::nn::{Linear, Param};
+use crate::models::head::EncoderOutput;
+use crate::nn::Linear;
 use candle_core::{DType, Device, Tensor};
-use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -138,64 +138,6 @@ impl Labels {
     }
 }
 
-/// Linear layers that a checkpoint may lack, initialised as Transformers' `_init_weights`
-/// does (weight ~ normal(0, initializer_range), bias 0) from a seeded generator.
-pub struct FreshInit {
-    rng: rand::rngs::StdRng,
-    std: f64,
-    /// Names of the tensors created here rather than loaded.
-    pub created: Vec<String>,
-}
-
-impl FreshInit {
-    pub fn new(seed: u64, initializer_range: f64) -> Self {
-        Self {
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
-            std: initializer_range,
-            created: Vec::new(),
-        }
-    }
-
-    /// The checkpoint's `{name}.weight`/`.bias` when present, else a new layer.
-    pub fn linear(
-        &mut self,
-        w: &Weights,
-        name: &str,
-        in_features: usize,
-        out_features: usize,
-    ) -> Result<Linear> {
-        if w.contains(&format!("{name}.weight")) {
-            return Linear::load(w, name, in_features, out_features, true);
-        }
-        let values: Vec<f32> = (0..in_features * out_features)
-            .map(|_| (self.normal() * self.std) as f32)
-            .collect();
-        let weight =
-            Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
-        let bias = Tensor::zeros(out_features, w.dtype, &w.device)?;
-        self.created.push(format!("{name}.weight"));
-        self.created.push(format!("{name}.bias"));
-        Ok(Linear::new(name, weight, Some(Param::frozen(bias))))
-    }
-
-    /// A standard normal sample (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u1: f64 = 1.0 - self.rng.gen::<f64>();
-        let u2: f64 = self.rng.gen::<f64>();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
-/// What an encoder computes for a batch.
-pub struct EncoderOutput {
-    /// The embeddings, then every layer's output: layers + 1 tensors (batch, time, hidden).
-    pub hidden_states: Vec<Tensor>,
-    /// BERT's pooler output (batch, hidden); DistilBERT has no pooler.
-    pub pooled: Option<Tensor>,
-    /// (batch, labels)
-    pub logits: Tensor,
-}
-
 pub enum Architecture {
     Bert(BertForSequenceClassification),
     DistilBert(DistilBertForSequenceClassification),
@@ -225,6 +167,46 @@ impl crate::lora::Adaptable for SequenceClassifier {
 }
 
 impl SequenceClassifier {
+    /// Logits (rows, labels) of the given rows of `texts`.
+    pub fn logits(
+        &self,
+        texts: &TokenizedTexts,
+        rows: &[usize],
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        let seqs: Vec<Vec<u32>> = rows.iter().map(|&i| texts.ids[i].clone()).collect();
+        let (ids, mask) = crate::data::batch::pad(&seqs, self.pad_token_id, &self.device)?;
+        self.forward(&ids, &mask, train)
+    }
+
+    /// The labels of the given rows, as a tensor for the loss.
+    pub fn label_tensor(
+        &self,
+        texts: &TokenizedTexts,
+        rows: &[usize],
+    ) -> candle_core::Result<Tensor> {
+        let labels: Vec<u32> = rows.iter().map(|&i| texts.labels[i] as u32).collect();
+        Tensor::from_vec(labels, rows.len(), &self.device)
+    }
+
+    /// Predicted labels and the mean cross-entropy over all rows of `texts`.
+    pub fn predict(
+        &self,
+        texts: &TokenizedTexts,
+        batch_size: usize,
+    ) -> candle_core::Result<(Vec<usize>, f64)> {
+        let mut predictions = Vec::with_capacity(texts.len());
+        let mut loss = 0.0;
+        let rows: Vec<usize> = (0..texts.len()).collect();
+        for chunk in rows.chunks(batch_size.max(1)) {
+            let logits = self.logits(texts, chunk, false)?;
+            let nll = crate::nn::loss::token_nll(&logits, &self.label_tensor(texts, chunk)?)?;
+            loss += nll.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+            let best = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
+            predictions.extend(best.into_iter().map(|b| b as usize));
+        }
+        Ok((predictions, loss / texts.len().max(1) as f64))
+    }
     /// Logits (batch, labels) for `input_ids` (batch, time) with a 1/0 `mask` (batch, time).
     pub fn forward(
         &self,

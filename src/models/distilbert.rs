@@ -1,7 +1,7 @@
 //! DistilBERT, matching Transformers' `DistilBertModel` and `DistilBertForSequenceClassification`.
 use crate::error::{Error, Result};
-use crate::models::classifier::{EncoderOutput, FreshInit};
 use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
+use crate::models::head::{EncoderOutput, FreshInit};
 use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;

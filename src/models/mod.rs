@@ -3,6 +3,7 @@ pub mod bert;
 pub mod classifier;
 pub mod distilbert;
 pub mod encoder;
+pub mod head;
 pub mod t5;
 pub mod weights;
 
@@ -128,7 +129,8 @@ fn build_classifier(
     dtype: DType,
     device: &Device,
 ) -> Result<(classifier::SequenceClassifier, Weights)> {
-    use classifier::{Architecture, FreshInit, LabelConfig, Labels, SequenceClassifier};
+    use classifier::{Architecture, LabelConfig, Labels, SequenceClassifier};
+    use head::FreshInit;
     let kind = model_type(files)?;
     let label_config: LabelConfig = read_json(&files.config)?;
     let mut weights = Weights::load(&files.weights, dtype, device)?;

@@ -1,11 +1,12 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
-use super::objective::{ClassificationObjective, Seq2SeqObjective, TokenizedPairs, TokenizedTexts};
+use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
 use super::trainer::{train, TrainReport, TrainRun};
 use crate::data::dataset::{
     carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample,
 };
 use crate::data::recipe::{DataSection, Recipe, Task};
 use crate::data::source::read_rows;
+use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
 use crate::lora::peft;
@@ -134,10 +135,11 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
             let d = &recipe.data;
+            let (sources, targets) = pair_tokenizers(&tokenizer, d)?;
             let objective = Seq2SeqObjective {
                 model: &model,
-                train: TokenizedPairs::new(&train_examples, &tokenizer, d)?,
-                validation: Some(TokenizedPairs::new(&validation, &tokenizer, d)?),
+                train: TokenizedPairs::new(&train_examples, &sources, &targets)?,
+                validation: Some(TokenizedPairs::new(&validation, &sources, &targets)?),
                 eval_batch_size: recipe.train.batch_size,
             };
             train(TrainRun {

@@ -1,6 +1,6 @@
-//! Comparing a model's outputs before and after a change (merge, save/reload).
-use crate::models::t5::T5;
+//! Comparing a model's outputs before and after a merge, for `merge --verify`.
 use candle_core::{DType, Device, Result, Tensor};
+use loratune::models::t5::T5;
 use rand::{Rng, SeedableRng};
 
 /// A few random token sequences to run through a model.
@@ -24,7 +24,7 @@ impl Probe {
     /// Decoder logits with the probe as both source and target.
     pub fn t5_logits(&self, model: &T5) -> Result<Tensor> {
         let cfg = &model.config;
-        let batch = crate::data::batch::Seq2SeqBatch::new(
+        let batch = loratune::data::batch::Seq2SeqBatch::new(
             &self.sequences,
             &self.sequences,
             cfg.pad_token_id,
@@ -64,10 +64,10 @@ impl Probe {
     /// Classification logits of the probe sequences.
     pub fn classifier_logits(
         &self,
-        model: &crate::models::classifier::SequenceClassifier,
+        model: &loratune::models::classifier::SequenceClassifier,
     ) -> Result<Tensor> {
         let (ids, mask) =
-            crate::data::batch::pad(&self.sequences, model.pad_token_id, &model.device)?;
+            loratune::data::batch::pad(&self.sequences, model.pad_token_id, &model.device)?;
         model
             .forward(&ids, &mask, false)?
             .to_dtype(DType::F32)?

@@ -1,0 +1,65 @@
+//! Tokenized examples, ready to batch: the form training and evaluation share.
+use crate::error::Result;
+use crate::tokenizer::TextTokenizer;
+
+use super::dataset::{ClassificationExample, Seq2SeqExample};
+
+/// Tokenized source/target pairs.
+pub struct TokenizedPairs {
+    pub sources: Vec<Vec<u32>>,
+    pub targets: Vec<Vec<u32>>,
+}
+
+impl TokenizedPairs {
+    /// `sources` and `targets` are the tokenizers set up for each side (length limit,
+    /// truncation side).
+    pub fn new(
+        examples: &[Seq2SeqExample],
+        sources: &TextTokenizer,
+        targets: &TextTokenizer,
+    ) -> Result<Self> {
+        let source_texts: Vec<&str> = examples.iter().map(|e| e.source.as_str()).collect();
+        let target_texts: Vec<&str> = examples.iter().map(|e| e.target.as_str()).collect();
+        Ok(Self {
+            sources: sources.encode_batch(&source_texts)?,
+            targets: targets.encode_batch(&target_texts)?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// Tokenized texts with their labels.
+pub struct TokenizedTexts {
+    pub ids: Vec<Vec<u32>>,
+    pub labels: Vec<usize>,
+}
+
+impl TokenizedTexts {
+    pub fn new(
+        examples: &[ClassificationExample],
+        tokenizer: &TextTokenizer,
+        max_tokens: usize,
+    ) -> Result<Self> {
+        let tok = tokenizer.with_max_length(max_tokens)?;
+        let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+        Ok(Self {
+            ids: tok.encode_batch(&texts)?,
+            labels: examples.iter().map(|e| e.label).collect(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}

@@ -1,0 +1,65 @@
+//! What the encoders' task heads share: new layers a checkpoint lacks, initialised as
+//! Transformers does, and what an encoder computes for a batch.
+use crate::error::Result;
+use crate::models::weights::Weights;
+use crate::nn::{Linear, Param};
+use candle_core::Tensor;
+use rand::{Rng, SeedableRng};
+
+/// Linear layers that a checkpoint may lack, initialised as Transformers' `_init_weights`
+/// does (weight ~ normal(0, initializer_range), bias 0) from a seeded generator.
+pub struct FreshInit {
+    rng: rand::rngs::StdRng,
+    std: f64,
+    /// Names of the tensors created here rather than loaded.
+    pub created: Vec<String>,
+}
+
+impl FreshInit {
+    pub fn new(seed: u64, initializer_range: f64) -> Self {
+        Self {
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            std: initializer_range,
+            created: Vec::new(),
+        }
+    }
+
+    /// The checkpoint's `{name}.weight`/`.bias` when present, else a new layer.
+    pub fn linear(
+        &mut self,
+        w: &Weights,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+    ) -> Result<Linear> {
+        if w.contains(&format!("{name}.weight")) {
+            return Linear::load(w, name, in_features, out_features, true);
+        }
+        let values: Vec<f32> = (0..in_features * out_features)
+            .map(|_| (self.normal() * self.std) as f32)
+            .collect();
+        let weight =
+            Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
+        let bias = Tensor::zeros(out_features, w.dtype, &w.device)?;
+        self.created.push(format!("{name}.weight"));
+        self.created.push(format!("{name}.bias"));
+        Ok(Linear::new(name, weight, Some(Param::frozen(bias))))
+    }
+
+    /// A standard normal sample (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u1: f64 = 1.0 - self.rng.gen::<f64>();
+        let u2: f64 = self.rng.gen::<f64>();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// What an encoder computes for a batch.
+pub struct EncoderOutput {
+    /// The embeddings, then every layer's output: layers + 1 tensors (batch, time, hidden).
+    pub hidden_states: Vec<Tensor>,
+    /// BERT's pooler output (batch, hidden); DistilBERT has no pooler.
+    pub pooled: Option<Tensor>,
+    /// (batch, labels)
+    pub logits: Tensor,
+}

@@ -8,8 +8,9 @@
 use candle_core::{DType, Device, Tensor};
 use loratune::data::batch::Seq2SeqBatch;
 use loratune::lora::{inject, trainable_parameters, LoraConfig};
-use loratune::models::classifier::{Architecture, FreshInit, Labels, SequenceClassifier};
+use loratune::models::classifier::{Architecture, Labels, SequenceClassifier};
 use loratune::models::distilbert::{DistilBertConfig, DistilBertForSequenceClassification};
+use loratune::models::head::FreshInit;
 use loratune::models::t5::{T5Config, T5};
 use loratune::models::weights::Weights;
 use loratune::train::optimizer::AdamW;

@@ -1,7 +1,7 @@
 //! Rough timing of one MiniLM classification training step (forward / backward / update).
 use candle_core::{DType, Device, Tensor};
 use loratune::lora::{inject, trainable_parameters, LoraConfig};
-use loratune::models::{open_classifier, ClassifierOptions};
+use loratune::models::Options;
 use std::time::Instant;
 
 #[global_allocator]
@@ -10,11 +10,13 @@ static GLOBAL: loratune::runtime::MiMalloc = loratune::runtime::MiMalloc;
 fn main() {
     loratune::runtime::init();
     let files = loratune::hub::resolve_model("../shared/models/all-MiniLM-L6-v2").unwrap();
-    let options = ClassifierOptions {
+    let options = Options {
         num_labels: Some(2),
         ..Default::default()
     };
-    let (mut model, _) = open_classifier(&files, &options, DType::F32, &Device::Cpu).unwrap();
+    let mut model = loratune::models::open(&files, &options)
+        .and_then(|o| o.model.into_classifier())
+        .unwrap();
     let targets = std::env::var("PROFILE_TARGETS").unwrap_or_else(|_| "query,value".into());
     let mut lora = LoraConfig::new(
         8,

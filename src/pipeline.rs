@@ -1,9 +1,9 @@
 //! The main job: train, evaluate base vs tuned, optionally merge.
-use crate::data::recipe::{Recipe, Task};
+use crate::data::recipe::Recipe;
 use crate::error::Result;
 use crate::eval::evaluate::{evaluate_recipe, Evaluation};
 use crate::lora::merge::write_merged;
-use crate::models::{open_classifier, ClassifierOptions};
+use crate::models::Opened;
 use std::path::PathBuf;
 
 pub struct RunOutcome {
@@ -31,41 +31,20 @@ pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
 
 /// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.
 pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathBuf> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let output = recipe.train.output_dir.join("merged");
     crate::lora::merge::check_output(&output, &files, adapter)?;
-    match recipe.model.task {
-        Task::Seq2seq => {
-            let (mut model, weights) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
-            crate::lora::peft::load_into(&mut model, adapter)?;
-            write_merged(
-                &mut model,
-                &weights,
-                &files,
-                adapter,
-                &output,
-                |_| {},
-                |_| Ok(()),
-            )?;
-        }
-        Task::Classification => {
-            let options = ClassifierOptions {
-                adapter: Some(adapter.to_path_buf()),
-                labels: recipe.model.labels.clone(),
-                ..Default::default()
-            };
-            let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
-            let (class, labels) = (model.class_name(), model.labels.clone());
-            let edit = |config: &mut serde_json::Value| {
-                config["architectures"] = serde_json::json!([class]);
-                labels.write_config(config);
-            };
-            write_merged(&mut model, &weights, &files, adapter, &output, edit, |_| {
-                Ok(())
-            })?;
-        }
-    }
+    let options = crate::models::Options {
+        adapter: Some(adapter.to_path_buf()),
+        labels: recipe.model.labels.clone(),
+        dtype: crate::device::parse_dtype(&recipe.model.dtype)?,
+        device: crate::device::select_device(&recipe.train.device)?,
+        ..Default::default()
+    };
+    let Opened { mut model, weights } = crate::models::open(&files, &options)?;
+    let edit = model.merged_config_edit();
+    write_merged(&mut model, &weights, &files, adapter, &output, edit, |_| {
+        Ok(())
+    })?;
     Ok(output)
 }

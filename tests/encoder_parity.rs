@@ -7,7 +7,7 @@ use loratune::data::batch::pad;
 use loratune::hub::resolve_model;
 use loratune::lora::layer::LoraAdapter;
 use loratune::models::classifier::SequenceClassifier;
-use loratune::models::load_classifier;
+use loratune::models::Options;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,17 @@ fn load(
     dtype: DType,
 ) -> (SequenceClassifier, TextTokenizer) {
     let files = resolve_model(dir.to_str().unwrap()).unwrap();
-    let model = load_classifier(&files, num_labels, None, seed, dtype, &Device::Cpu).unwrap();
+    let options = Options {
+        num_labels,
+        seed,
+        dtype,
+        ..Default::default()
+    };
+    let model = loratune::models::open(&files, &options)
+        .unwrap()
+        .model
+        .into_classifier()
+        .unwrap();
     (model, TextTokenizer::load(&files).unwrap())
 }
 
@@ -295,7 +305,7 @@ fn headless_bert_hidden_states_and_pooler() {
 
     // The plain BertModel loader gives the same hidden states.
     let files = resolve_model(dir.to_str().unwrap()).unwrap();
-    let (_, plain) = loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (_, plain) = loratune::models::open_encoder(&files, DType::F32, &Device::Cpu).unwrap();
     let (x, mask) = batch(&seqs, 0);
     let a = plain.hidden_states(&x, None, &mask, false).unwrap();
     let b = model.hidden_states(&x, &mask, false).unwrap();
@@ -570,8 +580,7 @@ fn roberta_hidden_states() {
     let layers = expected["num_hidden_layers"].as_u64().unwrap() as usize;
     let max_tokens = expected["max_tokens"].as_u64().unwrap() as usize;
     let files = resolve_model(dir.to_str().unwrap()).unwrap();
-    let (config, model) =
-        loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (config, model) = loratune::models::open_encoder(&files, DType::F32, &Device::Cpu).unwrap();
     assert_eq!((config.pad_id(), model.max_positions()), (1, max_tokens));
     let tokenizer = TextTokenizer::load(&files)
         .unwrap()
@@ -647,8 +656,7 @@ fn roberta_hidden_states() {
         .collect();
     candle_core::safetensors::save(&plain, tmp.path().join("model.safetensors")).unwrap();
     let files = resolve_model(tmp.path().to_str().unwrap()).unwrap();
-    let (_, headless) =
-        loratune::models::load_bert_model(&files, DType::F32, &Device::Cpu).unwrap();
+    let (_, headless) = loratune::models::open_encoder(&files, DType::F32, &Device::Cpu).unwrap();
     let (x, mask) = batch(&seqs, 1);
     let a = model.hidden_states(&x, None, &mask, false).unwrap();
     let b = headless.hidden_states(&x, None, &mask, false).unwrap();

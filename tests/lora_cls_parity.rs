@@ -1,24 +1,24 @@
 //! LoRA on BERT/DistilBERT classifiers against PEFT: adapter outputs (with the saved
 //! head), trainable counts, per-step training losses, the trained adapter and merging.
 mod common;
-use candle_core::{DType, Device};
+use candle_core::Device;
 use common::*;
 use loratune::lora::TrainableCounts;
 use loratune::models::classifier::SequenceClassifier;
-use loratune::models::{open_classifier, ClassifierOptions};
+use loratune::models::Options;
 use std::path::Path;
 
 const CASES: [&str; 2] = ["distilbert_cls", "bert_cls"];
 
 fn open(model: &Path, adapter: Option<&Path>) -> SequenceClassifier {
     let files = loratune::hub::resolve_model(model.to_str().unwrap()).unwrap();
-    let options = ClassifierOptions {
+    let options = Options {
         adapter: adapter.map(Path::to_path_buf),
         ..Default::default()
     };
-    open_classifier(&files, &options, DType::F32, &Device::Cpu)
+    loratune::models::open(&files, &options)
+        .and_then(|o| o.model.into_classifier())
         .unwrap()
-        .0
 }
 
 /// Logits of the base fixture's inputs, one padded batch.

@@ -351,17 +351,18 @@ fn a_failed_verification_publishes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (model_dir, adapter) = model_and_adapter(tmp.path());
     let files = loratune::hub::resolve_model(model_dir.to_str().unwrap()).unwrap();
-    let device = candle_core::Device::Cpu;
     let out = tmp.path().join("merged");
     for previous in [false, true] {
         if previous {
             run_cli(&merge_args(&model_dir, &adapter, out.to_str().unwrap()));
         }
         let before = out.exists().then(|| snapshot(&out));
-        let (mut model, weights) =
-            loratune::models::load_t5_with_weights(&files, candle_core::DType::F32, &device)
-                .unwrap();
-        loratune::lora::peft::load_into(&mut model, &adapter).unwrap();
+        let options = loratune::models::Options {
+            adapter: Some(adapter.clone()),
+            ..Default::default()
+        };
+        let loratune::models::Opened { mut model, weights } =
+            loratune::models::open(&files, &options).unwrap();
         let mut seen = None;
         let result = loratune::lora::merge::write_merged(
             &mut model,

@@ -19,7 +19,9 @@ struct Fixture {
 fn load(dir: &Path) -> Fixture {
     let files =
         loratune::hub::resolve_model(dir.to_str().expect("utf-8 path")).expect("model files");
-    let model = loratune::models::load_t5(&files, DType::F32, &Device::Cpu).expect("model loads");
+    let model = loratune::models::open(&files, &Default::default())
+        .and_then(|o| o.model.into_seq2seq())
+        .expect("model loads");
     let tokenizer = TextTokenizer::load(&files).expect("tokenizer");
     let settings = read_json(&dir.join("settings.json"));
     let max_src = settings["max_source_tokens"].as_u64().expect("setting") as usize;

@@ -1,8 +1,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use loratune::lora::peft::{apply, Adapter, ApplyReport};
-use loratune::lora::Adaptable;
-use loratune::models::{open_classifier, ClassifierOptions};
+use loratune::models::Options;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -37,15 +36,13 @@ fn check(model_ref: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let dtype = candle_core::DType::F32;
     let adapter = Adapter::read(dir, dtype, &device)?;
-    let mut model: Box<dyn Adaptable> = if loratune::models::model_type(&files)? == "t5" {
-        Box::new(loratune::models::load_t5(&files, dtype, &device)?)
-    } else {
-        let options = ClassifierOptions {
-            num_labels: adapter.head_labels(),
-            ..Default::default()
-        };
-        Box::new(open_classifier(&files, &options, dtype, &device)?.0)
+    let options = Options {
+        num_labels: adapter.head_labels(),
+        dtype,
+        device,
+        ..Default::default()
     };
+    let mut model = loratune::models::open(&files, &options)?.model;
     let c = &adapter.config;
     println!(
         "adapter {} (LoRA r={} alpha={} dropout={}, task {:?}, base {})",
@@ -56,7 +53,7 @@ fn check(model_ref: &str, dir: &std::path::Path) -> anyhow::Result<()> {
         c.task_type,
         c.base_model_name_or_path.as_deref().unwrap_or("?")
     );
-    let report = match apply(model.as_mut(), &adapter) {
+    let report = match apply(&mut model, &adapter) {
         Ok(report) => report,
         Err(e) => {
             println!("shapes: MISMATCH: {e}");

@@ -2,6 +2,7 @@ use super::common::{length_sorted_batches, with_id, IoArgs, ModelArgs};
 use clap::Args;
 use loratune::data::batch::pad;
 use loratune::jsonl::{read_objects, string_field};
+use loratune::models::{Kind, Options};
 use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
@@ -33,18 +34,13 @@ pub struct ClassifyArgs {
 
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     let files = args.model.files()?;
-    let options = loratune::models::ClassifierOptions {
+    let options = Options {
         num_labels: args.num_labels,
         labels: args.labels.clone(),
         seed: args.seed,
-        adapter: args.model.adapter.clone(),
+        ..args.model.options(Kind::Classifier)?
     };
-    let (model, _) = loratune::models::open_classifier(
-        &files,
-        &options,
-        args.model.dtype()?,
-        &args.model.device()?,
-    )?;
+    let model = args.model.open(&files, &options)?.model.into_classifier()?;
     let mut max_tokens = args.max_tokens;
     if max_tokens > model.max_positions() {
         tracing::warn!(

@@ -2,6 +2,7 @@
 use anyhow::Context;
 use clap::Args;
 use loratune::hub::ModelFiles;
+use loratune::models::{Kind, Opened, Options};
 use std::path::PathBuf;
 
 #[derive(Args, Clone, Debug)]
@@ -34,13 +35,37 @@ impl ModelArgs {
         Ok(loratune::device::parse_dtype(&self.dtype)?)
     }
 
-    /// Applies `--adapter` (PEFT format) when given.
-    pub fn apply_adapter(&self, model: &mut dyn loratune::lora::Adaptable) -> anyhow::Result<()> {
-        if let Some(dir) = &self.adapter {
-            loratune::lora::peft::load_into(model, dir)
-                .with_context(|| format!("applying adapter {}", dir.display()))?;
-        }
-        Ok(())
+    /// Options to open the model with `--adapter`, `--dtype` and `--device` applied, refusing
+    /// a model that is not of the `expect`ed kind.
+    pub fn options(&self, expect: Kind) -> anyhow::Result<Options> {
+        Ok(Options {
+            expect: Some(expect),
+            adapter: self.adapter.clone(),
+            dtype: self.dtype()?,
+            device: self.device()?,
+            ..Default::default()
+        })
+    }
+
+    /// Options for a command that takes a model of either kind.
+    pub fn options_any(&self) -> anyhow::Result<Options> {
+        Ok(Options {
+            expect: None,
+            ..self.options(Kind::Seq2Seq)?
+        })
+    }
+
+    /// Opens the model (and adapter) with these options.
+    pub fn open(&self, files: &ModelFiles, options: &Options) -> anyhow::Result<Opened> {
+        let what = match &self.adapter {
+            Some(dir) => format!(
+                "loading model {} with adapter {}",
+                self.model,
+                dir.display()
+            ),
+            None => format!("loading model {}", self.model),
+        };
+        loratune::models::open(files, options).context(what)
     }
 }
 

@@ -5,6 +5,7 @@ use loratune::generate::{
     generate_all, EarlyStopping, GenerationConfigFile, GenerationOverrides, GenerationSettings,
 };
 use loratune::jsonl::{read_objects, string_field};
+use loratune::models::Kind;
 use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
@@ -95,8 +96,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     };
     let settings = GenerationSettings::resolve(file_settings.as_ref(), &args.overrides())?;
     tracing::info!("generation settings: {settings:?}");
-    let mut model = loratune::models::load_t5(&files, args.model.dtype()?, &args.model.device()?)?;
-    args.model.apply_adapter(&mut model)?;
+    let options = args.model.options(Kind::Seq2Seq)?;
+    let mut model = args.model.open(&files, &options)?.model.into_seq2seq()?;
     if args.merge_adapter {
         if args.model.adapter.is_none() {
             anyhow::bail!("--merge-adapter needs --adapter");

@@ -2,6 +2,7 @@ use super::common::{length_sorted_batches, with_id, IoArgs, ModelArgs};
 use clap::Args;
 use loratune::data::batch::Seq2SeqBatch;
 use loratune::jsonl::{read_objects, string_field};
+use loratune::models::Kind;
 use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::json;
@@ -26,8 +27,8 @@ pub struct LossArgs {
 
 pub fn run(args: LossArgs) -> anyhow::Result<()> {
     let files = args.model.files()?;
-    let mut model = loratune::models::load_t5(&files, args.model.dtype()?, &args.model.device()?)?;
-    args.model.apply_adapter(&mut model)?;
+    let options = args.model.options(Kind::Seq2Seq)?;
+    let model = args.model.open(&files, &options)?.model.into_seq2seq()?;
     let tokenizer = TextTokenizer::load(&files)?;
     let source_tok = tokenizer.with_max_length(args.max_source_tokens)?;
     let target_tok = tokenizer.with_max_length(args.max_target_tokens)?;

@@ -3,8 +3,8 @@ use super::merge_probe::{max_relative_error, tolerance, Probe};
 use anyhow::{bail, Context};
 use clap::Args;
 use loratune::lora::merge::{check_output, write_merged};
-use loratune::models::{open_classifier, ClassifierOptions};
-use std::path::{Path, PathBuf};
+use loratune::models::{Opened, Options};
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct MergeArgs {
@@ -27,7 +27,6 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let files = args.model.files()?;
     check_output(&args.output, &files, &adapter).context("merge --output")?;
     let dtype = args.model.dtype()?;
-    let device = args.model.device()?;
     let limit = tolerance(dtype);
     // Runs on the merged files before they are published.
     let judge = |error: f64| -> loratune::Result<f64> {
@@ -39,54 +38,29 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
         }
         Ok(error)
     };
-    let resolve = |dir: &Path| loratune::hub::resolve_model(&dir.to_string_lossy());
-    let error = if loratune::models::model_type(&files)? == "t5" {
-        let (mut model, weights) = loratune::models::load_t5_with_weights(&files, dtype, &device)?;
-        args.model.apply_adapter(&mut model)?;
-        let probe = Probe::new(model.config.vocab_size, 3, 24, 7);
-        let before = probe.t5_logits(&model)?;
-        write_merged(
-            &mut model,
-            &weights,
-            &files,
-            &adapter,
-            &args.output,
-            |_| {},
-            |dir| {
-                let merged = loratune::models::load_t5(&resolve(dir)?, dtype, &device)?;
-                judge(max_relative_error(&before, &probe.t5_logits(&merged)?)?)
-            },
-        )
-    } else {
-        let options = ClassifierOptions {
-            adapter: Some(adapter.clone()),
-            ..Default::default()
-        };
-        let (mut model, weights) = open_classifier(&files, &options, dtype, &device)?;
-        let vocab = loratune::tokenizer::TextTokenizer::load(&files)?.vocab_size();
-        let probe = Probe::new(vocab, 3, 24.min(model.max_positions()), 7);
-        let before = probe.classifier_logits(&model)?;
-        let (class, labels) = (model.class_name(), model.labels.clone());
-        write_merged(
-            &mut model,
-            &weights,
-            &files,
-            &adapter,
-            &args.output,
-            |config| {
-                config["architectures"] = serde_json::json!([class]);
-                labels.write_config(config);
-            },
-            |dir| {
-                let options = ClassifierOptions::default();
-                let (merged, _) = open_classifier(&resolve(dir)?, &options, dtype, &device)?;
-                judge(max_relative_error(
-                    &before,
-                    &probe.classifier_logits(&merged)?,
-                )?)
-            },
-        )
-    }
+    let options = args.model.options_any()?;
+    let Opened { mut model, weights } = args.model.open(&files, &options)?;
+    let vocab = loratune::tokenizer::TextTokenizer::load(&files)?.vocab_size();
+    let probe = Probe::new(vocab, 3, 24.min(model.max_positions().unwrap_or(24)), 7);
+    let before = probe.logits(&model)?;
+    let edit = model.merged_config_edit();
+    let merged_options = Options {
+        adapter: None,
+        ..options.clone()
+    };
+    let error = write_merged(
+        &mut model,
+        &weights,
+        &files,
+        &adapter,
+        &args.output,
+        edit,
+        |dir| {
+            let merged_files = loratune::hub::resolve_model(&dir.to_string_lossy())?;
+            let merged = loratune::models::open(&merged_files, &merged_options)?.model;
+            judge(max_relative_error(&before, &probe.logits(&merged)?)?)
+        },
+    )
     .with_context(|| format!("writing merged model to {}", args.output.display()))?;
     if args.verify {
         println!(

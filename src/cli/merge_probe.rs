@@ -1,6 +1,7 @@
 //! Comparing a model's outputs before and after a merge, for `merge --verify`.
 use candle_core::{DType, Device, Result, Tensor};
 use loratune::models::t5::T5;
+use loratune::models::Model;
 use rand::{Rng, SeedableRng};
 
 /// A few random token sequences to run through a model.
@@ -21,8 +22,16 @@ impl Probe {
         Self { sequences }
     }
 
+    /// The model's logits on the probe, on the CPU in f32.
+    pub fn logits(&self, model: &Model) -> Result<Tensor> {
+        match model {
+            Model::Seq2Seq(m) => self.t5_logits(m),
+            Model::Classifier(m) => self.classifier_logits(m),
+        }
+    }
+
     /// Decoder logits with the probe as both source and target.
-    pub fn t5_logits(&self, model: &T5) -> Result<Tensor> {
+    fn t5_logits(&self, model: &T5) -> Result<Tensor> {
         let cfg = &model.config;
         let batch = loratune::data::batch::Seq2SeqBatch::new(
             &self.sequences,
@@ -62,7 +71,7 @@ pub fn tolerance(dtype: DType) -> f64 {
 
 impl Probe {
     /// Classification logits of the probe sequences.
-    pub fn classifier_logits(
+    fn classifier_logits(
         &self,
         model: &loratune::models::classifier::SequenceClassifier,
     ) -> Result<Tensor> {

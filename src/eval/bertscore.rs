@@ -48,7 +48,7 @@ struct Embedded {
 impl BertScorer {
     pub fn load(settings: BertScoreSettings, device: &Device) -> Result<Self> {
         let files = crate::hub::resolve_model(&settings.model)?;
-        let (config, model) = crate::models::load_bert_model(&files, DType::F32, device)?;
+        let (config, model) = crate::models::open_encoder(&files, DType::F32, device)?;
         if settings.layer > config.num_hidden_layers {
             return Err(Error::Config(format!(
                 "BERTScore layer {} but {} has {} layers",

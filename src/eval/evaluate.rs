@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::generate::GenerationSettings;
 use crate::hub::ModelFiles;
 use crate::lora::peft;
-use crate::models::{open_classifier, ClassifierOptions};
+use crate::models::{open, Kind, Options};
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Device};
 use serde_json::{json, Value};
@@ -121,22 +121,25 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         mut meta,
         out,
     } = context;
-    let options = ClassifierOptions {
+    let options = Options {
+        expect: Some(Kind::Classifier),
         num_labels: recipe.model.num_labels,
         labels: recipe.model.labels.clone(),
         seed: recipe.train.seed,
-        adapter: None,
+        dtype,
+        device: device.clone(),
+        ..Default::default()
     };
-    let (base, _) = open_classifier(files, &options, dtype, device)?;
-    let (tuned, _) = open_classifier(
+    let base = open(files, &options)?.model.into_classifier()?;
+    let tuned = open(
         files,
-        &ClassifierOptions {
+        &Options {
             adapter: Some(adapter.to_path_buf()),
             ..options
         },
-        dtype,
-        device,
-    )?;
+    )?
+    .model
+    .into_classifier()?;
     let (path, rows) = test_rows(recipe)?;
     let names = recipe
         .model
@@ -215,9 +218,18 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
         mut meta,
         out,
     } = context;
-    let base = crate::models::load_t5(files, dtype, device)?;
-    let mut tuned = crate::models::load_t5(files, dtype, device)?;
-    peft::load_into(&mut tuned, adapter)?;
+    let options = Options {
+        expect: Some(Kind::Seq2Seq),
+        dtype,
+        device: device.clone(),
+        ..Default::default()
+    };
+    let base = open(files, &options)?.model.into_seq2seq()?;
+    let tuned_options = Options {
+        adapter: Some(adapter.to_path_buf()),
+        ..options
+    };
+    let mut tuned = open(files, &tuned_options)?.model.into_seq2seq()?;
     crate::lora::merge::merge_in_memory(&mut tuned)?;
     let (path, rows) = test_rows(recipe)?;
     let examples = evaluation_subset(

@@ -4,34 +4,19 @@ pub mod classifier;
 pub mod distilbert;
 pub mod encoder;
 pub mod head;
+mod model;
 pub mod t5;
 pub mod weights;
+
+pub use model::{kind_of, open, Kind, Model, Opened, Options};
 
 use crate::error::Result;
 use crate::hub::{read_json, ModelFiles};
 use candle_core::{DType, Device};
 use weights::Weights;
 
-/// The `model_type` of a config.json.
-pub fn model_type(files: &ModelFiles) -> Result<String> {
-    let value: serde_json::Value = read_json(&files.config)?;
-    Ok(value
-        .get("model_type")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string())
-}
-
-pub fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<t5::T5> {
-    Ok(load_t5_with_weights(files, dtype, device)?.0)
-}
-
-/// The model and the checkpoint it came from (needed to write a merged model).
-pub fn load_t5_with_weights(
-    files: &ModelFiles,
-    dtype: DType,
-    device: &Device,
-) -> Result<(t5::T5, Weights)> {
+/// A T5 and the checkpoint it came from.
+fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(t5::T5, Weights)> {
     let config: t5::T5Config = read_json(&files.config)?;
     let weights = Weights::load(&files.weights, dtype, device)?;
     let model = t5::T5::load(config, &weights)?;
@@ -40,7 +25,7 @@ pub fn load_t5_with_weights(
 }
 
 /// Logs checkpoint tensors that no layer used (position-id buffers aside).
-pub fn warn_unused(weights: &Weights) {
+fn warn_unused(weights: &Weights) {
     let unused: Vec<String> = weights
         .unused()
         .into_iter()
@@ -56,42 +41,16 @@ pub fn warn_unused(weights: &Weights) {
     }
 }
 
-/// A sequence classifier from a BERT or DistilBERT checkpoint, with or without a
-/// classification head. A missing head (and a missing BERT pooler) is initialised as
-/// Transformers does, from `seed`, and logged. The number of labels comes from the
-/// checkpoint's head, else `num_labels` or `labels`, else config.json.
-pub fn load_classifier(
+/// A sequence classifier from a BERT, RoBERTa or DistilBERT checkpoint, with or without a
+/// classification head, and its adapter applied. A missing head (and a missing BERT pooler)
+/// is initialised as Transformers does, from `seed`, and logged, unless the adapter provides
+/// it. The number of labels comes from the checkpoint's head, else the adapter's saved head,
+/// else `num_labels` or `labels`, else config.json.
+fn open_classifier(
     files: &ModelFiles,
-    num_labels: Option<usize>,
-    labels: Option<Vec<String>>,
-    seed: u64,
-    dtype: DType,
-    device: &Device,
-) -> Result<classifier::SequenceClassifier> {
-    let (classifier, _) = build_classifier(files, num_labels, labels, seed, dtype, device)?;
-    classifier.warn_new_weights(classifier.class_name(), &files.reference);
-    Ok(classifier)
-}
-
-/// Options for opening a classifier, possibly with an adapter that carries its head.
-#[derive(Debug, Clone, Default)]
-pub struct ClassifierOptions {
-    pub num_labels: Option<usize>,
-    pub labels: Option<Vec<String>>,
-    /// Seed of a newly created head.
-    pub seed: u64,
-    /// A PEFT adapter to apply; its saved head also fixes the number of labels.
-    pub adapter: Option<std::path::PathBuf>,
-}
-
-/// A classifier with its adapter applied, and the checkpoint (for merging). New weights the
-/// adapter does not provide are logged as Transformers warns.
-pub fn open_classifier(
-    files: &ModelFiles,
-    options: &ClassifierOptions,
-    dtype: DType,
-    device: &Device,
+    options: &Options,
 ) -> Result<(classifier::SequenceClassifier, Weights)> {
+    let (dtype, device) = (options.dtype, &options.device);
     let adapter = match &options.adapter {
         Some(dir) => Some(crate::lora::peft::Adapter::read(dir, dtype, device)?),
         None => None,
@@ -196,7 +155,7 @@ fn build_classifier(
 /// A plain `BertModel` or `RobertaModel` (config.json's `model_type`), for its hidden states
 /// (e.g. BERTScore). The checkpoint's modules may carry the task model's prefix (`bert.`,
 /// `roberta.`, as in roberta-large's `RobertaForMaskedLM`) or none.
-pub fn load_bert_model(
+pub fn open_encoder(
     files: &ModelFiles,
     dtype: DType,
     device: &Device,
@@ -213,4 +172,14 @@ pub fn load_bert_model(
     weights.add_alias("", config.prefix());
     let model = bert::BertModel::load(&config, &weights, "", None)?;
     Ok((config, model))
+}
+
+/// The `model_type` of a config.json ("" when absent).
+pub fn model_type(files: &ModelFiles) -> Result<String> {
+    let value: serde_json::Value = read_json(&files.config)?;
+    Ok(value
+        .get("model_type")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string())
 }

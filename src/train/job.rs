@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
 use crate::lora::peft;
 use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
+use crate::models::{open, Kind, Options};
 use crate::output::guard;
 use crate::output::run_dir::{self, RunKind};
 use candle_core::DType;
@@ -131,7 +132,13 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
     match recipe.model.task {
         Task::Seq2seq => {
             let (train_examples, validation) = seq2seq_splits(recipe)?;
-            let (mut model, _) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
+            let options = Options {
+                expect: Some(Kind::Seq2Seq),
+                dtype,
+                device: device.clone(),
+                ..Default::default()
+            };
+            let mut model = open(&files, &options)?.model.into_seq2seq()?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
             let d = &recipe.data;
@@ -153,13 +160,16 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             })
         }
         Task::Classification => {
-            let options = crate::models::ClassifierOptions {
+            let options = Options {
+                expect: Some(Kind::Classifier),
                 num_labels: recipe.model.num_labels,
                 labels: recipe.model.labels.clone(),
                 seed: recipe.train.seed,
-                adapter: None,
+                dtype,
+                device: device.clone(),
+                ..Default::default()
             };
-            let (mut model, _) = crate::models::open_classifier(&files, &options, dtype, &device)?;
+            let mut model = open(&files, &options)?.model.into_classifier()?;
             let (train_examples, validation) =
                 classification_splits(recipe, model.num_labels(), model.id2label())?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;

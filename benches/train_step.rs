@@ -11,7 +11,7 @@ use loratune::lora::{inject, trainable_parameters, LoraConfig};
 use loratune::models::classifier::{Architecture, FreshInit, Labels, SequenceClassifier};
 use loratune::models::distilbert::{DistilBertConfig, DistilBertForSequenceClassification};
 use loratune::models::t5::{T5Config, T5};
-use loratune::models::weights::Weights;
+use loratune::nn::Weights;
 use loratune::train::optimizer::AdamW;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;

@@ -86,7 +86,7 @@ fn frozen_matmul_matches_plain_matmul() {
 #[test]
 fn rms_norm_backward() {
     let w = random(&[6], 6);
-    let weights = loratune::models::weights::Weights::from_tensors(
+    let weights = loratune::nn::Weights::from_tensors(
         [("n.weight".to_string(), w)].into_iter().collect(),
         "test".into(),
         DType::F64,
@@ -98,7 +98,7 @@ fn rms_norm_backward() {
 
 #[test]
 fn layer_norm_backward() {
-    let weights = loratune::models::weights::Weights::from_tensors(
+    let weights = loratune::nn::Weights::from_tensors(
         [
             ("n.weight".to_string(), random(&[6], 7)),
             ("n.bias".to_string(), random(&[6], 8)),

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::models::bert::BertForSequenceClassification;
 use crate::models::distilbert::DistilBertForSequenceClassification;
-use crate::models::weights::Weights;
+use crate::nn::Weights;
 use crate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};

@@ -5,13 +5,13 @@
 //! and embed tokens as word + learned position (+ token type for BERT) → LayerNorm →
 //! dropout. Only module names and a dropout placement differ; [`LayerNames`] carries them.
 use crate::error::{Error, Result};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::attention::{attend, padding_bias};
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::norm::LayerNorm;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::Tensor;
 
 /// Module names inside one layer, relative to the layer's prefix.

@@ -4,12 +4,11 @@ pub mod classifier;
 pub mod distilbert;
 pub mod encoder;
 pub mod t5;
-pub mod weights;
 
 use crate::error::Result;
 use crate::hub::{read_json, ModelFiles};
+use crate::nn::Weights;
 use candle_core::{DType, Device};
-use weights::Weights;
 
 /// The `model_type` of a config.json.
 pub fn model_type(files: &ModelFiles) -> Result<String> {

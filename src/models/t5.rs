@@ -1,6 +1,5 @@
 //! T5 v1.0 and v1.1 / FLAN-T5 (encoder-decoder), matching Transformers' `T5ForConditionalGeneration`.
 use crate::error::{Error, Result};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
 use crate::nn::cpu_f32::activation as fused_activation;
@@ -9,6 +8,7 @@ use crate::nn::embedding::Embedding;
 use crate::nn::fused_attention::attend_inference;
 use crate::nn::norm::RmsNorm;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 

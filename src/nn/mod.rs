@@ -20,9 +20,11 @@ pub mod param;
 pub mod saved;
 pub mod skinny;
 pub mod softmax;
+mod weights;
 
 pub use linear::Linear;
 pub use param::Param;
+pub use weights::Weights;
 
 /// Reductions run in f32, or f64 when the input is f64.
 pub fn at_least_f32(xs: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {

@@ -3,7 +3,7 @@ use super::at_least_f32;
 use super::grad_attach::{with_input_grad, InputGrad};
 use super::norm_cpu::{norm_cpu, NormKind};
 use super::param::Param;
-use crate::models::weights::Weights;
+use super::weights::Weights;
 use candle_core::{DType, Result, Tensor, D};
 
 /// T5's norm: no mean subtraction, no bias; statistics in f32.

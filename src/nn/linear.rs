@@ -1,8 +1,8 @@
 //! A named linear layer that a LoRA adapter can wrap.
 use super::frozen_matmul::frozen_matmul;
+use super::lora::LoraAdapter;
 use super::param::Param;
 use super::weights::Weights;
-use crate::lora::layer::LoraAdapter;
 use candle_core::{Result, Tensor};
 
 pub struct Linear {

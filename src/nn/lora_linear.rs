@@ -9,8 +9,8 @@
 use super::cpu_f32::{all_cpu_f32, with_f32};
 use super::dropout::{add_masked, apply_mask};
 use super::gemm::{matmul, Operand, Product};
+use super::lora::LoraAdapter;
 use super::saved::Saved;
-use crate::lora::layer::LoraAdapter;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::borrow::Cow;
 

@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod grad_attach;
 pub mod kv_cache;
 pub mod linear;
+pub mod lora;
 pub mod lora_linear;
 pub mod loss;
 pub mod norm;
@@ -23,6 +24,7 @@ pub mod softmax;
 mod weights;
 
 pub use linear::Linear;
+pub use lora::{AdapterShape, LoraAdapter};
 pub use param::Param;
 pub use weights::Weights;
 

@@ -51,7 +51,7 @@ impl LoraAdapter {
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let xs = if train && self.dropout > 0.0 {
-            crate::nn::dropout::dropout(xs, self.dropout as f64, train)?
+            super::dropout::dropout(xs, self.dropout as f64, train)?
         } else {
             xs.clone()
         };

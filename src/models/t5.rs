@@ -2,7 +2,6 @@
 use crate::error::{Error, Result};
 use crate::nn::activation::Activation;
 use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
-use crate::nn::cpu_f32::activation as fused_activation;
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::fused_attention::attend_inference;
@@ -308,28 +307,21 @@ impl FeedForward {
 
     fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         // inference: one fused pass for the activation (and the gate) where a kernel exists
-        let fast = if train { None } else { self.activation.fast() };
         let hidden = match (&self.wi, &self.wi_0, &self.wi_1) {
             (Some(wi), _, _) => {
                 let h = wi.forward(xs, train)?;
-                match fast
-                    .map(|kind| fused_activation(kind, &h, None))
-                    .transpose()?
-                    .flatten()
-                {
-                    Some(out) => out,
-                    None => self.activation.forward(&h)?,
+                if train {
+                    self.activation.forward(&h)?
+                } else {
+                    self.activation.forward_inference(&h, None)?
                 }
             }
             (None, Some(wi_0), Some(wi_1)) => {
                 let (a, b) = (wi_0.forward(xs, train)?, wi_1.forward(xs, train)?);
-                match fast
-                    .map(|kind| fused_activation(kind, &a, Some(&b)))
-                    .transpose()?
-                    .flatten()
-                {
-                    Some(out) => out,
-                    None => (self.activation.forward(&a)? * b)?,
+                if train {
+                    (self.activation.forward(&a)? * b)?
+                } else {
+                    self.activation.forward_inference(&a, Some(&b))?
                 }
             }
             _ => candle_core::bail!("T5 feed-forward without input projection"),

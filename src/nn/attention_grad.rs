@@ -5,11 +5,12 @@
 //! backward pass from a per-head seed. No score, bias-sum, mask or dropout tensor enters candle's
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
-use super::cpu_f32::{simd_dispatch, with_f32, with_optional_f32, SendPtr};
-use super::dropout::fill_mask;
-use super::fused_attention::softmax_in_place;
-use super::gemm::{matmul, Operand, Product};
-use super::saved::Saved;
+use super::cpu::dropout::fill_mask;
+use super::cpu::gemm::{matmul, Operand, Product};
+use super::cpu::saved::Saved;
+use super::cpu::simd::simd_dispatch;
+use super::cpu::softmax::softmax_in_place;
+use super::cpu::{with_f32, with_optional_f32, SendPtr};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -241,7 +242,7 @@ fn softmax_grad_generic(
         ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
     }
     for (d, p) in ds.chunks_exact_mut(keys).zip(probs.chunks_exact(keys)) {
-        let dot = super::cpu_f32::dot(d, p);
+        let dot = super::cpu::math::dot(d, p);
         d.iter_mut()
             .zip(p)
             .for_each(|(d, p)| *d = p * (*d - dot) * scale);
@@ -485,7 +486,7 @@ pub fn attend_cpu(
     let mut inputs = vec![q, k, v];
     inputs.extend(bias);
     let projections = [q, k, v].iter().all(|x| x.rank() == 3);
-    if !super::cpu_f32::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || !projections {
+    if !super::cpu::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || !projections {
         return Ok(None);
     }
     let with_gradient = q.track_op() || k.track_op() || v.track_op();

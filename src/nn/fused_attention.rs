@@ -9,7 +9,8 @@
 //!   pass.
 //!
 //! Elsewhere (other devices, dtypes) this is [`super::attention::attend`]. No gradient.
-use super::cpu_f32::{all_cpu_f32, axpy, dot, exp, with_f32, with_optional_f32};
+use super::cpu::math::{axpy, dot, exp};
+use super::cpu::{all_cpu_f32, with_f32, with_optional_f32};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
@@ -32,47 +33,6 @@ pub fn attend_inference(
         // the training kernel, without keeping anything for a backward pass
         super::attention_grad::attend_fused(q, k, v, q.dim(1)?, bias, 1.0, 0.0, false)
     }
-}
-
-/// Row softmax with independent partial maxima and sums, so that it vectorises.
-#[inline(always)]
-fn softmax_row(s: &mut [f32]) {
-    const L: usize = 16;
-    let mut lanes = [f32::NEG_INFINITY; L];
-    let mut chunks = s.chunks_exact(L);
-    for c in &mut chunks {
-        for i in 0..L {
-            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .chain(&lanes)
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
-    let mut sums = [0f32; L];
-    let mut chunks = s.chunks_exact_mut(L);
-    for c in &mut chunks {
-        for i in 0..L {
-            c[i] = exp(c[i] - max);
-            sums[i] += c[i];
-        }
-    }
-    let mut sum: f32 = sums.iter().sum();
-    for x in chunks.into_remainder() {
-        *x = exp(*x - max);
-        sum += *x;
-    }
-    let inv = 1.0 / sum;
-    for x in s.iter_mut() {
-        *x *= inv;
-    }
-}
-
-super::cpu_f32::simd_dispatch! {
-    /// Softmax of one row in place, with the widest instructions available.
-    pub(super) fn softmax_in_place(s: &mut [f32]) = softmax_row
 }
 
 /// softmax(q·kᵀ + bias)·v (no scaling, no dropout) for q (batch, heads, 1, dim) and k, v

@@ -1,6 +1,6 @@
 //! Key/value caches for incremental decoding: preallocated buffers written in place, so that a
 //! decoding step copies only its own new keys/values (no `cat` of the whole history).
-use super::cpu_f32::{all_cpu_f32, with_f32};
+use super::cpu::{all_cpu_f32, with_f32};
 use candle_core::{Result, Tensor};
 
 /// Keys and values (batch, heads, positions, head_dim) of one attention layer.

@@ -1,5 +1,6 @@
 //! A named linear layer that a LoRA adapter can wrap.
-use super::frozen_matmul::frozen_matmul;
+use super::cpu;
+use super::cpu::frozen_matmul::frozen_matmul;
 use super::lora::LoraAdapter;
 use super::param::Param;
 use super::weights::Weights;
@@ -53,7 +54,9 @@ impl Linear {
         let w = self.weight.tensor();
         let bias = self.bias.as_ref().map(Param::tensor);
         if let Some(adapter) = &self.adapter {
-            if let Some(ys) = super::lora_linear::forward(xs, &w, bias.as_ref(), adapter, train)? {
+            let fused =
+                cpu::lora_linear::forward(xs, &w, bias.as_ref(), adapter.for_kernel(train))?;
+            if let Some(ys) = fused {
                 return Ok(ys);
             }
         }

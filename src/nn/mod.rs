@@ -1,25 +1,20 @@
 //! Layers shared by every model: linear (LoRA-ready), norms, softmax, attention pieces.
 pub mod activation;
-pub mod activation_grad;
 pub mod attention;
 pub mod attention_grad;
-pub mod cpu_f32;
+pub(crate) mod cpu;
 pub mod dropout;
 pub mod embedding;
-pub mod frozen_matmul;
+#[cfg(test)]
+mod finite_difference;
 pub mod fused_attention;
-pub mod gemm;
 pub mod grad_attach;
 pub mod kv_cache;
 pub mod linear;
 pub mod lora;
-pub mod lora_linear;
 pub mod loss;
 pub mod norm;
-pub mod norm_cpu;
 pub mod param;
-pub mod saved;
-pub mod skinny;
 pub mod softmax;
 mod weights;
 

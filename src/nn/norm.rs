@@ -1,7 +1,7 @@
 //! RMS norm (T5) and layer norm (BERT family), fused forward with a backward pass.
 use super::at_least_f32;
+use super::cpu::norm::{norm_cpu, NormKind};
 use super::grad_attach::{with_input_grad, InputGrad};
-use super::norm_cpu::{norm_cpu, NormKind};
 use super::param::Param;
 use super::weights::Weights;
 use candle_core::{DType, Result, Tensor, D};

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 /// Rows up to which [`matmul_t`] beats the general gemm.
 pub const MAX_ROWS: usize = 32;
 
-use super::cpu_f32::SendPtr;
+use super::SendPtr;
 
 /// `out (m × n) = x (m × k) · wᵀ` with `w` (n × k), all row-major and contiguous.
 pub fn matmul_t(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> {
@@ -52,7 +52,7 @@ unsafe fn block(
     for j in j0..j1 {
         let wj = &w[j * k..(j + 1) * k];
         for i in 0..m {
-            *out.add(i * n + j) = super::cpu_f32::dot(&x[i * k..(i + 1) * k], wj);
+            *out.add(i * n + j) = super::math::dot(&x[i * k..(i + 1) * k], wj);
         }
     }
 }

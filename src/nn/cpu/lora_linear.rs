@@ -6,11 +6,10 @@
 //! tensor and adds into it). Here the bias and the adapter's product accumulate into the output
 //! of the main matmul, and the adapter's input gradient accumulates into the main one. The small
 //! `drop(x)·Aᵀ` is kept for the backward pass; the dropout mask is regenerated from its seed.
-use super::cpu_f32::{all_cpu_f32, with_f32};
 use super::dropout::{add_masked, apply_mask};
 use super::gemm::{matmul, Operand, Product};
-use super::lora::LoraAdapter;
 use super::saved::Saved;
+use super::{all_cpu_f32, with_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::borrow::Cow;
 
@@ -273,16 +272,27 @@ impl CustomOp3 for LoraLinear {
     }
 }
 
+/// A LoRA adapter as the kernel sees it.
+pub struct Adapter<'a> {
+    /// r × in
+    pub a: &'a Tensor,
+    /// out × r
+    pub b: &'a Tensor,
+    /// α/r
+    pub scale: f64,
+    /// The input dropout to apply: 0 outside training.
+    pub dropout: f32,
+}
+
 /// `x·Wᵀ + b + adapter(x)` as one op, or `None` when it does not apply (another device or
 /// dtype, or a weight or bias that trains).
 pub fn forward(
     xs: &Tensor,
     weight: &Tensor,
     bias: Option<&Tensor>,
-    adapter: &LoraAdapter,
-    train: bool,
+    adapter: Adapter,
 ) -> Result<Option<Tensor>> {
-    let (a, b) = (adapter.a.as_tensor(), adapter.b.as_tensor());
+    let (a, b) = (adapter.a, adapter.b);
     let mut inputs = vec![xs, weight, a, b];
     inputs.extend(bias);
     let rows = xs.elem_count() / a.dim(1)?.max(1);
@@ -294,7 +304,7 @@ pub fn forward(
     {
         return Ok(None);
     }
-    let dropout = if train { adapter.dropout } else { 0.0 };
+    let dropout = adapter.dropout;
     let op = LoraLinear {
         weight: weight.contiguous()?,
         bias: bias.map(Tensor::contiguous).transpose()?,
@@ -313,6 +323,7 @@ pub fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::LoraAdapter;
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -340,7 +351,7 @@ mod tests {
             )?;
             let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 24, 5), &dev)?)?;
             let bias = with_bias.then_some(&bias);
-            let fused = forward(&x, &w, bias, &adapter, true)?.expect("applies");
+            let fused = forward(&x, &w, bias, adapter.for_kernel(true))?.expect("applies");
             let mut chain = (x.broadcast_matmul(&w.t()?)? + adapter.forward(&x, true)?)?;
             if let Some(b) = bias {
                 chain = chain.broadcast_add(b)?;

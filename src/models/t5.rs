@@ -1,10 +1,11 @@
 //! T5 v1.0 and v1.1 / FLAN-T5 (encoder-decoder), matching Transformers' `T5ForConditionalGeneration`.
 use crate::error::{Error, Result};
 use crate::nn::activation::Activation;
-use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
+use crate::nn::attention::{
+    attend, causal_bias, merge_heads, padding_bias, split_heads, AttentionInputs, Heads,
+};
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
-use crate::nn::fused_attention::attend_inference;
 use crate::nn::norm::RmsNorm;
 use crate::nn::Linear;
 use crate::nn::Weights;
@@ -241,10 +242,17 @@ impl T5Attention {
                 self.k.forward(source, train)?,
                 self.v.forward(source, train)?,
             );
-            return self.o.forward(
-                &attend(&q, &k, &v, self.heads, bias, 1.0, self.dropout, train)?,
+            let context = attend(&AttentionInputs {
+                q: &q,
+                k: &k,
+                v: &v,
+                heads: Heads::Projected(self.heads),
+                bias,
+                scale: 1.0,
+                dropout: self.dropout,
                 train,
-            );
+            })?;
+            return self.o.forward(&context, train);
         };
         // decoding step by step: keys and values of earlier steps (or the encoder's) are cached
         let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
@@ -265,8 +273,18 @@ impl T5Attention {
                 }
             }
         };
-        self.o
-            .forward(&merge_heads(&attend_inference(&q, &k, &v, bias)?)?, train)
+        // no dropout: the cache serves inference only
+        let context = attend(&AttentionInputs {
+            q: &q,
+            k: &k,
+            v: &v,
+            heads: Heads::Split,
+            bias,
+            scale: 1.0,
+            dropout: 0.0,
+            train: false,
+        })?;
+        self.o.forward(&merge_heads(&context)?, train)
     }
 }
 

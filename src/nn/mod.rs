@@ -1,13 +1,11 @@
 //! Layers shared by every model: linear (LoRA-ready), norms, softmax, attention pieces.
 pub mod activation;
 pub mod attention;
-pub mod attention_grad;
 pub(crate) mod cpu;
 pub mod dropout;
 pub mod embedding;
 #[cfg(test)]
 mod finite_difference;
-pub mod fused_attention;
 pub mod grad_attach;
 pub mod kv_cache;
 pub mod linear;

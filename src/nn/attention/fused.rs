@@ -1,81 +1,58 @@
-//! Training attention on the CPU in f32: softmax(scale·q·kᵀ + bias), dropout, ·v, fused per
-//! (sequence, head) and run in parallel over them, with its own backward pass.
+//! softmax(scale·q·kᵀ + bias), dropout, ·v on the CPU in f32, fused per (sequence, head) and run
+//! in parallel over them, with its own backward pass: two single-threaded gemm calls per head with
+//! the bias, softmax and dropout applied in between, while the scores are in cache. Training uses
+//! it, and so does inference over several queries (keeping nothing for a backward pass).
 //!
 //! The softmax probabilities are the only saved activation; the dropout mask is regenerated in the
 //! backward pass from a per-head seed. No score, bias-sum, mask or dropout tensor enters candle's
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
-use super::cpu::dropout::fill_mask;
-use super::cpu::gemm::{matmul, Operand, Product};
-use super::cpu::saved::Saved;
-use super::cpu::simd::simd_dispatch;
-use super::cpu::softmax::softmax_in_place;
-use super::cpu::{with_f32, with_optional_f32, SendPtr};
+use super::rows::{add_row, softmax_grad};
+use super::strided::{operand, Strided};
+use super::{AttentionInputs, Heads};
+use crate::nn::cpu::dropout::fill_mask;
+use crate::nn::cpu::gemm::{matmul, Operand, Product};
+use crate::nn::cpu::saved::Saved;
+use crate::nn::cpu::softmax::softmax_in_place;
+use crate::nn::cpu::{with_f32, with_optional_f32, SendPtr};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// Where one 4-D tensor's (batch, head) matrix starts, and its row and column strides.
-#[derive(Clone, Copy, Debug)]
-struct Strided {
-    offset: usize,
-    batch: usize,
-    head: usize,
-    row: usize,
-    col: usize,
-}
-
-impl Strided {
-    /// A tensor laid out as (batch, head, row, col).
-    fn heads_first(layout: &Layout) -> Self {
-        let s = layout.stride();
-        Self {
-            offset: layout.start_offset(),
-            batch: s[0],
-            head: s[1],
-            row: s[2],
-            col: s[3],
-        }
-    }
-
-    /// A tensor laid out as (batch, row, head, col).
-    fn rows_first(layout: &Layout) -> Self {
-        let s = layout.stride();
-        Self {
-            offset: layout.start_offset(),
-            batch: s[0],
-            row: s[1],
-            head: s[2],
-            col: s[3],
-        }
-    }
-
-    /// A (batch, row, heads·col) projection seen as (batch, row, head, col).
-    fn split(layout: &Layout, heads: usize) -> Self {
-        let s = layout.stride();
-        let dim = layout.dims()[2] / heads;
-        Self {
-            offset: layout.start_offset(),
-            batch: s[0],
-            row: s[1],
-            head: dim * s[2],
-            col: s[2],
-        }
-    }
-
-    fn start(&self, batch: usize, head: usize) -> usize {
-        self.offset + batch * self.batch + head * self.head
+/// The attention of CPU f32 `inputs` (checked by the caller), which are either all (batch, time,
+/// heads·dim) projections, read head by head in place, or all (batch, heads, time, dim) views; the
+/// result takes the same form, and so do the gradients. No split/merge copies and no view nodes
+/// enter the graph. Without `with_gradient` nothing is kept for a backward pass and the result is
+/// off the graph.
+pub(super) fn attend(inputs: &AttentionInputs, with_gradient: bool) -> Result<Tensor> {
+    let heads = match inputs.heads {
+        Heads::Projected(heads) => heads,
+        // 4-D inputs carry their own
+        Heads::Split => inputs.q.dim(1)?,
+    };
+    let dropout = inputs.active_dropout();
+    let op = FusedAttention {
+        heads,
+        bias: inputs.bias.cloned(),
+        scale: inputs.scale as f32,
+        dropout: dropout as f32,
+        seed: if dropout > 0.0 { rand::random() } else { 0 },
+        save: with_gradient,
+        probs: Saved::new("attention"),
+    };
+    let (q, k, v) = (inputs.q, inputs.k, inputs.v);
+    let out = if with_gradient {
+        q.apply_op3(k, v, op)?
+    } else {
+        q.apply_op3_no_bwd(k, v, &op)?
+    };
+    if out.rank() == 4 {
+        out.transpose(1, 2)
+    } else {
+        Ok(out)
     }
 }
 
-fn operand(data: &[f32], view: &Strided, batch: usize, head: usize) -> Operand {
-    Operand {
-        ptr: data[view.start(batch, head)..].as_ptr(),
-        row: view.row,
-        col: view.col,
-    }
-}
-
-struct TrainAttention {
+struct FusedAttention {
     /// Used with (batch, time, heads·dim) inputs; 4-D inputs carry their own.
     heads: usize,
     /// Additive bias broadcastable to (batch, heads, queries, keys); receives no gradient.
@@ -121,7 +98,7 @@ impl Dims {
     }
 }
 
-impl TrainAttention {
+impl FusedAttention {
     /// Inputs are either all (batch, heads, time, dim) views, or all (batch, time, heads·dim)
     /// projections; the output and the gradients take the same form.
     fn dims(&self, q: &Layout, k: &Layout) -> Result<Dims> {
@@ -215,43 +192,9 @@ impl TrainAttention {
     }
 }
 
-simd_dispatch! {
-    fn add_row(dst: &mut [f32], src: &[f32]) = add_row_generic
-}
-
-#[inline(always)]
-fn add_row_generic(dst: &mut [f32], src: &[f32]) {
-    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-}
-
-simd_dispatch! {
-    /// The scores' gradient from the probabilities' gradient `ds` (rows of `keys`), in place:
-    /// p ⊙ (ds − rowsum(ds ⊙ p)) · scale, after the dropout `mask` (kept scale included).
-    fn softmax_grad(ds: &mut [f32], probs: &[f32], mask: Option<&[f32]>, keys: usize, scale: f32) = softmax_grad_generic
-}
-
-#[inline(always)]
-fn softmax_grad_generic(
-    ds: &mut [f32],
-    probs: &[f32],
-    mask: Option<&[f32]>,
-    keys: usize,
-    scale: f32,
-) {
-    if let Some(m) = mask {
-        ds.iter_mut().zip(m).for_each(|(d, m)| *d *= m);
-    }
-    for (d, p) in ds.chunks_exact_mut(keys).zip(probs.chunks_exact(keys)) {
-        let dot = super::cpu::math::dot(d, p);
-        d.iter_mut()
-            .zip(p)
-            .for_each(|(d, p)| *d = p * (*d - dot) * scale);
-    }
-}
-
-impl CustomOp3 for TrainAttention {
+impl CustomOp3 for FusedAttention {
     fn name(&self) -> &'static str {
-        "train-attention"
+        "fused-attention"
     }
 
     /// Output laid out (batch, queries, heads, dim): heads merged by a free reshape.
@@ -469,74 +412,6 @@ impl CustomOp3 for TrainAttention {
     }
 }
 
-/// softmax(scale·q·kᵀ + bias) with dropout, ·v, for CPU f32 projections q (batch, queries,
-/// heads·dim) and k, v (batch, keys, heads·dim) of any strides, read head by head in place;
-/// returns (batch, queries, heads·dim). No split/merge copies and no view nodes enter the graph;
-/// the gradients come back in the projections' shapes. `None` when the inputs do not qualify
-/// (another device or dtype, or a bias that needs a gradient).
-pub fn attend_cpu(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    heads: usize,
-    bias: Option<&Tensor>,
-    scale: f64,
-    dropout: f64,
-) -> Result<Option<Tensor>> {
-    let mut inputs = vec![q, k, v];
-    inputs.extend(bias);
-    let projections = [q, k, v].iter().all(|x| x.rank() == 3);
-    if !super::cpu::all_cpu_f32(&inputs) || bias.is_some_and(Tensor::track_op) || !projections {
-        return Ok(None);
-    }
-    let with_gradient = q.track_op() || k.track_op() || v.track_op();
-    Ok(Some(attend_fused(
-        q,
-        k,
-        v,
-        heads,
-        bias,
-        scale,
-        dropout,
-        with_gradient,
-    )?))
-}
-
-/// The kernel behind [`attend_cpu`] for CPU f32 inputs already checked, which may also be
-/// (batch, heads, time, dim) views (`heads` is then theirs; the result is such a view too).
-/// Without `with_gradient` nothing is kept for a backward pass and the result is off the graph.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn attend_fused(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    heads: usize,
-    bias: Option<&Tensor>,
-    scale: f64,
-    dropout: f64,
-    with_gradient: bool,
-) -> Result<Tensor> {
-    let op = TrainAttention {
-        heads,
-        bias: bias.cloned(),
-        scale: scale as f32,
-        dropout: dropout as f32,
-        seed: if dropout > 0.0 { rand::random() } else { 0 },
-        save: with_gradient,
-        probs: Saved::new("attention"),
-    };
-    let out = if with_gradient {
-        q.apply_op3(k, v, op)?
-    } else {
-        q.apply_op3_no_bwd(k, v, &op)?
-    };
-    if out.rank() == 4 {
-        out.transpose(1, 2)
-    } else {
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +442,45 @@ mod tests {
             / scale
     }
 
+    /// Projections q, k, v attended without dropout.
+    fn projected<'a>(
+        q: &'a Tensor,
+        k: &'a Tensor,
+        v: &'a Tensor,
+        heads: usize,
+        bias: Option<&'a Tensor>,
+        scale: f64,
+    ) -> AttentionInputs<'a> {
+        AttentionInputs {
+            q,
+            k,
+            v,
+            heads: Heads::Projected(heads),
+            bias,
+            scale,
+            dropout: 0.0,
+            train: false,
+        }
+    }
+
+    /// The attention through this kernel (checked to qualify).
+    fn through_kernel(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        heads: usize,
+        bias: Option<&Tensor>,
+        scale: f64,
+    ) -> Result<Tensor> {
+        let inputs = projected(q, k, v, heads, bias, scale);
+        let kernel = super::super::Kernel::choose(&inputs)?;
+        assert!(
+            matches!(kernel, Some(super::super::Kernel::Fused { .. })),
+            "qualifies"
+        );
+        super::super::attend(&inputs)
+    }
+
     /// The same attention as a chain of candle ops.
     fn graph(
         q: &Tensor,
@@ -576,7 +490,7 @@ mod tests {
         bias: Option<&Tensor>,
         scale: f64,
     ) -> Result<Tensor> {
-        crate::nn::attention::attend_graph_projected(q, k, v, heads, bias, scale, 0.0, false)
+        super::super::reference::attend(&projected(q, k, v, heads, bias, scale))
     }
 
     /// Checks the fused output against the graph's and returns both sides' gradients of
@@ -610,7 +524,7 @@ mod tests {
             for (bias, scale) in [(None, 1.0), (Some(&pad), 0.35), (Some(&pos), 1.0)] {
                 let (qv, kv, vv) = (heads(b, tq, h, d), heads(b, tk, h, d), heads(b, tk, h, d));
                 let weights = Tensor::randn(0f32, 1.0, (b, tq, h * d), &dev)?;
-                let fast = attend_cpu(&qv, &kv, &vv, h, bias, scale, 0.0)?.expect("qualifies");
+                let fast = through_kernel(&qv, &kv, &vv, h, bias, scale)?;
                 let slow = graph(&qv, &kv, &vv, h, bias, scale)?;
                 let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
                 for x in [&qv, &kv, &vv] {
@@ -637,7 +551,7 @@ mod tests {
         let qkv = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, 3 * h * d), &dev)?)?;
         let part = |i: usize| qkv.narrow(2, i * h * d, h * d).unwrap();
         let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
-        let fast = attend_cpu(&part(0), &part(1), &part(2), h, None, 0.5, 0.0)?.expect("qualifies");
+        let fast = through_kernel(&part(0), &part(1), &part(2), h, None, 0.5)?;
         let slow = graph(&part(0), &part(1), &part(2), h, None, 0.5)?;
         let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
         let (g1, g2) = (
@@ -670,8 +584,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let fast = attend_cpu(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35, 0.0)?
-                .expect("qualifies");
+            let fast = through_kernel(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
             let slow = graph(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
             let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
             for (var, on) in vars.iter().zip(tracked) {
@@ -697,7 +610,7 @@ mod tests {
         let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
         let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
-        let op = |save| TrainAttention {
+        let op = |save| FusedAttention {
             heads: h,
             bias: None,
             scale: 0.5,
@@ -743,19 +656,5 @@ mod tests {
             );
         }
         Ok(())
-    }
-
-    #[test]
-    fn dropout_mask_drops_the_requested_share() {
-        let mut mask = vec![0f32; 100_000];
-        fill_mask(7, 3, 0.1, &mut mask);
-        let dropped = mask.iter().filter(|m| **m == 0.0).count() as f64 / mask.len() as f64;
-        assert!((dropped - 0.1).abs() < 0.005, "{dropped}");
-        assert!(mask
-            .iter()
-            .all(|m| *m == 0.0 || (*m - 1.0 / 0.9).abs() < 1e-6));
-        let mut other = vec![0f32; 100_000];
-        fill_mask(7, 4, 0.1, &mut other);
-        assert_ne!(mask, other, "heads get different masks");
     }
 }

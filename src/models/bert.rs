@@ -217,7 +217,6 @@ impl BertModel {
 
     /// Last hidden state (batch, time, hidden), or (batch, 1, hidden) for [`Outputs::FirstToken`];
     /// with `all_hidden`, every hidden state is pushed to it (embeddings first).
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         input_ids: &Tensor,

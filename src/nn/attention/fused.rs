@@ -8,7 +8,7 @@
 //! graph (which would keep five tensors of batch·heads·queries·keys floats per layer alive and
 //! spend most of a step on single-threaded elementwise work).
 use super::rows::{add_row, softmax_grad};
-use super::strided::{operand, Strided};
+use super::strided::Strided;
 use super::{AttentionInputs, Heads};
 use crate::nn::cpu::dropout::fill_mask;
 use crate::nn::cpu::gemm::{matmul, Operand, Product};
@@ -64,6 +64,15 @@ struct FusedAttention {
     save: bool,
     /// Softmax probabilities (before dropout) of every head, kept from forward to backward.
     probs: Saved<Vec<f32>>,
+}
+
+/// One head's inputs: its (batch, head) index, its q, k and v, and its bias.
+struct HeadInputs<'a> {
+    index: usize,
+    q: Operand,
+    k: Operand,
+    v: Operand,
+    bias: Option<(&'a [f32], &'a Strided)>,
 }
 
 struct Dims {
@@ -127,27 +136,27 @@ impl FusedAttention {
         }
     }
 
-    /// Softmax probabilities of head `i` into `probs`, and its output rows into `out`.
-    #[allow(clippy::too_many_arguments)]
+    /// Softmax probabilities of a head into `probs`, and its output rows into `out` (rows
+    /// `out_row` apart).
     fn forward_head(
         &self,
-        i: usize,
         n: &Dims,
-        q: Operand,
-        k: Operand,
-        v: Operand,
-        bias: Option<(&[f32], &Strided)>,
+        head: HeadInputs,
         probs: &mut [f32],
         out: *mut f32,
         out_row: usize,
     ) {
+        let HeadInputs {
+            index: i,
+            q,
+            k,
+            v,
+            bias,
+        } = head;
         let (b, h) = (i / n.heads, i % n.heads);
         // SAFETY: operands come from checked layouts; `probs` is this head's own buffer.
         unsafe {
             matmul(
-                n.queries,
-                n.keys,
-                n.dim,
                 probs.as_mut_ptr(),
                 n.keys,
                 q,
@@ -179,12 +188,9 @@ impl FusedAttention {
         // SAFETY: `out` is this head's own (queries × dim) block of the output.
         unsafe {
             matmul(
-                n.queries,
-                n.dim,
-                n.keys,
                 out,
                 out_row,
-                Operand::dense(&weights, n.keys),
+                Operand::dense(&weights, n.queries, n.keys),
                 v,
                 Product::SERIAL,
             )
@@ -235,18 +241,17 @@ impl CustomOp3 for FusedAttention {
             let bias_view = bias.as_ref().map(|t| Strided::heads_first(t.layout()));
             let head = |i: usize, p: &mut [f32]| {
                 let (b, h) = (i / n.heads, i % n.heads);
-                let operands = (
-                    operand(qd, &qv, b, h),
-                    operand(kd, &kv, b, h),
-                    operand(vd, &vv, b, h),
-                );
+                let inputs = HeadInputs {
+                    index: i,
+                    q: qv.operand(qd, (b, h), n.queries, n.dim),
+                    k: kv.operand(kd, (b, h), n.keys, n.dim),
+                    v: vv.operand(vd, (b, h), n.keys, n.dim),
+                    bias: bias_data.zip(bias_view.as_ref()),
+                };
                 let out = out_ptr
                     .get()
                     .wrapping_add(b * n.queries * out_row + h * n.dim);
-                let bias = bias_data.zip(bias_view.as_ref());
-                self.forward_head(
-                    i, &n, operands.0, operands.1, operands.2, bias, p, out, out_row,
-                );
+                self.forward_head(&n, inputs, p, out, out_row);
             };
             if self.save {
                 probs
@@ -314,10 +319,10 @@ impl CustomOp3 for FusedAttention {
                         probs.par_chunks(per_head).enumerate().for_each(|(i, p)| {
                             let (b, h) = (i / n.heads, i % n.heads);
                             let (qo, ko, vo, go) = (
-                                operand(qd, &qv, b, h),
-                                operand(kd, &kv, b, h),
-                                operand(vd, &vv, b, h),
-                                operand(gd, &gv, b, h),
+                                qv.operand(qd, (b, h), n.queries, n.dim),
+                                kv.operand(kd, (b, h), n.keys, n.dim),
+                                vv.operand(vd, (b, h), n.keys, n.dim),
+                                gv.operand(gd, (b, h), n.queries, n.dim),
                             );
                             let mask = (self.dropout > 0.0).then(|| {
                                 let mut mask = vec![0f32; per_head];
@@ -337,12 +342,9 @@ impl CustomOp3 for FusedAttention {
                                 if need_v {
                                     let (start, row) = n.gradient_block(i, n.keys);
                                     matmul(
-                                        n.keys,
-                                        n.dim,
-                                        n.queries,
                                         dv_ptr.get().add(start),
                                         row,
-                                        Operand::dense(&weights, n.keys).t(),
+                                        Operand::dense(&weights, n.queries, n.keys).t(),
                                         go,
                                         Product::SERIAL,
                                     );
@@ -350,39 +352,18 @@ impl CustomOp3 for FusedAttention {
                                 if !(need_q || need_k) {
                                     return;
                                 }
-                                matmul(
-                                    n.queries,
-                                    n.keys,
-                                    n.dim,
-                                    ds.as_mut_ptr(),
-                                    n.keys,
-                                    go,
-                                    vo.t(),
-                                    Product::SERIAL,
-                                );
+                                matmul(ds.as_mut_ptr(), n.keys, go, vo.t(), Product::SERIAL);
                             }
                             softmax_grad(&mut ds, p, mask.as_deref(), n.keys, self.scale);
-                            let ds = Operand::dense(&ds, n.keys);
+                            let ds = Operand::dense(&ds, n.queries, n.keys);
                             unsafe {
                                 if need_q {
                                     let (start, row) = n.gradient_block(i, n.queries);
-                                    matmul(
-                                        n.queries,
-                                        n.dim,
-                                        n.keys,
-                                        dq_ptr.get().add(start),
-                                        row,
-                                        ds,
-                                        ko,
-                                        Product::SERIAL,
-                                    );
+                                    matmul(dq_ptr.get().add(start), row, ds, ko, Product::SERIAL);
                                 }
                                 if need_k {
                                     let (start, row) = n.gradient_block(i, n.keys);
                                     matmul(
-                                        n.keys,
-                                        n.dim,
-                                        n.queries,
                                         dk_ptr.get().add(start),
                                         row,
                                         ds.t(),

@@ -54,12 +54,21 @@ impl Strided {
     pub(super) fn start(&self, batch: usize, head: usize) -> usize {
         self.offset + batch * self.batch + head * self.head
     }
-}
 
-pub(super) fn operand(data: &[f32], view: &Strided, batch: usize, head: usize) -> Operand {
-    Operand {
-        ptr: data[view.start(batch, head)..].as_ptr(),
-        row: view.row,
-        col: view.col,
+    /// The (batch, head) matrix of `data` seen through this view, of `rows` × `cols`.
+    pub(super) fn operand(
+        &self,
+        data: &[f32],
+        (batch, head): (usize, usize),
+        rows: usize,
+        cols: usize,
+    ) -> Operand {
+        Operand {
+            ptr: data[self.start(batch, head)..].as_ptr(),
+            rows,
+            cols,
+            row: self.row,
+            col: self.col,
+        }
     }
 }

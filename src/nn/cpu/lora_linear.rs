@@ -106,34 +106,25 @@ impl CustomOp3 for LoraLinear {
             // SAFETY: every operand is a contiguous buffer of the stated size.
             unsafe {
                 matmul(
-                    m,
-                    n,
-                    k,
                     y.as_mut_ptr(),
                     n,
-                    Operand::dense(x, k),
-                    Operand::dense(w, k).t(),
+                    Operand::dense(x, m, k),
+                    Operand::dense(w, n, k).t(),
                     main,
                 );
                 matmul(
-                    m,
-                    r,
-                    k,
                     hidden.as_mut_ptr(),
                     r,
-                    Operand::dense(&xd, k),
-                    Operand::dense(a, k).t(),
+                    Operand::dense(&xd, m, k),
+                    Operand::dense(a, r, k).t(),
                     Product::PARALLEL,
                 );
                 let lora = Product::PARALLEL.scaled(self.scale).accumulating();
                 matmul(
-                    m,
-                    n,
-                    r,
                     y.as_mut_ptr(),
                     n,
-                    Operand::dense(&hidden, r),
-                    Operand::dense(b, r).t(),
+                    Operand::dense(&hidden, m, r),
+                    Operand::dense(b, n, r).t(),
                     lora,
                 );
             }
@@ -177,34 +168,25 @@ impl CustomOp3 for LoraLinear {
                             unsafe {
                                 // dB = s·gᵀ·h, dh = s·g·B, dA = dhᵀ·drop(x)
                                 matmul(
-                                    n,
-                                    r,
-                                    m,
                                     grad_b.as_mut_ptr(),
                                     r,
-                                    Operand::dense(g, n).t(),
-                                    Operand::dense(&hidden, r),
+                                    Operand::dense(g, m, n).t(),
+                                    Operand::dense(&hidden, m, r),
                                     scaled,
                                 );
                                 matmul(
-                                    m,
-                                    r,
-                                    n,
                                     grad_hidden.as_mut_ptr(),
                                     r,
-                                    Operand::dense(g, n),
-                                    Operand::dense(b, r),
+                                    Operand::dense(g, m, n),
+                                    Operand::dense(b, n, r),
                                     scaled,
                                 );
                                 let xd = self.dropped(x);
                                 matmul(
-                                    r,
-                                    k,
-                                    m,
                                     grad_a.as_mut_ptr(),
                                     k,
-                                    Operand::dense(&grad_hidden, r).t(),
-                                    Operand::dense(&xd, k),
+                                    Operand::dense(&grad_hidden, m, r).t(),
+                                    Operand::dense(&xd, m, k),
                                     Product::PARALLEL,
                                 );
                             }
@@ -212,25 +194,19 @@ impl CustomOp3 for LoraLinear {
                                 // dx = g·W + drop'(dh·A)
                                 unsafe {
                                     matmul(
-                                        m,
-                                        k,
-                                        n,
                                         dx.as_mut_ptr(),
                                         k,
-                                        Operand::dense(g, n),
-                                        Operand::dense(w, k),
+                                        Operand::dense(g, m, n),
+                                        Operand::dense(w, n, k),
                                         Product::PARALLEL,
                                     );
                                 }
                                 let through_adapter =
-                                    (Operand::dense(&grad_hidden, r), Operand::dense(a, k));
+                                    (Operand::dense(&grad_hidden, m, r), Operand::dense(a, r, k));
                                 if self.dropout > 0.0 {
                                     let mut part = vec![0f32; m * k];
                                     unsafe {
                                         matmul(
-                                            m,
-                                            k,
-                                            r,
                                             part.as_mut_ptr(),
                                             k,
                                             through_adapter.0,
@@ -243,9 +219,6 @@ impl CustomOp3 for LoraLinear {
                                     unsafe {
                                         let acc = Product::PARALLEL.accumulating();
                                         matmul(
-                                            m,
-                                            k,
-                                            r,
                                             dx.as_mut_ptr(),
                                             k,
                                             through_adapter.0,

@@ -149,7 +149,7 @@ pub fn relative_position_bucket(
     result as u32
 }
 
-pub use crate::nn::kv_cache::KvCache;
+use crate::nn::kv_cache::KvCache;
 
 pub struct T5Attention {
     pub q: Linear,

@@ -25,17 +25,13 @@ impl KvCache {
         }
     }
 
-    /// Number of cached positions.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
+    /// Whether no position is cached yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Allocated positions (≥ `len`).
-    pub fn capacity(&self) -> usize {
+    fn capacity(&self) -> usize {
         self.k.as_ref().and_then(|k| k.dim(2).ok()).unwrap_or(0)
     }
 

@@ -21,7 +21,7 @@ impl Linear {
         in_features: usize,
         out_features: usize,
         with_bias: bool,
-    ) -> crate::Result<Self> {
+    ) -> crate::error::Result<Self> {
         let weight = weights.get(&format!("{name}.weight"), &[out_features, in_features])?;
         let bias = if with_bias {
             Some(Param::frozen(

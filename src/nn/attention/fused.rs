@@ -396,6 +396,7 @@ impl CustomOp3 for FusedAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::attention::{self as dispatcher, reference, Kernel};
     use candle_core::backprop::GradStore;
     use candle_core::{Device, Var};
 
@@ -454,12 +455,9 @@ mod tests {
         scale: f64,
     ) -> Result<Tensor> {
         let inputs = projected(q, k, v, heads, bias, scale);
-        let kernel = super::super::Kernel::choose(&inputs)?;
-        assert!(
-            matches!(kernel, Some(super::super::Kernel::Fused { .. })),
-            "qualifies"
-        );
-        super::super::attend(&inputs)
+        let kernel = Kernel::choose(&inputs)?;
+        assert!(matches!(kernel, Some(Kernel::Fused { .. })), "qualifies");
+        dispatcher::attend(&inputs)
     }
 
     /// The same attention as a chain of candle ops.
@@ -471,7 +469,7 @@ mod tests {
         bias: Option<&Tensor>,
         scale: f64,
     ) -> Result<Tensor> {
-        super::super::reference::attend(&projected(q, k, v, heads, bias, scale))
+        reference::attend(&projected(q, k, v, heads, bias, scale))
     }
 
     /// Checks the fused output against the graph's and returns both sides' gradients of

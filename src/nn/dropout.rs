@@ -1,4 +1,4 @@
-//! Dropout, active in training only; on the CPU in f32 a fused kernel ([`super::cpu::dropout`]).
+//! Dropout, active in training only; on the CPU in f32 a fused kernel (`cpu/dropout.rs`).
 use super::cpu;
 use candle_core::{Result, Tensor};
 

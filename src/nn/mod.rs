@@ -8,7 +8,7 @@
 //! - `norm`, `activation`, `dropout`, `embedding`, `loss` (token cross-entropy): the other
 //!   layers, each picking a fused CPU kernel when its inputs qualify.
 //! - `attention/`: one entry point, `attention::attend`, choosing between the CPU kernels
-//!   (`fused.rs` per (sequence, head) with its backward pass, `one_query.rs` for a decoding step)
+//!   (`fused/` per (sequence, head) with its backward pass, `one_query.rs` for a decoding step)
 //!   and the candle-op reference (`reference.rs`).
 //! - `kv_cache`: keys and values of incremental decoding, in preallocated buffers.
 //! - `softmax.rs`, `grad_attach.rs`: candle's fused softmax and norm kernels given a backward

@@ -1,9 +1,9 @@
 //! Multi-head attention shared by T5, BERT and DistilBERT: softmax(scale·q·kᵀ + bias), dropout on
 //! the probabilities in training, ·v.
 //!
-//! [`attend`] is the one entry point. On the CPU in f32 it runs a fused kernel ([`one_query`] for
-//! a decoding step, else [`fused`] per (sequence, head) with its own backward pass), elsewhere the
-//! chain of candle ops in [`reference`], which the kernels are tested against. The kernels never
+//! [`attend`] is the one entry point. On the CPU in f32 it runs a fused kernel (`one_query.rs` for
+//! a decoding step, else `fused/` per (sequence, head) with its own backward pass), elsewhere the
+//! chain of candle ops in `reference.rs`, which the kernels are tested against. The kernels never
 //! call back into either.
 mod bias;
 mod fused;

@@ -25,7 +25,7 @@
 use candle_core::{DType, Device, Tensor};
 use loratune::generate::{generate_observed, GenerationSettings};
 use loratune::models::t5::{T5Config, T5};
-use loratune::models::weights::Weights;
+use loratune::nn::Weights;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use loratune::models::classifier::{Architecture, Labels, SequenceClassifier};
 use loratune::models::distilbert::{DistilBertConfig, DistilBertForSequenceClassification};
 use loratune::models::head::FreshInit;
 use loratune::models::t5::{T5Config, T5};
-use loratune::models::weights::Weights;
+use loratune::nn::Weights;
 use loratune::train::optimizer::AdamW;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;

@@ -5,9 +5,9 @@
 use candle_core::{DType, Device, Tensor, Var};
 use loratune::data::batch::pad;
 use loratune::hub::resolve_model;
-use loratune::lora::layer::LoraAdapter;
 use loratune::models::classifier::SequenceClassifier;
 use loratune::models::Options;
+use loratune::nn::LoraAdapter;
 use loratune::tokenizer::TextTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 mod common;
 use candle_core::{DType, Device};
 use loratune::lora::{inject, LoraConfig, TrainableCounts};
-use loratune::models::weights::Weights;
+use loratune::nn::Weights;
 
 #[test]
 fn flan_t5_base_r32_on_q_v() {

@@ -34,7 +34,10 @@ fn a_classifier_given_to_generate_or_loss_is_named_as_such() {
             err.contains("is a sequence classifier") && err.contains("not a seq2seq model"),
             "{command}: {err}"
         );
-        assert!(!err.contains("d_model") && !err.contains("panicked"), "{err}");
+        assert!(
+            !err.contains("d_model") && !err.contains("panicked"),
+            "{err}"
+        );
         assert!(!out.exists());
     }
 }

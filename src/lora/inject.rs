@@ -1,8 +1,8 @@
 //! Wrapping a model's linear layers with fresh adapters, and listing what trains.
 use super::config::{name_matches, LoraConfig, TargetModules};
-use super::layer::{AdapterShape, LoraAdapter};
 use super::Adaptable;
 use crate::error::{Error, Result};
+use crate::nn::{AdapterShape, LoraAdapter};
 use candle_core::Var;
 use rand::SeedableRng;
 

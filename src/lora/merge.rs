@@ -3,7 +3,7 @@
 use super::Adaptable;
 use crate::error::{Error, Result};
 use crate::hub::ModelFiles;
-use crate::models::weights::Weights;
+use crate::nn::Weights;
 use crate::output::{guard, AtomicDir, Replace};
 use candle_core::Tensor;
 use std::collections::HashMap;

@@ -1,8 +1,7 @@
-//! LoRA adapters: the layer, its configuration, injection into a model, PEFT's file format
-//! and merging.
+//! LoRA adapters: configuration, injection into a model, PEFT's file format and merging (the
+//! adapter's own math is [`crate::nn::LoraAdapter`]).
 pub mod config;
 pub mod inject;
-pub mod layer;
 pub mod merge;
 pub mod peft;
 

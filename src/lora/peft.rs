@@ -3,9 +3,9 @@
 //! `base_model.model.classifier.weight` for `modules_to_save`.
 use super::config::LoraConfig;
 use super::inject::trainable_parameters;
-use super::layer::LoraAdapter;
 use super::Adaptable;
 use crate::error::{Error, Result};
+use crate::nn::LoraAdapter;
 use crate::output::{AtomicDir, Replace};
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeSet, HashMap};

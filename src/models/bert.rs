@@ -4,10 +4,10 @@
 use crate::error::{Error, Result};
 use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
 use crate::models::head::{EncoderOutput, FreshInit};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::{DType, Tensor};
 use serde::Deserialize;
 
@@ -217,7 +217,6 @@ impl BertModel {
 
     /// Last hidden state (batch, time, hidden), or (batch, 1, hidden) for [`Outputs::FirstToken`];
     /// with `all_hidden`, every hidden state is pushed to it (embeddings first).
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         input_ids: &Tensor,

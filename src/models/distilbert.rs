@@ -2,10 +2,10 @@
 use crate::error::{Error, Result};
 use crate::models::encoder::{Embeddings, Encoder, EncoderSpec, LayerNames, Outputs};
 use crate::models::head::{EncoderOutput, FreshInit};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
 use crate::nn::dropout::dropout;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::Tensor;
 use serde::Deserialize;
 

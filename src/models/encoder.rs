@@ -5,13 +5,13 @@
 //! and embed tokens as word + learned position (+ token type for BERT) → LayerNorm →
 //! dropout. Only module names and a dropout placement differ; [`LayerNames`] carries them.
 use crate::error::{Error, Result};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
-use crate::nn::attention::{attend, padding_bias};
+use crate::nn::attention::{attend, padding_bias, AttentionInputs, Heads};
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
 use crate::nn::norm::LayerNorm;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::Tensor;
 
 /// Module names inside one layer, relative to the layer's prefix.
@@ -113,16 +113,16 @@ impl EncoderLayer {
             self.key.forward(xs, train)?,
             self.value.forward(xs, train)?,
         );
-        let context = attend(
-            &q,
-            &k,
-            &v,
-            self.heads,
-            Some(bias),
-            self.scale,
-            self.attention_dropout,
+        let context = attend(&AttentionInputs {
+            q: &q,
+            k: &k,
+            v: &v,
+            heads: Heads::Projected(self.heads),
+            bias: Some(bias),
+            scale: self.scale,
+            dropout: self.attention_dropout,
             train,
-        )?;
+        })?;
         let mut attn = self.attention_output.forward(&context, train)?;
         if self.attention_output_dropout {
             attn = dropout(&attn, self.hidden_dropout, train)?;

@@ -1,7 +1,7 @@
 //! What the encoders' task heads share: new layers a checkpoint lacks, initialised as
 //! Transformers does, and what an encoder computes for a batch.
 use crate::error::Result;
-use crate::models::weights::Weights;
+use crate::nn::Weights;
 use crate::nn::{Linear, Param};
 use candle_core::Tensor;
 use rand::{Rng, SeedableRng};

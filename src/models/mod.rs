@@ -6,14 +6,13 @@ pub mod encoder;
 pub mod head;
 mod model;
 pub mod t5;
-pub mod weights;
 
 pub use model::{kind_of, open, Kind, Model, Opened, Options};
 
 use crate::error::Result;
 use crate::hub::{read_json, ModelFiles};
+use crate::nn::Weights;
 use candle_core::{DType, Device};
-use weights::Weights;
 
 /// A T5 and the checkpoint it came from.
 fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(t5::T5, Weights)> {

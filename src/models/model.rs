@@ -3,11 +3,11 @@
 //! with an adapter applied the same way for both kinds.
 use super::classifier::SequenceClassifier;
 use super::t5::T5;
-use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::hub::{read_json, ModelFiles};
 use crate::lora::Adaptable;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::{DType, Device};
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -1,14 +1,14 @@
 //! T5 v1.0 and v1.1 / FLAN-T5 (encoder-decoder), matching Transformers' `T5ForConditionalGeneration`.
 use crate::error::{Error, Result};
-use crate::models::weights::Weights;
 use crate::nn::activation::Activation;
-use crate::nn::attention::{attend, causal_bias, merge_heads, padding_bias, split_heads};
-use crate::nn::cpu_f32::activation as fused_activation;
+use crate::nn::attention::{
+    attend, causal_bias, merge_heads, padding_bias, split_heads, AttentionInputs, Heads,
+};
 use crate::nn::dropout::dropout;
 use crate::nn::embedding::Embedding;
-use crate::nn::fused_attention::attend_inference;
 use crate::nn::norm::RmsNorm;
 use crate::nn::Linear;
+use crate::nn::Weights;
 use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 
@@ -149,7 +149,7 @@ pub fn relative_position_bucket(
     result as u32
 }
 
-pub use crate::nn::kv_cache::KvCache;
+use crate::nn::kv_cache::KvCache;
 
 pub struct T5Attention {
     pub q: Linear,
@@ -242,10 +242,17 @@ impl T5Attention {
                 self.k.forward(source, train)?,
                 self.v.forward(source, train)?,
             );
-            return self.o.forward(
-                &attend(&q, &k, &v, self.heads, bias, 1.0, self.dropout, train)?,
+            let context = attend(&AttentionInputs {
+                q: &q,
+                k: &k,
+                v: &v,
+                heads: Heads::Projected(self.heads),
+                bias,
+                scale: 1.0,
+                dropout: self.dropout,
                 train,
-            );
+            })?;
+            return self.o.forward(&context, train);
         };
         // decoding step by step: keys and values of earlier steps (or the encoder's) are cached
         let q = split_heads(&self.q.forward(xs, train)?, self.heads)?;
@@ -266,8 +273,18 @@ impl T5Attention {
                 }
             }
         };
-        self.o
-            .forward(&merge_heads(&attend_inference(&q, &k, &v, bias)?)?, train)
+        // no dropout: the cache serves inference only
+        let context = attend(&AttentionInputs {
+            q: &q,
+            k: &k,
+            v: &v,
+            heads: Heads::Split,
+            bias,
+            scale: 1.0,
+            dropout: 0.0,
+            train: false,
+        })?;
+        self.o.forward(&merge_heads(&context)?, train)
     }
 }
 
@@ -308,28 +325,21 @@ impl FeedForward {
 
     fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         // inference: one fused pass for the activation (and the gate) where a kernel exists
-        let fast = if train { None } else { self.activation.fast() };
         let hidden = match (&self.wi, &self.wi_0, &self.wi_1) {
             (Some(wi), _, _) => {
                 let h = wi.forward(xs, train)?;
-                match fast
-                    .map(|kind| fused_activation(kind, &h, None))
-                    .transpose()?
-                    .flatten()
-                {
-                    Some(out) => out,
-                    None => self.activation.forward(&h)?,
+                if train {
+                    self.activation.forward(&h)?
+                } else {
+                    self.activation.forward_inference(&h, None)?
                 }
             }
             (None, Some(wi_0), Some(wi_1)) => {
                 let (a, b) = (wi_0.forward(xs, train)?, wi_1.forward(xs, train)?);
-                match fast
-                    .map(|kind| fused_activation(kind, &a, Some(&b)))
-                    .transpose()?
-                    .flatten()
-                {
-                    Some(out) => out,
-                    None => (self.activation.forward(&a)? * b)?,
+                if train {
+                    (self.activation.forward(&a)? * b)?
+                } else {
+                    self.activation.forward_inference(&a, Some(&b))?
                 }
             }
             _ => candle_core::bail!("T5 feed-forward without input projection"),
@@ -438,7 +448,6 @@ impl Block {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         xs: &Tensor,

@@ -1,6 +1,6 @@
 //! Key/value caches for incremental decoding: preallocated buffers written in place, so that a
 //! decoding step copies only its own new keys/values (no `cat` of the whole history).
-use super::cpu_f32::{all_cpu_f32, with_f32};
+use super::cpu::{all_cpu_f32, with_f32};
 use candle_core::{Result, Tensor};
 
 /// Keys and values (batch, heads, positions, head_dim) of one attention layer.
@@ -25,17 +25,13 @@ impl KvCache {
         }
     }
 
-    /// Number of cached positions.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
+    /// Whether no position is cached yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Allocated positions (≥ `len`).
-    pub fn capacity(&self) -> usize {
+    fn capacity(&self) -> usize {
         self.k.as_ref().and_then(|k| k.dim(2).ok()).unwrap_or(0)
     }
 

@@ -1,8 +1,9 @@
 //! A named linear layer that a LoRA adapter can wrap.
-use super::frozen_matmul::frozen_matmul;
+use super::cpu;
+use super::cpu::frozen_matmul::frozen_matmul;
+use super::lora::LoraAdapter;
 use super::param::Param;
-use crate::lora::layer::LoraAdapter;
-use crate::models::weights::Weights;
+use super::weights::Weights;
 use candle_core::{Result, Tensor};
 
 pub struct Linear {
@@ -20,7 +21,7 @@ impl Linear {
         in_features: usize,
         out_features: usize,
         with_bias: bool,
-    ) -> crate::Result<Self> {
+    ) -> crate::error::Result<Self> {
         let weight = weights.get(&format!("{name}.weight"), &[out_features, in_features])?;
         let bias = if with_bias {
             Some(Param::frozen(
@@ -53,7 +54,9 @@ impl Linear {
         let w = self.weight.tensor();
         let bias = self.bias.as_ref().map(Param::tensor);
         if let Some(adapter) = &self.adapter {
-            if let Some(ys) = super::lora_linear::forward(xs, &w, bias.as_ref(), adapter, train)? {
+            let fused =
+                cpu::lora_linear::forward(xs, &w, bias.as_ref(), adapter.for_kernel(train))?;
+            if let Some(ys) = fused {
                 return Ok(ys);
             }
         }

@@ -1,9 +1,9 @@
 //! RMS norm (T5) and layer norm (BERT family), fused forward with a backward pass.
 use super::at_least_f32;
+use super::cpu::norm::{norm_cpu, NormKind};
 use super::grad_attach::{with_input_grad, InputGrad};
-use super::norm_cpu::{norm_cpu, NormKind};
 use super::param::Param;
-use crate::models::weights::Weights;
+use super::weights::Weights;
 use candle_core::{DType, Result, Tensor, D};
 
 /// T5's norm: no mean subtraction, no bias; statistics in f32.
@@ -13,7 +13,12 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    pub fn load(weights: &Weights, name: &str, size: usize, eps: f64) -> crate::Result<Self> {
+    pub fn load(
+        weights: &Weights,
+        name: &str,
+        size: usize,
+        eps: f64,
+    ) -> crate::error::Result<Self> {
         let weight = Param::frozen(weights.get(&format!("{name}.weight"), &[size])?);
         Ok(Self { weight, eps })
     }
@@ -77,7 +82,12 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub fn load(weights: &Weights, name: &str, size: usize, eps: f64) -> crate::Result<Self> {
+    pub fn load(
+        weights: &Weights,
+        name: &str,
+        size: usize,
+        eps: f64,
+    ) -> crate::error::Result<Self> {
         let weight = Param::frozen(weights.get_any(
             &[&format!("{name}.weight"), &format!("{name}.gamma")],
             &[size],
@@ -86,14 +96,6 @@ impl LayerNorm {
             weights.get_any(&[&format!("{name}.bias"), &format!("{name}.beta")], &[size])?,
         );
         Ok(Self { weight, bias, eps })
-    }
-
-    pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
-        Self {
-            weight: Param::frozen(weight),
-            bias: Param::frozen(bias),
-            eps,
-        }
     }
 
     /// norm(xs + residual), as one op on the CPU.

@@ -14,3 +14,14 @@ impl InputGrad for SoftmaxGrad {
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
     with_input_grad(xs, candle_nn::ops::softmax_last_dim, SoftmaxGrad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::finite_difference::check;
+
+    #[test]
+    fn softmax_backward() {
+        check(softmax_last_dim, &[2, 3, 5]);
+    }
+}

@@ -2,19 +2,27 @@
 //! accumulation into the destination, single-threaded (inside parallel per-head work) or on
 //! rayon's threads.
 
-/// A row-major matrix or its transpose, read through a raw pointer with row and column strides.
+/// A rows × cols matrix read through a raw pointer with row and column strides (a row-major
+/// matrix, a view of a larger one, or a transpose).
 #[derive(Clone, Copy)]
 pub struct Operand {
     pub ptr: *const f32,
+    pub rows: usize,
+    pub cols: usize,
+    /// Elements from one row to the next.
     pub row: usize,
+    /// Elements from one column to the next.
     pub col: usize,
 }
 
 impl Operand {
-    /// A contiguous row-major matrix with `cols` columns.
-    pub fn dense(data: &[f32], cols: usize) -> Self {
+    /// A contiguous row-major matrix.
+    pub fn dense(data: &[f32], rows: usize, cols: usize) -> Self {
+        debug_assert!(data.len() >= rows * cols);
         Self {
             ptr: data.as_ptr(),
+            rows,
+            cols,
             row: cols,
             col: 1,
         }
@@ -23,6 +31,8 @@ impl Operand {
     pub fn t(self) -> Self {
         Self {
             ptr: self.ptr,
+            rows: self.cols,
+            cols: self.rows,
             row: self.col,
             col: self.row,
         }
@@ -67,19 +77,11 @@ impl Product {
 /// dst (m × n, row stride `dst_row`) (+)= scale · lhs (m × k) · rhs (k × n).
 ///
 /// # Safety
-/// The operands must describe valid reads of m × k and k × n elements, `dst` a valid write of
-/// m × n elements that no other thread touches meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_row: usize,
-    lhs: Operand,
-    rhs: Operand,
-    how: Product,
-) {
+/// The operands must describe valid reads of their elements, `dst` a valid write of m × n
+/// elements that no other thread touches meanwhile.
+pub unsafe fn matmul(dst: *mut f32, dst_row: usize, lhs: Operand, rhs: Operand, how: Product) {
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner sizes differ");
+    let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
     let parallelism = if how.parallel {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {

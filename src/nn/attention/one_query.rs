@@ -1,95 +1,17 @@
-//! Inference attention on the CPU in f32, fused per (sequence, head) and run in parallel over
-//! them: no score tensors in memory, no per-head matmul calls on the whole batch.
-//!
-//! * one query (a decoding step over cached keys/values): dot products, softmax and the
-//!   weighted sum in one pass;
-//! * several queries (the encoder, a full decoder pass): the training kernel of
-//!   [`super::attention_grad`] (two single-threaded gemm calls per head with the bias, mask and
-//!   softmax applied in between, while the scores are in cache), keeping nothing for a backward
-//!   pass.
-//!
-//! Elsewhere (other devices, dtypes) this is [`super::attention::attend`]. No gradient.
-use super::cpu_f32::{all_cpu_f32, axpy, dot, exp, with_f32, with_optional_f32};
+//! Attention of one query (a decoding step over cached keys/values) on the CPU in f32: dot
+//! products, softmax and the weighted sum in one pass per (sequence, head), in parallel over
+//! them; no score tensors in memory, no per-head matmul calls on the whole batch. No gradient.
+use crate::nn::cpu::math::{axpy, dot, exp};
+use crate::nn::cpu::{with_f32, with_optional_f32};
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 
-/// softmax(q·kᵀ + bias)·v (no scaling, no dropout) for q (batch, heads, queries, dim) and k, v
-/// (batch, heads, keys, dim) with any strides; `bias` broadcasts to (batch, heads, queries, keys).
-pub fn attend_inference(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    bias: Option<&Tensor>,
-) -> Result<Tensor> {
-    let mut inputs = vec![q, k, v];
-    inputs.extend(bias);
-    if !all_cpu_f32(&inputs) {
-        return super::attention::attend_graph(q, k, v, bias, 1.0, 0.0, false);
-    }
-    if q.dim(2)? == 1 {
-        attend_one_query(q, k, v, bias)
-    } else {
-        // the training kernel, without keeping anything for a backward pass
-        super::attention_grad::attend_fused(q, k, v, q.dim(1)?, bias, 1.0, 0.0, false)
-    }
-}
-
-/// Row softmax with independent partial maxima and sums, so that it vectorises.
-#[inline(always)]
-fn softmax_row(s: &mut [f32]) {
-    const L: usize = 16;
-    let mut lanes = [f32::NEG_INFINITY; L];
-    let mut chunks = s.chunks_exact(L);
-    for c in &mut chunks {
-        for i in 0..L {
-            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
-        }
-    }
-    let max = chunks
-        .remainder()
-        .iter()
-        .chain(&lanes)
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
-    let mut sums = [0f32; L];
-    let mut chunks = s.chunks_exact_mut(L);
-    for c in &mut chunks {
-        for i in 0..L {
-            c[i] = exp(c[i] - max);
-            sums[i] += c[i];
-        }
-    }
-    let mut sum: f32 = sums.iter().sum();
-    for x in chunks.into_remainder() {
-        *x = exp(*x - max);
-        sum += *x;
-    }
-    let inv = 1.0 / sum;
-    for x in s.iter_mut() {
-        *x *= inv;
-    }
-}
-
-super::cpu_f32::simd_dispatch! {
-    /// Softmax of one row in place, with the widest instructions available.
-    pub(super) fn softmax_in_place(s: &mut [f32]) = softmax_row
-}
-
 /// softmax(q·kᵀ + bias)·v (no scaling, no dropout) for q (batch, heads, 1, dim) and k, v
 /// (batch, heads, keys, dim) with any strides; `bias` broadcasts to (batch, heads, 1, keys).
-pub fn attend_one_query(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    bias: Option<&Tensor>,
-) -> Result<Tensor> {
-    let (b, h, queries, d) = q.dims4()?;
+/// The inputs must be CPU f32 tensors (checked by the caller).
+pub(super) fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (b, h, _, d) = q.dims4()?;
     let keys = k.dim(2)?;
-    let mut inputs = vec![q, k, v];
-    inputs.extend(bias);
-    if queries != 1 || !all_cpu_f32(&inputs) {
-        return super::attention::attend_graph(q, k, v, bias, 1.0, 0.0, false);
-    }
     let q = q.contiguous()?;
     let last_contiguous = |t: &Tensor| -> Result<Tensor> {
         if t.stride()[3] == 1 {
@@ -292,49 +214,5 @@ impl Head<'_> {
             }
             j += n;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use candle_core::Device;
-
-    #[test]
-    fn matches_generic_attention() -> Result<()> {
-        let dev = Device::Cpu;
-        let (b, h, t) = (3, 4, 7);
-        for (tq, d) in [(1, 20), (1, 16), (5, 20), (5, 16)] {
-            let q = Tensor::randn(0f32, 1.0, (b, h, tq, d), &dev)?;
-            // keys/values as views into larger buffers (like a cache with spare capacity)
-            let kb = Tensor::randn(0f32, 1.0, (b, h, t + 5, d), &dev)?;
-            let vb = Tensor::randn(0f32, 1.0, (b, h, t + 5, d), &dev)?;
-            let (k, v) = (kb.narrow(2, 0, t)?, vb.narrow(2, 0, t)?);
-            let pos = Tensor::randn(0f32, 1.0, (1, h, tq, t), &dev)?;
-            let mut pad = vec![0f32; b * t];
-            pad[t - 1] = f32::MIN;
-            pad[2 * t - 2] = f32::MIN;
-            let pad = Tensor::from_vec(pad, (b, 1, 1, t), &dev)?;
-            let causal = crate::nn::attention::causal_bias(tq, t, t - tq, &dev)?;
-            for bias in [None, Some(&pos), Some(&pad), Some(&causal)] {
-                let fast = attend_inference(&q, &k, &v, bias)?;
-                let slow = crate::nn::attention::attend_graph(
-                    &q,
-                    &k.contiguous()?,
-                    &v.contiguous()?,
-                    bias,
-                    1.0,
-                    0.0,
-                    false,
-                )?;
-                let diff = (fast - slow)?
-                    .abs()?
-                    .flatten_all()?
-                    .max(0)?
-                    .to_scalar::<f32>()?;
-                assert!(diff < 1e-5, "queries {tq}: max diff {diff}");
-            }
-        }
-        Ok(())
     }
 }

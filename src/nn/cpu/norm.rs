@@ -5,8 +5,9 @@
 //! recomputes the normalized row from the inputs. Compared with a residual add followed by
 //! candle's norm kernel and a separately attached gradient, this saves the add's pass and graph
 //! node, the copy that re-attaches a detached kernel's output, and runs the gradient vectorised.
-use super::cpu_f32::{all_cpu_f32, simd_dispatch, with_f32, with_optional_f32};
 use super::saved::Saved;
+use super::simd::simd_dispatch;
+use super::{all_cpu_f32, with_f32, with_optional_f32};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 

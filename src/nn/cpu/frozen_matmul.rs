@@ -106,7 +106,7 @@ impl FrozenMatmul {
     fn add_bias(&self, out: &mut [f32], n: usize) -> Result<()> {
         use rayon::prelude::*;
         if let Some(bias) = &self.bias {
-            super::cpu_f32::with_f32(bias, |b| {
+            super::with_f32(bias, |b| {
                 let b = &b[bias.layout().start_offset()..][..n];
                 out.par_chunks_mut(n)
                     .for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
@@ -121,7 +121,7 @@ impl FrozenMatmul {
 pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     match bias {
-        Some(b) if super::cpu_f32::all_cpu_f32(&[&x, &w, b]) && !b.track_op() => x.apply_op2(
+        Some(b) if super::all_cpu_f32(&[&x, &w, b]) && !b.track_op() => x.apply_op2(
             &w,
             FrozenMatmul {
                 bias: Some(b.contiguous()?),
@@ -137,7 +137,31 @@ pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use crate::nn::finite_difference::{check, random};
+    use candle_core::{DType, Device, Var};
+
+    #[test]
+    fn frozen_matmul_backward_and_no_weight_gradient() {
+        let w = random(&[4, 5], 3);
+        check(|x| frozen_matmul(x, &w, None), &[2, 3, 5]);
+    }
+
+    #[test]
+    fn frozen_matmul_matches_plain_matmul() {
+        let x = random(&[2, 3, 5], 4).to_dtype(DType::F32).unwrap();
+        let w = random(&[4, 5], 5).to_dtype(DType::F32).unwrap();
+        let ours = frozen_matmul(&x, &w, None).unwrap();
+        let plain = x.broadcast_matmul(&w.t().unwrap()).unwrap();
+        let diff = (ours - plain)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-6);
+    }
 
     #[test]
     fn fused_bias_matches_a_broadcast_add() -> Result<()> {

@@ -1,4 +1,5 @@
 //! The LoRA adapter on one linear layer: y += (α/r)·B(A(dropout(x))).
+use super::cpu;
 use candle_core::{DType, Device, Result, Tensor, Var};
 
 /// Rank, scaling numerator and input dropout of an adapter.
@@ -51,7 +52,7 @@ impl LoraAdapter {
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let xs = if train && self.dropout > 0.0 {
-            crate::nn::dropout::dropout(xs, self.dropout as f64, train)?
+            super::dropout::dropout(xs, self.dropout as f64, train)?
         } else {
             xs.clone()
         };
@@ -65,6 +66,16 @@ impl LoraAdapter {
         hidden
             .matmul(&(self.b.as_tensor() * self.scale)?.t()?)?
             .reshape(dims)
+    }
+
+    /// The adapter as the fused linear kernel takes it: dropout only in training.
+    pub(crate) fn for_kernel(&self, train: bool) -> cpu::lora_linear::Adapter<'_> {
+        cpu::lora_linear::Adapter {
+            a: self.a.as_tensor(),
+            b: self.b.as_tensor(),
+            scale: self.scale,
+            dropout: if train { self.dropout } else { 0.0 },
+        }
     }
 
     /// (α/r)·B·A, shaped like the wrapped weight.

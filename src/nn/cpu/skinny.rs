@@ -1,12 +1,21 @@
 //! `x · Wᵀ` for few rows of `x` (a decoding step: one row per running sequence) on the CPU in
 //! f32. A general gemm repacks all of `W` on every call, which for a handful of rows costs as
 //! much as the product itself; here `W` is read once, in place, by several threads.
+use super::SendPtr;
 use rayon::prelude::*;
 
 /// Rows up to which [`matmul_t`] beats the general gemm.
 pub const MAX_ROWS: usize = 32;
 
-use super::cpu_f32::SendPtr;
+/// The factors: x (m × k) and w (n × k).
+#[derive(Clone, Copy)]
+struct Factors<'a> {
+    x: &'a [f32],
+    m: usize,
+    k: usize,
+    w: &'a [f32],
+    n: usize,
+}
 
 /// `out (m × n) = x (m × k) · wᵀ` with `w` (n × k), all row-major and contiguous.
 pub fn matmul_t(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> {
@@ -16,10 +25,11 @@ pub fn matmul_t(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> 
     // ~64 KiB of weights per task
     let cols = (16384 / k.max(1)).clamp(4, 256) / 4 * 4;
     let tasks = n.div_ceil(cols);
+    let factors = Factors { x, m, k, w, n };
     (0..tasks).into_par_iter().for_each(|t| {
         let (j0, j1) = (t * cols, ((t + 1) * cols).min(n));
         // SAFETY: task t writes only out[i * n + j] for j in j0..j1.
-        unsafe { block(x, m, k, w, n, j0, j1, ptr.get()) };
+        unsafe { block(&factors, j0, j1, ptr.get()) };
     });
     out
 }
@@ -28,37 +38,29 @@ pub fn matmul_t(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> 
 ///
 /// # Safety
 /// `out` points to an m × n buffer; only columns j0..j1 are written.
-#[allow(clippy::too_many_arguments)]
-unsafe fn block(
-    x: &[f32],
-    m: usize,
-    k: usize,
-    w: &[f32],
-    n: usize,
-    j0: usize,
-    j1: usize,
-    out: *mut f32,
-) {
+unsafe fn block(factors: &Factors, j0: usize, j1: usize, out: *mut f32) {
+    let Factors { x, m, k, w, n } = *factors;
     #[cfg(target_arch = "x86_64")]
     {
         if k.is_multiple_of(8)
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
         {
-            avx2::block(x, m, k, w, n, j0, j1, out);
+            avx2::block(factors, j0, j1, out);
             return;
         }
     }
     for j in j0..j1 {
         let wj = &w[j * k..(j + 1) * k];
         for i in 0..m {
-            *out.add(i * n + j) = super::cpu_f32::dot(&x[i * k..(i + 1) * k], wj);
+            *out.add(i * n + j) = super::math::dot(&x[i * k..(i + 1) * k], wj);
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::Factors;
     use std::arch::x86_64::*;
 
     #[inline]
@@ -73,18 +75,9 @@ mod avx2 {
     }
 
     /// 2 rows of x × 4 rows of w at a time (8 accumulators); `k` is a multiple of 8.
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn block(
-        x: &[f32],
-        m: usize,
-        k: usize,
-        w: &[f32],
-        n: usize,
-        j0: usize,
-        j1: usize,
-        out: *mut f32,
-    ) {
+    pub(super) unsafe fn block(factors: &Factors, j0: usize, j1: usize, out: *mut f32) {
+        let Factors { x, m, k, w, n } = *factors;
         let xp = x.as_ptr();
         let wp = w.as_ptr();
         let mut j = j0;

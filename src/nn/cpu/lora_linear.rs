@@ -6,11 +6,10 @@
 //! tensor and adds into it). Here the bias and the adapter's product accumulate into the output
 //! of the main matmul, and the adapter's input gradient accumulates into the main one. The small
 //! `drop(x)·Aᵀ` is kept for the backward pass; the dropout mask is regenerated from its seed.
-use super::cpu_f32::{all_cpu_f32, with_f32};
 use super::dropout::{add_masked, apply_mask};
 use super::gemm::{matmul, Operand, Product};
 use super::saved::Saved;
-use crate::lora::layer::LoraAdapter;
+use super::{all_cpu_f32, with_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::borrow::Cow;
 
@@ -107,34 +106,25 @@ impl CustomOp3 for LoraLinear {
             // SAFETY: every operand is a contiguous buffer of the stated size.
             unsafe {
                 matmul(
-                    m,
-                    n,
-                    k,
                     y.as_mut_ptr(),
                     n,
-                    Operand::dense(x, k),
-                    Operand::dense(w, k).t(),
+                    Operand::dense(x, m, k),
+                    Operand::dense(w, n, k).t(),
                     main,
                 );
                 matmul(
-                    m,
-                    r,
-                    k,
                     hidden.as_mut_ptr(),
                     r,
-                    Operand::dense(&xd, k),
-                    Operand::dense(a, k).t(),
+                    Operand::dense(&xd, m, k),
+                    Operand::dense(a, r, k).t(),
                     Product::PARALLEL,
                 );
                 let lora = Product::PARALLEL.scaled(self.scale).accumulating();
                 matmul(
-                    m,
-                    n,
-                    r,
                     y.as_mut_ptr(),
                     n,
-                    Operand::dense(&hidden, r),
-                    Operand::dense(b, r).t(),
+                    Operand::dense(&hidden, m, r),
+                    Operand::dense(b, n, r).t(),
                     lora,
                 );
             }
@@ -178,34 +168,25 @@ impl CustomOp3 for LoraLinear {
                             unsafe {
                                 // dB = s·gᵀ·h, dh = s·g·B, dA = dhᵀ·drop(x)
                                 matmul(
-                                    n,
-                                    r,
-                                    m,
                                     grad_b.as_mut_ptr(),
                                     r,
-                                    Operand::dense(g, n).t(),
-                                    Operand::dense(&hidden, r),
+                                    Operand::dense(g, m, n).t(),
+                                    Operand::dense(&hidden, m, r),
                                     scaled,
                                 );
                                 matmul(
-                                    m,
-                                    r,
-                                    n,
                                     grad_hidden.as_mut_ptr(),
                                     r,
-                                    Operand::dense(g, n),
-                                    Operand::dense(b, r),
+                                    Operand::dense(g, m, n),
+                                    Operand::dense(b, n, r),
                                     scaled,
                                 );
                                 let xd = self.dropped(x);
                                 matmul(
-                                    r,
-                                    k,
-                                    m,
                                     grad_a.as_mut_ptr(),
                                     k,
-                                    Operand::dense(&grad_hidden, r).t(),
-                                    Operand::dense(&xd, k),
+                                    Operand::dense(&grad_hidden, m, r).t(),
+                                    Operand::dense(&xd, m, k),
                                     Product::PARALLEL,
                                 );
                             }
@@ -213,25 +194,19 @@ impl CustomOp3 for LoraLinear {
                                 // dx = g·W + drop'(dh·A)
                                 unsafe {
                                     matmul(
-                                        m,
-                                        k,
-                                        n,
                                         dx.as_mut_ptr(),
                                         k,
-                                        Operand::dense(g, n),
-                                        Operand::dense(w, k),
+                                        Operand::dense(g, m, n),
+                                        Operand::dense(w, n, k),
                                         Product::PARALLEL,
                                     );
                                 }
                                 let through_adapter =
-                                    (Operand::dense(&grad_hidden, r), Operand::dense(a, k));
+                                    (Operand::dense(&grad_hidden, m, r), Operand::dense(a, r, k));
                                 if self.dropout > 0.0 {
                                     let mut part = vec![0f32; m * k];
                                     unsafe {
                                         matmul(
-                                            m,
-                                            k,
-                                            r,
                                             part.as_mut_ptr(),
                                             k,
                                             through_adapter.0,
@@ -244,9 +219,6 @@ impl CustomOp3 for LoraLinear {
                                     unsafe {
                                         let acc = Product::PARALLEL.accumulating();
                                         matmul(
-                                            m,
-                                            k,
-                                            r,
                                             dx.as_mut_ptr(),
                                             k,
                                             through_adapter.0,
@@ -273,16 +245,27 @@ impl CustomOp3 for LoraLinear {
     }
 }
 
+/// A LoRA adapter as the kernel sees it.
+pub struct Adapter<'a> {
+    /// r × in
+    pub a: &'a Tensor,
+    /// out × r
+    pub b: &'a Tensor,
+    /// α/r
+    pub scale: f64,
+    /// The input dropout to apply: 0 outside training.
+    pub dropout: f32,
+}
+
 /// `x·Wᵀ + b + adapter(x)` as one op, or `None` when it does not apply (another device or
 /// dtype, or a weight or bias that trains).
 pub fn forward(
     xs: &Tensor,
     weight: &Tensor,
     bias: Option<&Tensor>,
-    adapter: &LoraAdapter,
-    train: bool,
+    adapter: Adapter,
 ) -> Result<Option<Tensor>> {
-    let (a, b) = (adapter.a.as_tensor(), adapter.b.as_tensor());
+    let (a, b) = (adapter.a, adapter.b);
     let mut inputs = vec![xs, weight, a, b];
     inputs.extend(bias);
     let rows = xs.elem_count() / a.dim(1)?.max(1);
@@ -294,7 +277,7 @@ pub fn forward(
     {
         return Ok(None);
     }
-    let dropout = if train { adapter.dropout } else { 0.0 };
+    let dropout = adapter.dropout;
     let op = LoraLinear {
         weight: weight.contiguous()?,
         bias: bias.map(Tensor::contiguous).transpose()?,
@@ -313,6 +296,7 @@ pub fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::LoraAdapter;
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -340,7 +324,7 @@ mod tests {
             )?;
             let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 24, 5), &dev)?)?;
             let bias = with_bias.then_some(&bias);
-            let fused = forward(&x, &w, bias, &adapter, true)?.expect("applies");
+            let fused = forward(&x, &w, bias, adapter.for_kernel(true))?.expect("applies");
             let mut chain = (x.broadcast_matmul(&w.t()?)? + adapter.forward(&x, true)?)?;
             if let Some(b) = bias {
                 chain = chain.broadcast_add(b)?;

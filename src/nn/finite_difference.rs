@@ -1,0 +1,56 @@
+//! Finite-difference checks of gradients, for the tests of the layers whose backward pass we
+//! wrote ourselves: the unit tests of nn's kernels, and tests/grad_check.rs (which includes this
+//! file) for the public layers.
+use candle_core::{Device, Tensor, Var};
+
+pub fn random(shape: &[usize], seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+/// Compares the analytic gradient of sum(f(x) * probe) with central differences.
+pub fn check(f: impl Fn(&Tensor) -> candle_core::Result<Tensor>, shape: &[usize]) {
+    let x = Var::from_tensor(&random(shape, 1)).unwrap();
+    let probe = random(f(x.as_tensor()).unwrap().dims(), 2);
+    let objective = |t: &Tensor| {
+        (f(t).unwrap() * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    let grads = (f(x.as_tensor()).unwrap() * &probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let analytic: Vec<f64> = grads
+        .get(&x)
+        .expect("no gradient reached the input")
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let base: Vec<f64> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let eps = 1e-6;
+    for i in 0..base.len() {
+        let mut plus = base.clone();
+        plus[i] += eps;
+        let mut minus = base.clone();
+        minus[i] -= eps;
+        let fp = objective(&Tensor::from_vec(plus, shape, &Device::Cpu).unwrap());
+        let fm = objective(&Tensor::from_vec(minus, shape, &Device::Cpu).unwrap());
+        let numeric = (fp - fm) / (2.0 * eps);
+        let err = (numeric - analytic[i]).abs() / numeric.abs().max(1e-3);
+        assert!(
+            err < 1e-5,
+            "element {i}: numeric {numeric} analytic {}",
+            analytic[i]
+        );
+    }
+}

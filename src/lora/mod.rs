@@ -5,6 +5,7 @@ pub mod inject;
 pub mod layer;
 pub mod merge;
 pub mod peft;
+pub mod targets;
 pub mod verify;
 
 use crate::nn::Linear;

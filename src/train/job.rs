@@ -15,16 +15,6 @@ use crate::output::run_dir::{self, RunKind};
 use candle_core::DType;
 use std::path::Path;
 
-/// PEFT's default target modules for the model families loratune knows.
-pub fn default_targets(model_type: &str) -> Vec<String> {
-    let names: &[&str] = match model_type {
-        "t5" | "mt5" => &["q", "v"],
-        "distilbert" => &["q_lin", "v_lin"],
-        _ => &["query", "value"],
-    };
-    names.iter().map(|s| s.to_string()).collect()
-}
-
 /// The LoRA configuration a recipe asks for.
 pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
     let l = &recipe.lora;
@@ -34,7 +24,7 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
         l.lora_dropout,
         l.target_modules
             .clone()
-            .unwrap_or_else(|| default_targets(model_type)),
+            .unwrap_or_else(|| crate::lora::targets::default_targets(model_type)),
     );
     config.base_model_name_or_path = Some(recipe.model.name.clone());
     match recipe.model.task {

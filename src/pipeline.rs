@@ -1,9 +1,9 @@
 //! The main job: train, evaluate base vs tuned, optionally merge.
-use crate::data::recipe::{Recipe, Task};
 use crate::error::Result;
 use crate::eval::evaluate::{evaluate_recipe, Evaluation};
 use crate::lora::merge::write_merged;
 use crate::models::{open_classifier, ClassifierOptions};
+use crate::recipe::{Recipe, Task};
 use std::path::PathBuf;
 
 pub struct RunOutcome {
@@ -31,8 +31,8 @@ pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
 
 /// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.
 pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathBuf> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
+    let device = crate::device::select_device(recipe.train.device)?;
+    let dtype = recipe.model.dtype.dtype();
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let output = recipe.train.output_dir.join("merged");
     crate::lora::merge::check_output(&output, &files, adapter)?;

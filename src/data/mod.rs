@@ -1,7 +1,6 @@
-//! Datasets, batching, prompts and recipes.
+//! Datasets, batching and prompts (the recipe that configures them is `crate::recipe`).
 pub mod batch;
 pub mod dataset;
 pub mod hub_dataset;
 pub mod prompt;
-pub mod recipe;
 pub mod source;

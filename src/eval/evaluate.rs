@@ -8,14 +8,15 @@ use super::report::{
 };
 use super::rouge::RougeScorer;
 use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
-use crate::data::recipe::{Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
 use crate::generate::GenerationSettings;
 use crate::hub::ModelFiles;
 use crate::lora::peft;
 use crate::models::{open_classifier, ClassifierOptions};
+use crate::recipe::{Recipe, Task};
 use crate::tokenizer::TextTokenizer;
+use crate::train::job::example_fields;
 use candle_core::{DType, Device};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -80,8 +81,8 @@ fn base_meta(
 }
 
 pub fn evaluate_recipe(recipe: &Recipe, adapter: &Path) -> Result<Evaluation> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
+    let device = crate::device::select_device(recipe.train.device)?;
+    let dtype = recipe.model.dtype.dtype();
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let out = recipe.train.output_dir.join("report");
     let meta = base_meta(recipe, &files, adapter, dtype, &device)?;
@@ -145,7 +146,7 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         .or_else(|| base.id2label().map(<[String]>::to_vec));
     let examples = classification_examples(
         &rows,
-        &recipe.data,
+        &example_fields(&recipe.data),
         names.as_deref(),
         base.num_labels(),
         Path::new(&path),
@@ -222,7 +223,7 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let (path, rows) = test_rows(recipe)?;
     let examples = evaluation_subset(
         recipe,
-        seq2seq_examples(&rows, &recipe.data, Path::new(&path))?,
+        seq2seq_examples(&rows, &example_fields(&recipe.data), Path::new(&path))?,
     );
     let tokenizer = TextTokenizer::load(files)?;
     let sources = tokenizer

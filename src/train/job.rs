@@ -2,9 +2,9 @@
 use super::objective::{ClassificationObjective, Seq2SeqObjective, TokenizedPairs, TokenizedTexts};
 use super::trainer::{train, TrainReport, TrainRun};
 use crate::data::dataset::{
-    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample,
+    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, ExampleFields,
+    Seq2SeqExample,
 };
-use crate::data::recipe::{DataSection, Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
 use crate::lora::config::TaskType;
@@ -12,8 +12,21 @@ use crate::lora::peft;
 use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
 use crate::output::guard;
 use crate::output::run_dir::{self, RunKind};
+use crate::recipe::{DataSection, Recipe, Task};
 use candle_core::DType;
 use std::path::Path;
+
+/// Which row columns make an example, from the recipe's `[data]` section.
+pub fn example_fields(d: &DataSection) -> ExampleFields {
+    ExampleFields {
+        prompt: d.prompt.clone(),
+        source_field: d.source_field.clone(),
+        target_field: d.target_field.clone(),
+        text_field: d.text_field.clone(),
+        label_field: d.label_field.clone(),
+        skip_empty: d.skip_empty,
+    }
+}
 
 /// The LoRA configuration a recipe asks for.
 pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
@@ -80,8 +93,9 @@ pub fn prepare_lora(
 /// Train and validation splits of a seq2seq recipe.
 pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
+    let fields = example_fields(d);
     splits(d, |p| {
-        seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p))
+        seq2seq_examples(&read_rows(Path::new(p))?, &fields, Path::new(p))
     })
 }
 
@@ -106,8 +120,8 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
+    let device = crate::device::select_device(recipe.train.device)?;
+    let dtype = recipe.train.precision.dtype();
     if device.is_cpu() && dtype == DType::BF16 {
         return Err(Error::Unsupported(
             "train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into(),
@@ -207,10 +221,11 @@ pub fn classification_splits(
 ) -> Result<(Vec<ClassificationExample>, Vec<ClassificationExample>)> {
     let d = &recipe.data;
     let names = recipe.model.labels.as_deref().or(names);
+    let fields = example_fields(d);
     let load = |p: &str| -> Result<Vec<ClassificationExample>> {
         classification_examples(
             &read_rows(Path::new(p))?,
-            d,
+            &fields,
             names,
             num_labels,
             Path::new(p),

@@ -1,7 +1,7 @@
 //! Generation settings: Transformers' `GenerationConfig` fields that loratune implements, read
 //! from a model's `generation_config.json` and overridden from the command line.
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// `max_new_tokens` when neither the command line nor generation_config.json sets
@@ -32,6 +32,17 @@ impl std::str::FromStr for EarlyStopping {
             other => Err(format!(
                 "early stopping must be true, false or never, not '{other}'"
             )),
+        }
+    }
+}
+
+/// As generation_config.json writes it: `true`, `false` or `"never"`.
+impl Serialize for EarlyStopping {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::True => s.serialize_bool(true),
+            Self::False => s.serialize_bool(false),
+            Self::Never => s.serialize_str("never"),
         }
     }
 }
@@ -77,6 +88,13 @@ pub struct GenerationConfigFile {
 impl GenerationConfigFile {
     pub fn load(path: &Path) -> Result<Self> {
         crate::hub::read_json(path)
+    }
+
+    /// `max_new_tokens`, else `max_length` − 1 (it counts the decoder start token), when the
+    /// file sets either.
+    pub fn max_new_tokens(&self) -> Option<usize> {
+        self.max_new_tokens
+            .or(self.max_length.map(|l| l.saturating_sub(1)))
     }
 
     /// The end-of-sequence ids, when the file sets them.
@@ -176,9 +194,7 @@ impl GenerationSettings {
         let f = file.cloned().unwrap_or_default();
         let max_new_tokens = cli
             .max_new_tokens
-            .or(f.max_new_tokens)
-            // max_length counts the decoder start token
-            .or(f.max_length.map(|l| l.saturating_sub(1)))
+            .or(f.max_new_tokens())
             .unwrap_or(d.max_new_tokens);
         let min_new_tokens = match cli.min_new_tokens {
             Some(n) => n,

@@ -1,6 +1,7 @@
 //! The recipe's sections, one struct each. Every key has a `///` line; defaults are the
 //! `Default` impls (Transformers' where a key mirrors one of its options).
 use crate::device::{DeviceChoice, DtypeChoice, Precision};
+use crate::generate::EarlyStopping;
 use crate::tokenizer::TruncationSide;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -231,18 +232,38 @@ impl Default for TrainSection {
     }
 }
 
-/// `[eval]`.
+/// `[eval]`. The decoding keys are those of `loratune generate`: a key set here wins over the
+/// model's `generation_config.json`, which wins over the defaults (greedy; `max_new_tokens`:
+/// the 95th percentile of the reference lengths). Unset keys are `None`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvalSection {
     /// Test examples compared (a seeded random subset).
     pub samples: usize,
-    /// Seed of that subset.
+    /// Seed of that subset, and of sampling with `do_sample`.
     pub seed: u64,
-    /// Most tokens generated per input (default: the 95th percentile of the reference lengths).
+    /// Most tokens generated per input.
     pub max_new_tokens: Option<usize>,
-    /// Accepted, not used yet: evaluation decodes greedily.
-    pub num_beams: usize,
+    /// End-of-sequence is forbidden before this many new tokens.
+    pub min_new_tokens: Option<usize>,
+    /// Beam search with this many beams (1: greedy or sampling).
+    pub num_beams: Option<usize>,
+    /// Beam search: finished hypotheses are scored log-prob / length^penalty.
+    pub length_penalty: Option<f64>,
+    /// Beam search termination: `true`, `false` or `"never"`.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Forbid repeating any n-gram of this size (0: off).
+    pub no_repeat_ngram_size: Option<usize>,
+    /// Penalise tokens already generated (1.0: off).
+    pub repetition_penalty: Option<f64>,
+    /// Sample instead of greedy decoding.
+    pub do_sample: Option<bool>,
+    /// Sampling: keep the k most likely tokens (0: off).
+    pub top_k: Option<usize>,
+    /// Sampling: keep the most likely tokens up to this probability mass (1.0: off).
+    pub top_p: Option<f64>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
     /// Inputs per batch (default: 8 for generation, 32 for classification).
     pub batch_size: Option<usize>,
     /// BERTScore encoder (a directory or Hub id); unset: no BERTScore.
@@ -257,7 +278,16 @@ impl Default for EvalSection {
             samples: 50,
             seed: 42,
             max_new_tokens: None,
-            num_beams: 1,
+            min_new_tokens: None,
+            num_beams: None,
+            length_penalty: None,
+            early_stopping: None,
+            no_repeat_ngram_size: None,
+            repetition_penalty: None,
+            do_sample: None,
+            top_k: None,
+            top_p: None,
+            temperature: None,
             batch_size: None,
             bertscore_model: None,
             bertscore_layer: None,

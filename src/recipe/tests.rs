@@ -79,7 +79,6 @@ auto_batch_size = false
 [eval]
 samples = 50
 seed = 42
-num_beams = 1
 "#;
     assert_eq!(r.to_toml().unwrap(), want);
     // an empty section gives the section's Default
@@ -240,6 +239,39 @@ fn missing_keys_are_named() {
     )
     .unwrap();
     assert_eq!(r.model.task, Task::Classification);
+}
+
+#[test]
+fn eval_decoding_keys_are_options() {
+    let r = parse(
+        "[eval]\nnum_beams = 4\nearly_stopping = \"never\"\ndo_sample = false\n",
+        &["eval.top_p=0.9"],
+    )
+    .unwrap();
+    assert_eq!(r.eval.num_beams, Some(4));
+    assert_eq!(
+        r.eval.early_stopping,
+        Some(crate::generate::EarlyStopping::Never)
+    );
+    assert_eq!(r.eval.do_sample, Some(false));
+    assert_eq!(r.eval.top_p, Some(0.9));
+    assert_eq!(r.eval.length_penalty, None);
+    let written = r.to_toml().unwrap();
+    assert!(
+        written.contains("num_beams = 4\n") && written.contains("early_stopping = \"never\"\n")
+    );
+    let again = Recipe::parse(&written, Path::new("recipe.toml"), &[]).unwrap();
+    assert_eq!(
+        again.eval.early_stopping,
+        Some(crate::generate::EarlyStopping::Never)
+    );
+    assert_eq!(
+        parse("[eval]\nearly_stopping = true\n", &[])
+            .unwrap()
+            .eval
+            .early_stopping,
+        Some(crate::generate::EarlyStopping::True)
+    );
 }
 
 /// The README's "### Recipe keys" section lists every key of every section, and nothing else:

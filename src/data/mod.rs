@@ -1,4 +1,4 @@
-//! Datasets, batching and prompts (the recipe that configures them is `crate::recipe`).
+//! Datasets, batching and prompts (configured by a recipe's `[data]` section).
 pub mod batch;
 pub mod dataset;
 pub mod hub_dataset;

@@ -117,7 +117,7 @@ fn list(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// The first unknown section or key of a parsed recipe, in file order where the file gives it.
+/// The first unknown section or key of a parsed recipe (sections and keys in name order).
 pub fn check_value(root: &toml::Value) -> Result<(), UnknownKey> {
     let Some(table) = root.as_table() else {
         return Ok(());

@@ -124,15 +124,17 @@ fn typed_error(
         .strip_prefix("missing field `")
         .and_then(|m| m.strip_suffix('`'))
     {
-        let missing = match key.is_empty() {
-            true => format!("missing section `[{field}]`"),
-            false => format!("missing key `{}.{field}`", key.join(".")),
+        let missing = if key.is_empty() {
+            format!("missing section `[{field}]`")
+        } else {
+            format!("missing key `{}.{field}`", key.join("."))
         };
         return Error::file(path, missing);
     }
-    let message = match key.is_empty() {
-        true => message.to_string(),
-        false => format!("{}: {message}", key.join(".")),
+    let message = if key.is_empty() {
+        message.to_string()
+    } else {
+        format!("{}: {message}", key.join("."))
     };
     match origins.iter().rev().find(|(k, _)| key.starts_with(k)) {
         Some((_, item)) => Error::Config(format!("--set {item}: {message}")),

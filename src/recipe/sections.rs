@@ -179,7 +179,7 @@ pub struct TrainSection {
     pub adam_epsilon: f64,
     /// Gradient clipping by global norm (0 disables clipping).
     pub max_grad_norm: f64,
-    /// Seed of LoRA initialisation, new heads and dropout.
+    /// Seed of the LoRA initialisation and of a new classification head.
     pub seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N` (also used by evaluation and merging).
     pub device: DeviceChoice,

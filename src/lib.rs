@@ -14,6 +14,7 @@ pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod quickstart;
+pub mod recipe;
 pub mod runtime;
 pub mod tokenizer;
 pub mod train;

@@ -1,9 +1,9 @@
 //! The main job: train, evaluate base vs tuned, optionally merge.
-use crate::data::recipe::Recipe;
 use crate::error::Result;
 use crate::eval::evaluate::{evaluate_recipe, Evaluation};
 use crate::lora::merge::write_merged;
 use crate::models::Opened;
+use crate::recipe::Recipe;
 use std::path::PathBuf;
 
 pub struct RunOutcome {
@@ -37,8 +37,8 @@ pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathB
     let options = crate::models::Options {
         adapter: Some(adapter.to_path_buf()),
         labels: recipe.model.labels.clone(),
-        dtype: crate::device::parse_dtype(&recipe.model.dtype)?,
-        device: crate::device::select_device(&recipe.train.device)?,
+        dtype: recipe.model.dtype.dtype(),
+        device: crate::device::select_device(recipe.train.device)?,
         ..Default::default()
     };
     let Opened { mut model, weights } = crate::models::open(&files, &options)?;

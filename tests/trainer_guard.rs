@@ -1,7 +1,7 @@
 //! The trainer stops when a trainable tensor does not learn (a silent graph cut).
 use candle_core::{Device, Tensor, Var};
-use loratune::data::recipe::TrainSection;
 use loratune::lora::LoraConfig;
+use loratune::recipe::TrainSection;
 use loratune::train::{train, Objective, TrainRun};
 use std::collections::BTreeMap;
 

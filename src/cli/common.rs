@@ -1,6 +1,7 @@
 //! Options and helpers shared by several subcommands.
 use anyhow::Context;
 use clap::Args;
+use loratune::device::{DeviceChoice, DtypeChoice};
 use loratune::hub::ModelFiles;
 use loratune::models::{Kind, Opened, Options};
 use std::path::PathBuf;
@@ -15,10 +16,10 @@ pub struct ModelArgs {
     pub adapter: Option<PathBuf>,
     /// Weight type: f32, bf16 or f16 (converted at load time).
     #[arg(long, default_value = "f32")]
-    pub dtype: String,
-    /// auto, cpu or cuda.
+    pub dtype: DtypeChoice,
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub device: DeviceChoice,
 }
 
 impl ModelArgs {
@@ -28,11 +29,11 @@ impl ModelArgs {
     }
 
     pub fn device(&self) -> anyhow::Result<candle_core::Device> {
-        Ok(loratune::device::select_device(&self.device)?)
+        Ok(loratune::device::select_device(self.device)?)
     }
 
     pub fn dtype(&self) -> anyhow::Result<candle_core::DType> {
-        Ok(loratune::device::parse_dtype(&self.dtype)?)
+        Ok(self.dtype.dtype())
     }
 
     /// Options to open the model with `--adapter`, `--dtype` and `--device` applied, refusing

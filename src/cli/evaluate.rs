@@ -1,6 +1,6 @@
 use clap::Args;
-use loratune::data::recipe::Recipe;
 use loratune::eval::evaluate::{evaluate_recipe, Evaluation};
+use loratune::recipe::Recipe;
 use std::path::PathBuf;
 
 #[derive(Args)]

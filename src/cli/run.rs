@@ -1,6 +1,6 @@
 use super::evaluate::print_evaluation;
 use clap::Args;
-use loratune::data::recipe::Recipe;
+use loratune::recipe::Recipe;
 use std::path::PathBuf;
 
 #[derive(Args)]

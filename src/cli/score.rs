@@ -34,9 +34,9 @@ pub struct ScoreArgs {
     baseline: Option<PathBuf>,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// auto, cpu or cuda.
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: loratune::device::DeviceChoice,
 }
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
@@ -80,7 +80,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             baseline: args.baseline.clone(),
             batch_size: args.batch_size,
         };
-        let scorer = BertScorer::load(settings, &loratune::device::select_device(&args.device)?)?;
+        let scorer = BertScorer::load(settings, &loratune::device::select_device(args.device)?)?;
         eprintln!("BERTScore: {}", scorer.hash());
         for (out, s) in outputs
             .iter_mut()

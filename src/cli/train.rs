@@ -1,5 +1,5 @@
 use clap::Args;
-use loratune::data::recipe::Recipe;
+use loratune::recipe::Recipe;
 use std::path::PathBuf;
 
 #[derive(Args)]

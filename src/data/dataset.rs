@@ -1,13 +1,25 @@
 //! Turning table rows into training and evaluation examples, with errors that name the
 //! file, line and field.
 use super::prompt::render;
-use super::recipe::DataSection;
 use crate::error::{Error, Result};
 use crate::jsonl::NumberedRow;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::Value;
 use std::path::Path;
+
+/// Which columns of a row make an example (the recipe's `[data]` keys of the same names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExampleFields {
+    /// A template with `{column}` placeholders that builds the source (or text).
+    pub prompt: Option<String>,
+    pub source_field: String,
+    pub target_field: String,
+    pub text_field: String,
+    pub label_field: String,
+    /// Skip rows whose source, target or text is empty instead of refusing them.
+    pub skip_empty: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct Seq2SeqExample {
@@ -41,7 +53,7 @@ fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) ->
 /// Source (the prompt filled from the row, or the source field) and target of each row.
 pub fn seq2seq_examples(
     rows: &[NumberedRow],
-    data: &DataSection,
+    data: &ExampleFields,
     path: &Path,
 ) -> Result<Vec<Seq2SeqExample>> {
     let mut examples = Vec::with_capacity(rows.len());
@@ -89,7 +101,7 @@ pub fn seq2seq_examples(
 /// Text and integer label of each row; labels may be integers or names from `labels`.
 pub fn classification_examples(
     rows: &[NumberedRow],
-    data: &DataSection,
+    data: &ExampleFields,
     labels: Option<&[String]>,
     num_labels: usize,
     path: &Path,

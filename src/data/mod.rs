@@ -1,9 +1,8 @@
-//! Datasets, batching, prompts and recipes.
+//! Datasets, batching and prompts (configured by a recipe's `[data]` section).
 pub mod batch;
 pub mod classification_metrics;
 pub mod dataset;
 pub mod hub_dataset;
 pub mod prompt;
-pub mod recipe;
 pub mod source;
 pub mod tokenized;

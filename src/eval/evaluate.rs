@@ -8,14 +8,15 @@ use super::report::{
 use super::rouge::RougeScorer;
 use crate::data::classification_metrics::ClassificationMetrics;
 use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
-use crate::data::recipe::{Recipe, Task};
 use crate::data::source::read_rows;
 use crate::error::{Error, Result};
-use crate::generate::GenerationSettings;
+use crate::generate::{GenerationConfigFile, GenerationOverrides, GenerationSettings};
 use crate::hub::ModelFiles;
 use crate::lora::peft;
 use crate::models::{open, Kind, Options};
+use crate::recipe::{EvalSection, Recipe, Task};
 use crate::tokenizer::TextTokenizer;
+use crate::train::example_fields;
 use candle_core::{DType, Device};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -80,8 +81,8 @@ fn base_meta(
 }
 
 pub fn evaluate_recipe(recipe: &Recipe, adapter: &Path) -> Result<Evaluation> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.model.dtype)?;
+    let device = crate::device::select_device(recipe.train.device)?;
+    let dtype = recipe.model.dtype.dtype();
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let out = recipe.train.output_dir.join("report");
     let meta = base_meta(recipe, &files, adapter, dtype, &device)?;
@@ -148,7 +149,7 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         .or_else(|| base.id2label().map(<[String]>::to_vec));
     let examples = classification_examples(
         &rows,
-        &recipe.data,
+        &example_fields(&recipe.data),
         names.as_deref(),
         base.num_labels(),
         Path::new(&path),
@@ -202,6 +203,81 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
     Ok(Evaluation { written, headline })
 }
 
+/// The recipe's `[eval]` decoding keys, as the overrides `loratune generate` builds from its
+/// flags; `eval.seed` seeds sampling.
+pub fn decoding_overrides(eval: &EvalSection) -> GenerationOverrides {
+    GenerationOverrides {
+        max_new_tokens: eval.max_new_tokens,
+        min_new_tokens: eval.min_new_tokens,
+        num_beams: eval.num_beams,
+        length_penalty: eval.length_penalty,
+        early_stopping: eval.early_stopping,
+        no_repeat_ngram_size: eval.no_repeat_ngram_size,
+        repetition_penalty: eval.repetition_penalty,
+        do_sample: eval.do_sample,
+        temperature: eval.temperature,
+        top_k: eval.top_k,
+        top_p: eval.top_p,
+        seed: Some(eval.seed),
+    }
+}
+
+/// Evaluation's decoding: a key set in `[eval]`, else the model's generation_config.json,
+/// else the default (as `loratune generate` resolves its flags, through the same
+/// [`GenerationSettings::resolve`]); `max_new_tokens` defaults to `reference_p95` (the 95th
+/// percentile of the reference lengths), computed only when needed. Returns the settings and
+/// where `max_new_tokens` came from.
+pub fn decoding_settings(
+    eval: &EvalSection,
+    file: Option<&GenerationConfigFile>,
+    reference_p95: impl FnOnce() -> Result<usize>,
+) -> Result<(GenerationSettings, &'static str)> {
+    let mut overrides = decoding_overrides(eval);
+    let from = if eval.max_new_tokens.is_some() {
+        "recipe"
+    } else if file
+        .and_then(GenerationConfigFile::max_new_tokens)
+        .is_some()
+    {
+        "generation_config.json"
+    } else {
+        overrides.max_new_tokens = Some(reference_p95()?);
+        "95th percentile of reference lengths"
+    };
+    let settings = GenerationSettings::resolve(file, &overrides).map_err(|e| match e {
+        Error::Config(m) => Error::Config(format!("[eval] decoding settings: {m}")),
+        other => other,
+    })?;
+    Ok((settings, from))
+}
+
+/// The decoding settings as the report records them.
+fn decoding_record(s: &GenerationSettings) -> serde_json::Map<String, Value> {
+    let decoding = if s.do_sample {
+        "sampling"
+    } else if s.num_beams > 1 {
+        "beam search"
+    } else {
+        "greedy"
+    };
+    let value = json!({
+        "decoding": decoding,
+        "max_new_tokens": s.max_new_tokens,
+        "min_new_tokens": s.min_new_tokens,
+        "num_beams": s.num_beams,
+        "length_penalty": s.length_penalty,
+        "early_stopping": s.early_stopping,
+        "no_repeat_ngram_size": s.no_repeat_ngram_size,
+        "repetition_penalty": s.repetition_penalty,
+        "do_sample": s.do_sample,
+        "top_k": s.top_k,
+        "top_p": s.top_p,
+        "temperature": s.temperature,
+        "seed": s.seed,
+    });
+    value.as_object().cloned().unwrap_or_default()
+}
+
 fn percentile_95(mut lengths: Vec<usize>) -> usize {
     lengths.sort_unstable();
     let index = ((lengths.len() as f64 - 1.0) * 0.95).ceil() as usize;
@@ -234,7 +310,7 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let (path, rows) = test_rows(recipe)?;
     let examples = evaluation_subset(
         recipe,
-        seq2seq_examples(&rows, &recipe.data, Path::new(&path))?,
+        seq2seq_examples(&rows, &example_fields(&recipe.data), Path::new(&path))?,
     );
     let tokenizer = TextTokenizer::load(files)?;
     let sources = tokenizer
@@ -246,26 +322,39 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
                 .map(|e| e.source.as_str())
                 .collect::<Vec<_>>(),
         )?;
-    let max_new_tokens = match recipe.eval.max_new_tokens {
-        Some(n) => n,
-        None => percentile_95(
+    let file = match &files.generation_config {
+        Some(path) => Some(GenerationConfigFile::load(path)?),
+        None => None,
+    };
+    let reference_p95 = || -> Result<usize> {
+        let targets: Vec<&str> = examples.iter().map(|e| e.target.as_str()).collect();
+        Ok(percentile_95(
             tokenizer
-                .encode_batch(
-                    &examples
-                        .iter()
-                        .map(|e| e.target.as_str())
-                        .collect::<Vec<_>>(),
-                )?
+                .encode_batch(&targets)?
                 .iter()
                 .map(Vec::len)
                 .collect(),
-        ),
+        ))
     };
-    let settings = GenerationSettings::greedy(max_new_tokens);
-    meta.settings.insert(
-        "generation".into(),
-        json!({"decoding": "greedy", "max_new_tokens": max_new_tokens, "max_new_tokens_from": if recipe.eval.max_new_tokens.is_some() { "recipe" } else { "95th percentile of reference lengths" }, "max_source_tokens": recipe.data.max_source_tokens, "truncation_side": recipe.data.truncation_side}),
+    let (settings, max_new_tokens_from) =
+        decoding_settings(&recipe.eval, file.as_ref(), reference_p95)?;
+    tracing::info!("evaluation decoding settings: {settings:?}");
+    let mut generation = decoding_record(&settings);
+    generation.insert("max_new_tokens_from".into(), json!(max_new_tokens_from));
+    generation.insert(
+        "generation_config".into(),
+        json!(files
+            .generation_config
+            .as_ref()
+            .map(|_| "generation_config.json")),
     );
+    generation.insert(
+        "max_source_tokens".into(),
+        json!(recipe.data.max_source_tokens),
+    );
+    generation.insert("truncation_side".into(), json!(recipe.data.truncation_side));
+    meta.settings
+        .insert("generation".into(), Value::Object(generation));
     let batch = recipe.eval.batch_size.unwrap_or(8);
     let generate_all = |model: &crate::models::t5::T5, label: &str| -> Result<Vec<String>> {
         let bar = crate::progress::bar(sources.len() as u64, label);
@@ -355,4 +444,64 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     );
     let written = write_report(out, &meta, &report_examples, None)?;
     Ok(Evaluation { written, headline })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(text: &str) -> EvalSection {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn recipe_over_generation_config_over_defaults() {
+        let file: GenerationConfigFile = serde_json::from_str(
+            r#"{"num_beams": 3, "max_length": 21, "length_penalty": 0.5,
+                "no_repeat_ngram_size": 2, "eos_token_id": 1}"#,
+        )
+        .unwrap();
+        let p95 = || Ok(17);
+        // a key set in the recipe wins; the file fills the others
+        let (s, from) = decoding_settings(
+            &eval("num_beams = 4\nmax_new_tokens = 9\nearly_stopping = \"never\"\n"),
+            Some(&file),
+            p95,
+        )
+        .unwrap();
+        assert_eq!((s.num_beams, s.max_new_tokens, from), (4, 9, "recipe"));
+        assert_eq!(s.early_stopping, crate::generate::EarlyStopping::Never);
+        assert_eq!((s.length_penalty, s.no_repeat_ngram_size), (0.5, 2));
+        assert_eq!(s.eos_token_ids, Some(vec![1]));
+        // unset in the recipe: generation_config.json (max_length counts the start token)
+        let (s, from) = decoding_settings(&eval(""), Some(&file), || {
+            panic!("the reference lengths are not needed")
+        })
+        .unwrap();
+        assert_eq!(
+            (s.num_beams, s.max_new_tokens, from),
+            (3, 20, "generation_config.json")
+        );
+        // neither: greedy, max_new_tokens from the references, eval.seed for sampling
+        let (s, from) = decoding_settings(&eval("seed = 7"), None, p95).unwrap();
+        assert_eq!(from, "95th percentile of reference lengths");
+        assert_eq!(
+            s,
+            GenerationSettings {
+                max_new_tokens: 17,
+                seed: 7,
+                ..Default::default()
+            }
+        );
+        let record = decoding_record(&s);
+        assert_eq!(record["decoding"], "greedy");
+        assert_eq!(record["num_beams"], 1);
+        let err = decoding_settings(&eval("num_beams = 0"), None, p95)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "[eval] decoding settings: num_beams must be at least 1"
+        );
+    }
 }

@@ -4,53 +4,11 @@ use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::Path;
 
+pub use crate::recipe::EarlyStopping;
+
 /// `max_new_tokens` when neither the command line nor generation_config.json sets
 /// `max_new_tokens` / `max_length` (Transformers would fall back to `max_length` 20).
 pub const DEFAULT_MAX_NEW_TOKENS: usize = 128;
-
-/// Beam search termination (`early_stopping` = `true`, `false` or `"never"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EarlyStopping {
-    /// Stop an input as soon as `num_beams` finished hypotheses exist.
-    True,
-    /// Stop when the best running beam, scored at its current length, cannot beat the worst
-    /// finished hypothesis (Transformers' default).
-    #[default]
-    False,
-    /// Stop only when no running beam could beat the finished ones even at the maximum length
-    /// (with a positive length penalty).
-    Never,
-}
-
-impl std::str::FromStr for EarlyStopping {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(Self::True),
-            "false" | "0" | "no" => Ok(Self::False),
-            "never" => Ok(Self::Never),
-            other => Err(format!(
-                "early stopping must be true, false or never, not '{other}'"
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for EarlyStopping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Bool(true) => Ok(Self::True),
-            Raw::Bool(false) => Ok(Self::False),
-            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
 
 /// The fields of a `generation_config.json` that loratune reads (others are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,6 +35,13 @@ pub struct GenerationConfigFile {
 impl GenerationConfigFile {
     pub fn load(path: &Path) -> Result<Self> {
         crate::hub::read_json(path)
+    }
+
+    /// `max_new_tokens`, else `max_length` − 1 (it counts the decoder start token), when the
+    /// file sets either.
+    pub fn max_new_tokens(&self) -> Option<usize> {
+        self.max_new_tokens
+            .or(self.max_length.map(|l| l.saturating_sub(1)))
     }
 
     /// The end-of-sequence ids, when the file sets them.
@@ -176,9 +141,7 @@ impl GenerationSettings {
         let f = file.cloned().unwrap_or_default();
         let max_new_tokens = cli
             .max_new_tokens
-            .or(f.max_new_tokens)
-            // max_length counts the decoder start token
-            .or(f.max_length.map(|l| l.saturating_sub(1)))
+            .or(f.max_new_tokens())
             .unwrap_or(d.max_new_tokens);
         let min_new_tokens = match cli.min_new_tokens {
             Some(n) => n,

@@ -4,6 +4,7 @@ pub mod config;
 pub mod inject;
 pub mod merge;
 pub mod peft;
+pub mod targets;
 
 use crate::nn::Linear;
 

@@ -2,9 +2,9 @@
 use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
 use super::trainer::{train, TrainReport, TrainRun};
 use crate::data::dataset::{
-    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample,
+    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, ExampleFields,
+    Seq2SeqExample,
 };
-use crate::data::recipe::{DataSection, Recipe, Task};
 use crate::data::source::read_rows;
 use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::{Error, Result};
@@ -14,17 +14,20 @@ use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, Trainable
 use crate::models::{open, Kind, Options};
 use crate::output::guard;
 use crate::output::run_dir::{self, RunKind};
+use crate::recipe::{DataSection, Recipe, Task};
 use candle_core::DType;
 use std::path::Path;
 
-/// PEFT's default target modules for the model families loratune knows.
-pub fn default_targets(model_type: &str) -> Vec<String> {
-    let names: &[&str] = match model_type {
-        "t5" | "mt5" => &["q", "v"],
-        "distilbert" => &["q_lin", "v_lin"],
-        _ => &["query", "value"],
-    };
-    names.iter().map(|s| s.to_string()).collect()
+/// Which row columns make an example, from the recipe's `[data]` section.
+pub fn example_fields(d: &DataSection) -> ExampleFields {
+    ExampleFields {
+        prompt: d.prompt.clone(),
+        source_field: d.source_field.clone(),
+        target_field: d.target_field.clone(),
+        text_field: d.text_field.clone(),
+        label_field: d.label_field.clone(),
+        skip_empty: d.skip_empty,
+    }
 }
 
 /// The LoRA configuration a recipe asks for.
@@ -36,7 +39,7 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
         l.lora_dropout,
         l.target_modules
             .clone()
-            .unwrap_or_else(|| default_targets(model_type)),
+            .unwrap_or_else(|| crate::lora::targets::default_targets(model_type)),
     );
     config.base_model_name_or_path = Some(recipe.model.name.clone());
     match recipe.model.task {
@@ -92,8 +95,9 @@ pub fn prepare_lora(
 /// Train and validation splits of a seq2seq recipe.
 pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
+    let fields = example_fields(d);
     splits(d, |p| {
-        seq2seq_examples(&read_rows(Path::new(p))?, d, Path::new(p))
+        seq2seq_examples(&read_rows(Path::new(p))?, &fields, Path::new(p))
     })
 }
 
@@ -118,8 +122,8 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
-    let device = crate::device::select_device(&recipe.train.device)?;
-    let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
+    let device = crate::device::select_device(recipe.train.device)?;
+    let dtype = recipe.train.precision.dtype();
     if device.is_cpu() && dtype == DType::BF16 {
         return Err(Error::Unsupported(
             "train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into(),
@@ -229,10 +233,11 @@ pub fn classification_splits(
 ) -> Result<(Vec<ClassificationExample>, Vec<ClassificationExample>)> {
     let d = &recipe.data;
     let names = recipe.model.labels.as_deref().or(names);
+    let fields = example_fields(d);
     let load = |p: &str| -> Result<Vec<ClassificationExample>> {
         classification_examples(
             &read_rows(Path::new(p))?,
-            d,
+            &fields,
             names,
             num_labels,
             Path::new(p),

@@ -7,4 +7,6 @@ pub mod optimizer;
 pub mod schedule;
 pub mod trainer;
 
+// Evaluation reads test examples with the same columns as training.
+pub use job::example_fields;
 pub use trainer::{train, Objective, TrainReport, TrainRun};

@@ -3,11 +3,11 @@
 use super::trainer::Objective;
 use crate::data::batch::Seq2SeqBatch;
 use crate::data::classification_metrics::ClassificationMetrics;
-use crate::data::recipe::DataSection;
 use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::Result;
 use crate::models::classifier::SequenceClassifier;
 use crate::models::t5::T5;
+use crate::recipe::DataSection;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Tensor};
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! Learning-rate schedules as in Transformers (`get_scheduler`).
-use crate::data::recipe::Schedule;
+use crate::recipe::Schedule;
 
 /// The learning rate for the optimizer step that follows `completed` steps.
 pub fn learning_rate(

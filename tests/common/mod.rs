@@ -112,7 +112,7 @@ pub fn lora_training_recipe(
     model_dir: &Path,
     train: &Path,
     out: &Path,
-) -> loratune::data::recipe::Recipe {
+) -> loratune::recipe::Recipe {
     let s = read_json(&lora_case(case).join("train_settings.json"));
     let lengths = match task {
         "seq2seq" => format!(
@@ -134,7 +134,7 @@ pub fn lora_training_recipe(
         steps = s["steps"],
         wd = s["weight_decay"],
     );
-    loratune::data::recipe::Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
+    loratune::recipe::Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
 }
 
 /// Step losses of a training report against the fixture's `expected_steps.jsonl`.

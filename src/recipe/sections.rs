@@ -1,0 +1,296 @@
+//! The recipe's sections, one struct each. Every key has a `///` line; defaults are the
+//! `Default` impls (Transformers' where a key mirrors one of its options).
+use super::decoding::EarlyStopping;
+use crate::device::{DeviceChoice, DtypeChoice, Precision};
+use crate::tokenizer::TruncationSide;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Seq2seq,
+    Classification,
+}
+
+/// `[model]`. `name` and `task` are required, so this section has no `Default`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// A local model directory or a Hugging Face repo id (`owner/name[@revision]`).
+    pub name: String,
+    /// `seq2seq` or `classification`.
+    pub task: Task,
+    /// Classification: the number of classes (default: the checkpoint's, or the labels').
+    #[serde(default)]
+    pub num_labels: Option<usize>,
+    /// Classification: class names, in label-id order.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Weight type for evaluation and merging: `f32`, `bf16` or `f16`.
+    #[serde(default)]
+    pub dtype: DtypeChoice,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// Training file (`.jsonl`, `.json`, `.csv`, `.parquet`) or `hf:OWNER/NAME[:CONFIG]:SPLIT`.
+    pub train: Option<String>,
+    /// Validation file (default: none, or a share of `train` with `validation_fraction`).
+    pub validation: Option<String>,
+    /// Test file for evaluation (default: `validation`).
+    pub test: Option<String>,
+    /// Seq2seq: the column holding the source text.
+    pub source_field: String,
+    /// Seq2seq: the column holding the target text.
+    pub target_field: String,
+    /// Classification: the column holding the text.
+    pub text_field: String,
+    /// Classification: the column holding the label (an integer or a name from `labels`).
+    pub label_field: String,
+    /// A template with `{column}` placeholders that builds the source (or text) from a row.
+    pub prompt: Option<String>,
+    /// Longest source in tokens (also the text length for classification).
+    pub max_source_tokens: usize,
+    /// Longest target in tokens.
+    pub max_target_tokens: usize,
+    /// `right` keeps a long source's beginning, `left` its end (Transformers' `truncation_side`).
+    pub truncation_side: TruncationSide,
+    /// A seeded random subset of this many training rows.
+    pub train_samples: Option<usize>,
+    /// A seeded random subset of this many validation rows.
+    pub validation_samples: Option<usize>,
+    /// A seeded random subset of this many test rows.
+    pub test_samples: Option<usize>,
+    /// Without `validation`: this share of `train` (in [0, 1)) held out for validation.
+    pub validation_fraction: Option<f64>,
+    /// Shuffle the training rows each epoch.
+    pub shuffle: bool,
+    /// Seed of the subsets, the validation share and the shuffling.
+    pub seed: u64,
+    /// Skip rows whose source, target or text is empty instead of refusing them.
+    pub skip_empty: bool,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            train: None,
+            validation: None,
+            test: None,
+            source_field: "source".into(),
+            target_field: "target".into(),
+            text_field: "text".into(),
+            label_field: "label".into(),
+            prompt: None,
+            max_source_tokens: 512,
+            max_target_tokens: 128,
+            truncation_side: TruncationSide::Right,
+            train_samples: None,
+            validation_samples: None,
+            test_samples: None,
+            validation_fraction: None,
+            shuffle: true,
+            seed: 42,
+            skip_empty: false,
+        }
+    }
+}
+
+/// `[lora]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoraSection {
+    /// Rank of the update B·A.
+    pub r: usize,
+    /// Scale numerator: the update is multiplied by `lora_alpha / r`.
+    pub lora_alpha: f64,
+    /// Dropout on the LoRA input.
+    pub lora_dropout: f64,
+    /// Module names (suffixes) to adapt (default: PEFT's for the architecture).
+    pub target_modules: Option<Vec<String>>,
+    /// Modules trained in full and saved with the adapter (classification: `classifier`).
+    pub modules_to_save: Option<Vec<String>>,
+    /// Start from this adapter (PEFT format) instead of a fresh one.
+    pub init_adapter: Option<PathBuf>,
+}
+
+impl Default for LoraSection {
+    fn default() -> Self {
+        Self {
+            r: 8,
+            lora_alpha: 8.0,
+            lora_dropout: 0.0,
+            target_modules: None,
+            modules_to_save: None,
+            init_adapter: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvalStrategy {
+    No,
+    Epoch,
+    Steps,
+}
+
+/// `[train]`. Defaults follow Transformers' `TrainingArguments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSection {
+    /// Folder of the run: adapter, checkpoints, metrics, report.
+    pub output_dir: PathBuf,
+    /// Replace a previous run in `output_dir` (as Transformers' `overwrite_output_dir`); without
+    /// it, a folder holding a run is refused. `--overwrite` sets it.
+    pub overwrite_output_dir: bool,
+    /// Peak learning rate of AdamW.
+    pub learning_rate: f64,
+    /// Examples per forward pass.
+    pub batch_size: usize,
+    /// Batches whose gradients add up to one optimizer step.
+    pub gradient_accumulation_steps: usize,
+    /// Epochs to train (fractions allowed), unless `max_steps` is set.
+    pub num_train_epochs: f64,
+    /// Optimizer steps to train (overrides `num_train_epochs`).
+    pub max_steps: Option<usize>,
+    /// Steps of linear warm-up from 0 to `learning_rate`.
+    pub warmup_steps: usize,
+    /// `constant`, `linear` or `cosine` decay after warm-up.
+    pub lr_scheduler_type: Schedule,
+    /// AdamW decoupled weight decay (biases and norms excluded, as in the Trainer).
+    pub weight_decay: f64,
+    /// AdamW β1.
+    pub adam_beta1: f64,
+    /// AdamW β2.
+    pub adam_beta2: f64,
+    /// AdamW ε.
+    pub adam_epsilon: f64,
+    /// Gradient clipping by global norm (0 disables clipping).
+    pub max_grad_norm: f64,
+    /// Seed of the LoRA initialisation and of a new classification head.
+    pub seed: u64,
+    /// `auto`, `cpu`, `cuda` or `cuda:N` (also used by evaluation and merging).
+    pub device: DeviceChoice,
+    /// Training precision: `f32`, `bf16` (GPU only) or `fp16`.
+    pub precision: Precision,
+    /// When to compute the validation loss: `no`, `epoch` or `steps`.
+    pub eval_strategy: EvalStrategy,
+    /// With `eval_strategy = "steps"`: every this many optimizer steps.
+    pub eval_steps: Option<usize>,
+    /// Keep the adapter with the best validation metric instead of the last one.
+    pub save_best: bool,
+    /// The metric `save_best` compares (default: the validation loss).
+    pub metric_for_best_model: Option<String>,
+    /// Write a checkpoint every this many optimizer steps.
+    pub save_steps: Option<usize>,
+    /// Log the training loss every this many optimizer steps.
+    pub logging_steps: usize,
+    /// Halve the batch (doubling accumulation) when a batch does not fit in memory.
+    pub auto_batch_size: bool,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            output_dir: PathBuf::from("runs/latest"),
+            overwrite_output_dir: false,
+            learning_rate: 5e-5,
+            batch_size: 8,
+            gradient_accumulation_steps: 1,
+            num_train_epochs: 3.0,
+            max_steps: None,
+            warmup_steps: 0,
+            lr_scheduler_type: Schedule::Linear,
+            weight_decay: 0.0,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_epsilon: 1e-8,
+            max_grad_norm: 1.0,
+            seed: 42,
+            device: DeviceChoice::Auto,
+            precision: Precision::F32,
+            eval_strategy: EvalStrategy::No,
+            eval_steps: None,
+            save_best: false,
+            metric_for_best_model: None,
+            save_steps: None,
+            logging_steps: 10,
+            auto_batch_size: false,
+        }
+    }
+}
+
+/// `[eval]`. The decoding keys are those of `loratune generate`: a key set here wins over the
+/// model's `generation_config.json`, which wins over the defaults (greedy; `max_new_tokens`:
+/// the 95th percentile of the reference lengths). Unset keys are `None`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSection {
+    /// Test examples compared (a seeded random subset).
+    pub samples: usize,
+    /// Seed of that subset, and of sampling with `do_sample`.
+    pub seed: u64,
+    /// Most tokens generated per input.
+    pub max_new_tokens: Option<usize>,
+    /// End-of-sequence is forbidden before this many new tokens.
+    pub min_new_tokens: Option<usize>,
+    /// Beam search with this many beams (1: greedy or sampling).
+    pub num_beams: Option<usize>,
+    /// Beam search: finished hypotheses are scored log-prob / length^penalty.
+    pub length_penalty: Option<f64>,
+    /// Beam search termination: `true`, `false` or `"never"`.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Forbid repeating any n-gram of this size (0: off).
+    pub no_repeat_ngram_size: Option<usize>,
+    /// Penalise tokens already generated (1.0: off).
+    pub repetition_penalty: Option<f64>,
+    /// Sample instead of greedy decoding.
+    pub do_sample: Option<bool>,
+    /// Sampling: keep the k most likely tokens (0: off).
+    pub top_k: Option<usize>,
+    /// Sampling: keep the most likely tokens up to this probability mass (1.0: off).
+    pub top_p: Option<f64>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Inputs per batch (default: 8 for generation, 32 for classification).
+    pub batch_size: Option<usize>,
+    /// BERTScore encoder (a directory or Hub id); unset: no BERTScore.
+    pub bertscore_model: Option<String>,
+    /// The encoder layer BERTScore compares (required with `bertscore_model`).
+    pub bertscore_layer: Option<usize>,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        Self {
+            samples: 50,
+            seed: 42,
+            max_new_tokens: None,
+            min_new_tokens: None,
+            num_beams: None,
+            length_penalty: None,
+            early_stopping: None,
+            no_repeat_ngram_size: None,
+            repetition_penalty: None,
+            do_sample: None,
+            top_k: None,
+            top_p: None,
+            temperature: None,
+            batch_size: None,
+            bertscore_model: None,
+            bertscore_layer: None,
+        }
+    }
+}

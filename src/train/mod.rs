@@ -1,5 +1,8 @@
-//! Training: the loop, AdamW, learning-rate schedules, checkpoints and the metrics log.
+//! Training: the loop, its callbacks, AdamW, learning-rate schedules, checkpoints and the
+//! metrics log.
+pub mod callback;
 pub mod checkpoint;
+pub mod guard;
 pub mod job;
 pub mod metrics;
 pub mod objective;
@@ -7,4 +10,8 @@ pub mod optimizer;
 pub mod schedule;
 pub mod trainer;
 
-pub use trainer::{train, Objective, TrainReport, TrainRun};
+pub use callback::{Callback, Control, Evaluation, Logs, Saved, StepOutcome, TrainerView};
+pub use trainer::{train, Objective, TrainReport, TrainRun, Trainer};
+
+#[cfg(test)]
+mod tests;

@@ -155,6 +155,13 @@ pub struct TrainSection {
     pub logging_steps: usize,
     #[serde(default)]
     pub auto_batch_size: bool,
+    /// Stop after this many evaluations in a row without improvement (Transformers'
+    /// `EarlyStoppingCallback`); needs an `eval_strategy`. Unset: no early stopping.
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+    /// The least change of the metric for best model that counts as an improvement.
+    #[serde(default)]
+    pub early_stopping_threshold: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

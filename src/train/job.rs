@@ -116,6 +116,7 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
+    super::early_stopping::validate(&recipe.train)?;
     let device = crate::device::select_device(&recipe.train.device)?;
     let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
     if device.is_cpu() && dtype == DType::BF16 {
@@ -130,6 +131,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
     match recipe.model.task {
         Task::Seq2seq => {
             let (train_examples, validation) = seq2seq_splits(recipe)?;
+            needs_validation(recipe, validation.len())?;
             let (mut model, _) = crate::models::load_t5_with_weights(&files, dtype, &device)?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
@@ -160,6 +162,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             let (mut model, _) = crate::models::open_classifier(&files, &options, dtype, &device)?;
             let (train_examples, validation) =
                 classification_splits(recipe, model.num_labels(), model.id2label())?;
+            needs_validation(recipe, validation.len())?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?
                 .with_truncation_side(recipe.data.truncation_side);
@@ -181,6 +184,16 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             })
         }
     }
+}
+
+/// Early stopping evaluates: refuses it without validation examples.
+fn needs_validation(recipe: &Recipe, examples: usize) -> Result<()> {
+    if recipe.train.early_stopping_patience.is_some() && examples == 0 {
+        return Err(Error::Config(
+            "train.early_stopping_patience needs validation data: set data.validation or data.validation_fraction".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes `train.output_dir` ready before any work: refuses a folder holding a previous run

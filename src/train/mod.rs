@@ -2,6 +2,7 @@
 //! metrics log.
 pub mod callback;
 pub mod checkpoint;
+pub mod early_stopping;
 pub mod guard;
 pub mod job;
 pub mod metrics;

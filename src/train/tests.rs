@@ -90,6 +90,10 @@ fn lora() -> LoraConfig {
     LoraConfig::new(1, 1.0, 0.0, vec!["a".into()])
 }
 
+fn run(objective: &Scripted, s: &TrainSection) -> crate::Result<TrainReport> {
+    run_with(objective, s, Vec::new())
+}
+
 fn run_with(
     objective: &Scripted,
     s: &TrainSection,
@@ -313,4 +317,162 @@ fn train_runs_without_extra_callbacks() {
     assert_eq!((report.steps, report.stopped_early), (3, None));
     assert_eq!(report.best, Some((3, 1.0)));
     assert_eq!(objective.losses.get(), 3);
+}
+
+fn early(dir: &Path, patience: usize, threshold: f64) -> TrainSection {
+    let mut s = settings(dir);
+    s.early_stopping_patience = Some(patience);
+    s.early_stopping_threshold = threshold;
+    s
+}
+
+/// Steps run (= evaluations, one per step), the early stop and the best.
+fn outcome(report: &TrainReport) -> (usize, Option<usize>, Option<(usize, f64)>) {
+    (report.steps, report.stopped_early, report.best)
+}
+
+#[test]
+fn early_stopping_stops_after_patience_evaluations_without_improvement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = early(tmp.path(), 2, 0.0);
+    s.save_best = true;
+    // best at step 2; steps 3 and 4 do not improve on it
+    let objective = Scripted::metric("eval_loss", &[1.0, 0.8, 0.9, 0.85]);
+    let report = run(&objective, &s).unwrap();
+    assert_eq!(outcome(&report), (4, Some(4), Some((2, 0.8))));
+    assert_eq!(objective.evaluations.get(), 4);
+    // the run still writes the (best) adapter and train_results.json, and nothing about the
+    // stop goes to metrics.jsonl
+    assert!(tmp
+        .path()
+        .join("adapter/adapter_model.safetensors")
+        .is_file());
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("train_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["global_step"], 4);
+    let lines = read_lines(&tmp.path().join("metrics.jsonl"));
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l.get("eval_loss").is_some()));
+}
+
+#[test]
+fn an_improvement_resets_the_patience() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = early(tmp.path(), 2, 0.0);
+    let objective = Scripted::metric("eval_loss", &[1.0, 1.1, 0.9, 1.0, 1.0]);
+    let report = run(&objective, &s).unwrap();
+    assert_eq!(outcome(&report), (5, Some(5), Some((3, 0.9))));
+}
+
+#[test]
+fn early_stopping_counts_only_improvements_beyond_the_threshold() {
+    // each evaluation improves on the best by 0.05: not enough with a threshold of 0.1 (the best
+    // still moves, as in Transformers), enough with 0.01
+    let script = [1.0, 0.95, 0.9, 0.85, 0.8];
+    let tmp = tempfile::tempdir().unwrap();
+    let objective = Scripted::metric("eval_loss", &script);
+    let report = run(&objective, &early(tmp.path(), 2, 0.1)).unwrap();
+    assert_eq!(outcome(&report), (3, Some(3), Some((3, 0.9))));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = early(tmp.path(), 2, 0.01);
+    s.max_steps = Some(5);
+    let objective = Scripted::metric("eval_loss", &script);
+    let report = run(&objective, &s).unwrap();
+    assert_eq!(outcome(&report), (5, None, Some((5, 0.8))));
+}
+
+#[test]
+fn early_stopping_follows_the_metric_direction() {
+    fn f1_and_loss(f1: &[f64], loss: &[f64]) -> Scripted {
+        Scripted::new(
+            f1.iter()
+                .zip(loss)
+                .map(|(&f, &l)| {
+                    BTreeMap::from([("eval_f1".to_string(), f), ("eval_loss".to_string(), l)])
+                })
+                .collect(),
+        )
+    }
+    let rising = [0.5, 0.6, 0.7, 0.8];
+    // eval_f1 (the default metric when present) is better higher: a rising F1 goes on while
+    // the loss rises too
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = early(tmp.path(), 1, 0.0);
+    s.max_steps = Some(4);
+    let report = run(&f1_and_loss(&rising, &rising), &s).unwrap();
+    assert_eq!(outcome(&report), (4, None, Some((4, 0.8))));
+    // ... and a falling one stops
+    let tmp = tempfile::tempdir().unwrap();
+    let s = early(tmp.path(), 1, 0.0);
+    let report = run(&f1_and_loss(&[0.5, 0.4], &[0.5, 0.4]), &s).unwrap();
+    assert_eq!(outcome(&report), (2, Some(2), Some((1, 0.5))));
+    // a loss is better lower: the same rising script stops when eval_loss picks the best
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = early(tmp.path(), 1, 0.0);
+    s.metric_for_best_model = Some("eval_loss".into());
+    let report = run(&f1_and_loss(&rising, &rising), &s).unwrap();
+    assert_eq!(outcome(&report), (2, Some(2), Some((1, 0.5))));
+}
+
+#[test]
+fn early_stopping_at_epoch_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = early(tmp.path(), 1, 0.0);
+    s.eval_strategy = EvalStrategy::Epoch;
+    s.eval_steps = None;
+    // two steps per epoch: evaluations at steps 2 and 4
+    let objective = Scripted::metric("eval_loss", &[1.0, 1.0]);
+    let report = run(&objective, &s).unwrap();
+    assert_eq!(outcome(&report), (4, Some(4), Some((2, 1.0))));
+}
+
+#[test]
+fn early_stopping_without_evaluations_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut s = early(&out, 3, 0.0);
+    s.eval_strategy = EvalStrategy::No;
+    let objective = Scripted::new(Vec::new());
+    let err = run(&objective, &s).unwrap_err().to_string();
+    assert!(
+        err.contains("train.early_stopping_patience") && err.contains("train.eval_strategy"),
+        "{err}"
+    );
+    assert_eq!(objective.losses.get(), 0);
+    assert!(!out.exists());
+
+    s.eval_strategy = EvalStrategy::Steps;
+    s.early_stopping_patience = Some(0);
+    let err = run(&objective, &s).unwrap_err().to_string();
+    assert!(err.contains("at least 1"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn early_stopping_keys_in_a_recipe() {
+    use crate::data::recipe::Recipe;
+    let minimal = "[model]\nname = \"m\"\ntask = \"seq2seq\"\n[data]\ntrain = \"t.jsonl\"\n";
+    let r = Recipe::parse(minimal, Path::new("r.toml"), &[]).unwrap();
+    assert_eq!(r.train.early_stopping_patience, None);
+    assert_eq!(r.train.early_stopping_threshold, 0.0);
+    let r = Recipe::parse(
+        minimal,
+        Path::new("r.toml"),
+        &[
+            "train.early_stopping_patience=3".into(),
+            "train.early_stopping_threshold=0.01".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r.train.early_stopping_patience, Some(3));
+    assert_eq!(r.train.early_stopping_threshold, 0.01);
+    // train_recipe refuses it before loading anything
+    let err = super::job::train_recipe(&r).unwrap_err().to_string();
+    assert!(
+        err.contains("train.early_stopping_patience") && err.contains("train.eval_strategy"),
+        "{err}"
+    );
 }

@@ -7,6 +7,7 @@ use super::callback::{
     TrainerView,
 };
 use super::checkpoint::{self, TrainerState};
+use super::early_stopping::EarlyStopping;
 use super::guard::LearningGuard;
 use super::optimizer::{clip_factor, AdamW};
 use super::schedule::learning_rate;
@@ -131,6 +132,7 @@ pub struct Trainer<'a> {
     started: Instant,
     last_step: Option<StepOutcome>,
     callbacks: Callbacks<'a>,
+    warned_no_validation: bool,
 }
 
 impl<'a> Trainer<'a> {
@@ -139,6 +141,7 @@ impl<'a> Trainer<'a> {
     /// stopping when asked for) run before `callbacks`.
     pub fn new(run: TrainRun<'a>, callbacks: Vec<Box<dyn Callback + 'a>>) -> Result<Self> {
         let s = run.settings;
+        let early_stopping = EarlyStopping::from_settings(s)?;
         let out = s.output_dir.clone();
         std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
         if let Some(recipe) = &run.recipe_toml {
@@ -167,6 +170,9 @@ impl<'a> Trainer<'a> {
             Box::new(MetricsLogger::create(&metrics_path)?),
             Box::new(ProgressBar::new()),
         ];
+        if let Some(early_stopping) = early_stopping {
+            list.push(Box::new(early_stopping));
+        }
         list.extend(callbacks);
         Ok(Self {
             objective: run.objective,
@@ -190,6 +196,7 @@ impl<'a> Trainer<'a> {
             started: Instant::now(),
             last_step: None,
             callbacks: Callbacks { list, stop: None },
+            warned_no_validation: false,
         })
     }
 
@@ -256,7 +263,7 @@ impl<'a> Trainer<'a> {
         let step = self.global_step;
         let stopped_early = match &self.callbacks.stop {
             Some(reason) if step < self.total => {
-                eprintln!("stopped at step {step} of {}: {reason}", self.total);
+                eprintln!("stopped early at step {step} of {}: {reason}", self.total);
                 Some(step)
             }
             _ => None,
@@ -399,6 +406,10 @@ impl<'a> Trainer<'a> {
             return Ok(());
         }
         let Some(metrics) = self.objective.evaluate()? else {
+            if s.early_stopping_patience.is_some() && !self.warned_no_validation {
+                tracing::warn!("no validation data: train.early_stopping_patience has no effect");
+                self.warned_no_validation = true;
+            }
             return Ok(());
         };
         self.log(Logs::Eval(&metrics))?;

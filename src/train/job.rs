@@ -1,6 +1,7 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
+use super::callback::Callback;
 use super::objective::{ClassificationObjective, Seq2SeqObjective, TokenizedPairs, TokenizedTexts};
-use super::trainer::{train, TrainReport, TrainRun};
+use super::trainer::{train_with, TrainReport, TrainRun};
 use crate::data::dataset::{
     carve, classification_examples, sample, seq2seq_examples, ClassificationExample, Seq2SeqExample,
 };
@@ -116,6 +117,15 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
+    train_recipe_with(recipe, Vec::new())
+}
+
+/// [`train_recipe`] with callbacks of the caller's (e.g. hyperparameter-search pruning), run
+/// after the trainer's own.
+pub fn train_recipe_with(
+    recipe: &Recipe,
+    callbacks: Vec<Box<dyn Callback + '_>>,
+) -> Result<TrainReport> {
     super::early_stopping::validate(&recipe.train)?;
     let device = crate::device::select_device(&recipe.train.device)?;
     let dtype = crate::device::parse_dtype(&recipe.train.precision)?;
@@ -142,15 +152,18 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 validation: Some(TokenizedPairs::new(&validation, &tokenizer, d)?),
                 eval_batch_size: recipe.train.batch_size,
             };
-            train(TrainRun {
-                objective: &objective,
-                params,
-                lora: &config,
-                settings: &recipe.train,
-                shuffle: d.shuffle,
-                data_seed: d.seed,
-                recipe_toml,
-            })
+            train_with(
+                TrainRun {
+                    objective: &objective,
+                    params,
+                    lora: &config,
+                    settings: &recipe.train,
+                    shuffle: d.shuffle,
+                    data_seed: d.seed,
+                    recipe_toml,
+                },
+                callbacks,
+            )
         }
         Task::Classification => {
             let options = crate::models::ClassifierOptions {
@@ -173,15 +186,18 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 validation: Some(TokenizedTexts::new(&validation, &tokenizer, max_tokens)?),
                 eval_batch_size: recipe.train.batch_size.max(16),
             };
-            train(TrainRun {
-                objective: &objective,
-                params,
-                lora: &config,
-                settings: &recipe.train,
-                shuffle: recipe.data.shuffle,
-                data_seed: recipe.data.seed,
-                recipe_toml,
-            })
+            train_with(
+                TrainRun {
+                    objective: &objective,
+                    params,
+                    lora: &config,
+                    settings: &recipe.train,
+                    shuffle: recipe.data.shuffle,
+                    data_seed: recipe.data.seed,
+                    recipe_toml,
+                },
+                callbacks,
+            )
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod schedule;
 pub mod trainer;
 
 pub use callback::{Callback, Control, Evaluation, Logs, Saved, StepOutcome, TrainerView};
-pub use trainer::{train, Objective, TrainReport, TrainRun, Trainer};
+pub use trainer::{train, train_with, Objective, TrainReport, TrainRun, Trainer};
 
 #[cfg(test)]
 mod tests;

@@ -76,7 +76,15 @@ fn is_out_of_memory(e: &candle_core::Error) -> bool {
 
 /// Trains `run` with the trainer's own callbacks only.
 pub fn train(run: TrainRun) -> Result<TrainReport> {
-    Trainer::new(run, Vec::new())?.train()
+    train_with(run, Vec::new())
+}
+
+/// Trains `run` with `callbacks` run after the trainer's own.
+pub fn train_with<'a>(
+    run: TrainRun<'a>,
+    callbacks: Vec<Box<dyn Callback + 'a>>,
+) -> Result<TrainReport> {
+    Trainer::new(run, callbacks)?.train()
 }
 
 /// The callbacks of a run and the first stop any of them asked for.

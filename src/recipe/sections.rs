@@ -199,6 +199,11 @@ pub struct TrainSection {
     pub logging_steps: usize,
     /// Halve the batch (doubling accumulation) when a batch does not fit in memory.
     pub auto_batch_size: bool,
+    /// Stop after this many evaluations in a row without improvement (Transformers'
+    /// `EarlyStoppingCallback`); needs an `eval_strategy`. Unset: no early stopping.
+    pub early_stopping_patience: Option<usize>,
+    /// The least change of the metric for best model that counts as an improvement.
+    pub early_stopping_threshold: f64,
 }
 
 impl Default for TrainSection {
@@ -228,6 +233,8 @@ impl Default for TrainSection {
             save_steps: None,
             logging_steps: 10,
             auto_batch_size: false,
+            early_stopping_patience: None,
+            early_stopping_threshold: 0.0,
         }
     }
 }

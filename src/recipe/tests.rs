@@ -75,6 +75,7 @@ eval_strategy = "no"
 save_best = false
 logging_steps = 10
 auto_batch_size = false
+early_stopping_threshold = 0.0
 
 [eval]
 samples = 50

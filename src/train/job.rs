@@ -1,6 +1,7 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
+use super::callback::Callback;
 use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
-use super::trainer::{train, TrainReport, TrainRun};
+use super::trainer::{train_with, TrainReport, TrainRun};
 use crate::data::dataset::{
     carve, classification_examples, sample, seq2seq_examples, ClassificationExample, ExampleFields,
     Seq2SeqExample,
@@ -122,6 +123,16 @@ fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
+    train_recipe_with(recipe, Vec::new())
+}
+
+/// [`train_recipe`] with callbacks of the caller's (e.g. hyperparameter-search pruning), run
+/// after the trainer's own.
+pub fn train_recipe_with(
+    recipe: &Recipe,
+    callbacks: Vec<Box<dyn Callback + '_>>,
+) -> Result<TrainReport> {
+    super::early_stopping::validate(&recipe.train)?;
     let device = crate::device::select_device(recipe.train.device)?;
     let dtype = recipe.train.precision.dtype();
     if device.is_cpu() && dtype == DType::BF16 {
@@ -136,6 +147,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
     match recipe.model.task {
         Task::Seq2seq => {
             let (train_examples, validation) = seq2seq_splits(recipe)?;
+            needs_validation(recipe, validation.len())?;
             let options = Options {
                 expect: Some(Kind::Seq2Seq),
                 dtype,
@@ -153,15 +165,18 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 validation: Some(TokenizedPairs::new(&validation, &sources, &targets)?),
                 eval_batch_size: recipe.train.batch_size,
             };
-            train(TrainRun {
-                objective: &objective,
-                params,
-                lora: &config,
-                settings: &recipe.train,
-                shuffle: d.shuffle,
-                data_seed: d.seed,
-                recipe_toml,
-            })
+            train_with(
+                TrainRun {
+                    objective: &objective,
+                    params,
+                    lora: &config,
+                    settings: &recipe.train,
+                    shuffle: d.shuffle,
+                    data_seed: d.seed,
+                    recipe_toml,
+                },
+                callbacks,
+            )
         }
         Task::Classification => {
             let options = Options {
@@ -176,6 +191,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
             let mut model = open(&files, &options)?.model.into_classifier()?;
             let (train_examples, validation) =
                 classification_splits(recipe, model.num_labels(), model.id2label())?;
+            needs_validation(recipe, validation.len())?;
             let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?
                 .with_truncation_side(recipe.data.truncation_side);
@@ -186,17 +202,30 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
                 validation: Some(TokenizedTexts::new(&validation, &tokenizer, max_tokens)?),
                 eval_batch_size: recipe.train.batch_size.max(16),
             };
-            train(TrainRun {
-                objective: &objective,
-                params,
-                lora: &config,
-                settings: &recipe.train,
-                shuffle: recipe.data.shuffle,
-                data_seed: recipe.data.seed,
-                recipe_toml,
-            })
+            train_with(
+                TrainRun {
+                    objective: &objective,
+                    params,
+                    lora: &config,
+                    settings: &recipe.train,
+                    shuffle: recipe.data.shuffle,
+                    data_seed: recipe.data.seed,
+                    recipe_toml,
+                },
+                callbacks,
+            )
         }
     }
+}
+
+/// Early stopping evaluates: refuses it without validation examples.
+fn needs_validation(recipe: &Recipe, examples: usize) -> Result<()> {
+    if recipe.train.early_stopping_patience.is_some() && examples == 0 {
+        return Err(Error::Config(
+            "train.early_stopping_patience needs validation data: set data.validation or data.validation_fraction".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes `train.output_dir` ready before any work: refuses a folder holding a previous run

@@ -1,7 +1,14 @@
 //! The training loop: batches, gradient accumulation, AdamW, schedule, clipping, evaluation,
-//! checkpoints, best-model selection, and the "is it learning?" guard.
+//! checkpoints and best-model selection, as a [`Trainer`] whose steps run [`Callback`]s (the
+//! progress bar, the metrics log, the "is it learning?" guard, early stopping and any a run
+//! adds).
+use super::callback::{
+    Callback, Control, Evaluation, Logs, MetricsLogger, ProgressBar, Saved, StepOutcome,
+    TrainerView,
+};
 use super::checkpoint::{self, TrainerState};
-use super::metrics::MetricsLog;
+use super::early_stopping::EarlyStopping;
+use super::guard::LearningGuard;
 use super::optimizer::{clip_factor, AdamW};
 use super::schedule::learning_rate;
 use crate::error::{Error, Result};
@@ -10,10 +17,11 @@ use crate::recipe::{EvalStrategy, TrainSection};
 use candle_core::{Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
+
+pub use super::callback::format_metrics;
 
 /// What the trainer needs from a task.
 pub trait Objective {
@@ -46,6 +54,9 @@ pub struct TrainReport {
     pub adapter_dir: PathBuf,
     pub metrics_path: PathBuf,
     pub seconds: f64,
+    /// The step after which a callback (e.g. early stopping) stopped the run before its
+    /// planned number of steps.
+    pub stopped_early: Option<usize>,
 }
 
 /// Optimizer steps per epoch and in total, as Transformers' Trainer counts them.
@@ -63,221 +74,405 @@ fn is_out_of_memory(e: &candle_core::Error) -> bool {
     text.contains("out of memory") || text.contains("cuda_error_out_of_memory")
 }
 
+/// Trains `run` with the trainer's own callbacks only.
 pub fn train(run: TrainRun) -> Result<TrainReport> {
-    let s = run.settings;
-    let out = s.output_dir.clone();
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    if let Some(recipe) = &run.recipe_toml {
-        crate::output::write_atomic(&out.join("recipe.toml"), recipe.as_bytes())?;
-    }
-    let n = run.objective.train_len();
-    if n == 0 {
-        return Err(Error::Config("no training examples".into()));
-    }
-    if run.params.is_empty() {
-        return Err(Error::Config(
-            "nothing to train: no LoRA module matched and no module is saved".into(),
-        ));
-    }
-    let (_, total) = step_counts(n, s);
-    let mut optimizer = AdamW::new(
-        &run.params,
-        s.adam_beta1,
-        s.adam_beta2,
-        s.adam_epsilon,
-        s.weight_decay,
-    )?;
-    let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
-    let adapter_dir = out.join("adapter");
-    // The guard runs after two optimizer steps with a non-zero learning rate (a warmup starts at
-    // 0, and lora_A only gets a gradient once lora_B has moved).
-    let mut learning_steps = 0usize;
-    let initial: Vec<Tensor> = run
-        .params
-        .iter()
-        .map(|(_, v)| v.as_tensor().copy())
-        .collect::<candle_core::Result<_>>()?;
-    let mut got_gradient = vec![false; run.params.len()];
-    let best_metric_name = s.metric_for_best_model.clone();
-    let mut best: Option<(usize, f64)> = None;
-    let mut step_losses = Vec::with_capacity(total);
-    let mut window: Vec<f64> = Vec::new();
-    let mut split = 1usize;
-    let started = Instant::now();
-    let bar = crate::progress::bar(total as u64, "train");
-    let mut step = 0usize;
-    let mut epoch_index = 0u64;
+    train_with(run, Vec::new())
+}
 
-    'outer: while step < total {
-        let mut order: Vec<usize> = (0..n).collect();
-        if run.shuffle {
-            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
-                run.data_seed.wrapping_add(epoch_index),
-            ));
-        }
-        let micro_batches: Vec<Vec<usize>> =
-            order.chunks(s.batch_size).map(|c| c.to_vec()).collect();
-        let groups: Vec<&[Vec<usize>]> = micro_batches
-            .chunks(s.gradient_accumulation_steps)
-            .collect();
-        for (group_index, group) in groups.iter().enumerate() {
-            if step >= total {
-                break 'outer;
-            }
-            let lr = learning_rate(
-                s.learning_rate,
-                s.lr_scheduler_type,
-                step,
-                total,
-                s.warmup_steps,
-            );
-            let mut sums: Vec<Option<Tensor>> = vec![None; run.params.len()];
-            let mut loss_sum = 0.0f64;
-            for rows in group.iter() {
-                let weight = 1.0 / group.len() as f64;
-                loop {
-                    match accumulate(run.objective, &run.params, rows, split, weight) {
-                        Ok((loss, grads)) => {
-                            add_into(&mut sums, grads)?;
-                            loss_sum += loss * weight;
-                            break;
-                        }
-                        Err(Error::Candle(e))
-                            if s.auto_batch_size && is_out_of_memory(&e) && split < rows.len() =>
-                        {
-                            split *= 2;
-                            tracing::warn!("out of memory: micro-batches now split in {split} (auto_batch_size)");
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            let grads: Vec<Tensor> = sums
-                .into_iter()
-                .zip(&run.params)
-                .enumerate()
-                .map(|(i, (g, (_, var)))| match g {
-                    Some(g) => {
-                        if learning_steps < 2 {
-                            got_gradient[i] |= g
-                                .abs()?
-                                .max_all()?
-                                .to_dtype(candle_core::DType::F32)?
-                                .to_scalar::<f32>()?
-                                > 0.0;
-                        }
-                        Ok(g)
-                    }
-                    None => var.zeros_like(),
-                })
-                .collect::<candle_core::Result<_>>()?;
-            let (grad_norm, factor) = clip_factor(&grads, s.max_grad_norm)?;
-            let grads = if factor < 1.0 {
-                grads
-                    .iter()
-                    .map(|g| g * factor)
-                    .collect::<candle_core::Result<Vec<_>>>()?
-            } else {
-                grads
-            };
-            optimizer.step(&grads, lr)?;
-            step += 1;
-            if lr > 0.0 {
-                learning_steps += 1;
-            }
-            if !loss_sum.is_finite() {
-                return Err(Error::Config(format!(
-                    "loss became {loss_sum} at step {step}: lower train.learning_rate"
-                )));
-            }
-            step_losses.push(loss_sum);
-            window.push(loss_sum);
-            if lr > 0.0 && learning_steps == 2 {
-                check_learning(&run.params, &initial, &got_gradient, step)?;
-            }
-            let epoch = epoch_index as f64 + (group_index + 1) as f64 / groups.len() as f64;
-            if step.is_multiple_of(s.logging_steps.max(1)) || step == total {
-                let mean = window.iter().sum::<f64>() / window.len() as f64;
-                window.clear();
-                log.write(&json!({"step": step, "epoch": round4(epoch), "loss": mean, "learning_rate": lr, "grad_norm": grad_norm}))?;
-            }
-            let elapsed = started.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "loss {loss_sum:.4} lr {lr:.2e} {:.1} samples/s",
-                (step * s.batch_size * s.gradient_accumulation_steps) as f64 / elapsed.max(1e-9)
-            ));
-            bar.inc(1);
+/// Trains `run` with `callbacks` run after the trainer's own.
+pub fn train_with<'a>(
+    run: TrainRun<'a>,
+    callbacks: Vec<Box<dyn Callback + 'a>>,
+) -> Result<TrainReport> {
+    Trainer::new(run, callbacks)?.train()
+}
 
-            let end_of_epoch = group_index + 1 == groups.len();
-            let evaluate_now = match s.eval_strategy {
-                EvalStrategy::No => false,
-                EvalStrategy::Epoch => end_of_epoch,
-                EvalStrategy::Steps => {
-                    step.is_multiple_of(s.eval_steps.unwrap_or(usize::MAX).max(1))
-                }
-            };
-            if evaluate_now {
-                if let Some(metrics) = run.objective.evaluate()? {
-                    let mut record = json!({"step": step, "epoch": round4(epoch)});
-                    for (k, v) in &metrics {
-                        record[k] = json!(v);
-                    }
-                    log.write(&record)?;
-                    bar.println(format!("step {step}: {}", format_metrics(&metrics)));
-                    let name = best_metric_name
-                        .clone()
-                        .unwrap_or_else(|| default_best_metric(&metrics));
-                    let value = *metrics.get(&name).ok_or_else(|| {
-                        Error::Config(format!(
-                            "train.metric_for_best_model '{name}' is not among {:?}",
-                            metrics.keys()
-                        ))
-                    })?;
-                    let higher_better = !name.contains("loss");
-                    let improved =
-                        best.is_none_or(|(_, b)| if higher_better { value > b } else { value < b });
-                    if improved {
-                        best = Some((step, value));
-                        if s.save_best {
-                            save_verified(&run.params, run.lora, &adapter_dir)?;
-                        }
-                    }
-                }
-            }
-            if s.save_steps
-                .is_some_and(|k| k > 0 && step.is_multiple_of(k))
-            {
-                let dir = out.join("checkpoints").join(format!("step-{step}"));
-                let state = TrainerState {
-                    global_step: step,
-                    epoch,
-                    best_metric: best.map(|b| b.1),
-                    best_step: best.map(|b| b.0),
-                };
-                checkpoint::save(&dir, &run.params, run.lora, &optimizer, &state)?;
+/// The callbacks of a run and the first stop any of them asked for.
+#[derive(Default)]
+struct Callbacks<'a> {
+    list: Vec<Box<dyn Callback + 'a>>,
+    stop: Option<String>,
+}
+
+impl Callbacks<'_> {
+    /// Calls `hook` on every callback (all of them, as Transformers' `CallbackHandler`),
+    /// remembering the first stop asked for; an error ends the call at once.
+    fn each(
+        &mut self,
+        view: &TrainerView,
+        mut hook: impl FnMut(&mut dyn Callback, &TrainerView) -> Result<Control>,
+    ) -> Result<()> {
+        for callback in self.list.iter_mut() {
+            if let Control::Stop(reason) = hook(callback.as_mut(), view)? {
+                self.stop.get_or_insert(reason);
             }
         }
-        epoch_index += 1;
+        Ok(())
     }
-    bar.finish_and_clear();
-    if !(s.save_best && best.is_some()) {
-        save_verified(&run.params, run.lora, &adapter_dir)?;
+}
+
+/// One training run: its settings, optimizer and position, and its callbacks.
+pub struct Trainer<'a> {
+    objective: &'a dyn Objective,
+    params: Vec<(String, Var)>,
+    lora: &'a LoraConfig,
+    settings: &'a TrainSection,
+    shuffle: bool,
+    data_seed: u64,
+    out: PathBuf,
+    adapter_dir: PathBuf,
+    metrics_path: PathBuf,
+    /// Training examples.
+    examples: usize,
+    /// Planned optimizer steps.
+    total: usize,
+    optimizer: AdamW,
+    /// Optimizer steps done.
+    global_step: usize,
+    /// Fractional epoch after the last step.
+    epoch: f64,
+    best: Option<(usize, f64)>,
+    step_losses: Vec<f64>,
+    /// Losses of the steps since the last training log line.
+    window: Vec<f64>,
+    /// Pieces each micro-batch is cut in (grows on out-of-memory with `auto_batch_size`).
+    split: usize,
+    started: Instant,
+    last_step: Option<StepOutcome>,
+    callbacks: Callbacks<'a>,
+    warned_no_validation: bool,
+}
+
+impl<'a> Trainer<'a> {
+    /// Checks the run, creates the output folder (with `recipe.toml` and `metrics.jsonl`) and
+    /// the optimizer. The trainer's callbacks (guard, metrics log, progress bar, early
+    /// stopping when asked for) run before `callbacks`.
+    pub fn new(run: TrainRun<'a>, callbacks: Vec<Box<dyn Callback + 'a>>) -> Result<Self> {
+        let s = run.settings;
+        let early_stopping = EarlyStopping::from_settings(s)?;
+        let out = s.output_dir.clone();
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+        if let Some(recipe) = &run.recipe_toml {
+            crate::output::write_atomic(&out.join("recipe.toml"), recipe.as_bytes())?;
+        }
+        let examples = run.objective.train_len();
+        if examples == 0 {
+            return Err(Error::Config("no training examples".into()));
+        }
+        if run.params.is_empty() {
+            return Err(Error::Config(
+                "nothing to train: no LoRA module matched and no module is saved".into(),
+            ));
+        }
+        let (_, total) = step_counts(examples, s);
+        let optimizer = AdamW::new(
+            &run.params,
+            s.adam_beta1,
+            s.adam_beta2,
+            s.adam_epsilon,
+            s.weight_decay,
+        )?;
+        let metrics_path = out.join("metrics.jsonl");
+        let mut list: Vec<Box<dyn Callback + 'a>> = vec![
+            Box::new(LearningGuard::new()),
+            Box::new(MetricsLogger::create(&metrics_path)?),
+            Box::new(ProgressBar::new()),
+        ];
+        if let Some(early_stopping) = early_stopping {
+            list.push(Box::new(early_stopping));
+        }
+        list.extend(callbacks);
+        Ok(Self {
+            objective: run.objective,
+            params: run.params,
+            lora: run.lora,
+            settings: s,
+            shuffle: run.shuffle,
+            data_seed: run.data_seed,
+            adapter_dir: out.join("adapter"),
+            out,
+            metrics_path,
+            examples,
+            total,
+            optimizer,
+            global_step: 0,
+            epoch: 0.0,
+            best: None,
+            step_losses: Vec::with_capacity(total),
+            window: Vec::new(),
+            split: 1,
+            started: Instant::now(),
+            last_step: None,
+            callbacks: Callbacks { list, stop: None },
+            warned_no_validation: false,
+        })
     }
-    let seconds = started.elapsed().as_secs_f64();
-    // as Transformers' `trainer.save_metrics("train", ...)`
-    let results = json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
-    crate::output::write_atomic(
-        &out.join("train_results.json"),
-        format!("{results:#}\n").as_bytes(),
-    )?;
-    Ok(TrainReport {
-        steps: step,
-        step_losses,
-        best,
-        adapter_dir,
-        metrics_path: log.path().to_path_buf(),
-        seconds,
-    })
+
+    /// The read-only view callbacks get.
+    pub fn view(&self) -> TrainerView<'_> {
+        TrainerView {
+            global_step: self.global_step,
+            max_steps: self.total,
+            epoch: self.epoch,
+            last_step: self.last_step.as_ref(),
+            best: self.best,
+            params: &self.params,
+            settings: self.settings,
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// Runs `hook` on every callback with the current view.
+    fn dispatch(
+        &mut self,
+        hook: impl FnMut(&mut dyn Callback, &TrainerView) -> Result<Control>,
+    ) -> Result<()> {
+        let mut callbacks = std::mem::take(&mut self.callbacks);
+        let result = callbacks.each(&self.view(), hook);
+        self.callbacks = callbacks;
+        result
+    }
+
+    /// Runs the epochs until the planned number of steps or until a callback asks to stop,
+    /// then writes the adapter (unless the best one was saved) and `train_results.json`.
+    pub fn train(mut self) -> Result<TrainReport> {
+        let s = self.settings;
+        self.started = Instant::now();
+        self.dispatch(|c, v| c.on_train_begin(v).map(|()| Control::Continue))?;
+        let mut epoch_index = 0u64;
+        'outer: while self.global_step < self.total {
+            let mut order: Vec<usize> = (0..self.examples).collect();
+            if self.shuffle {
+                order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+                    self.data_seed.wrapping_add(epoch_index),
+                ));
+            }
+            let micro_batches: Vec<Vec<usize>> =
+                order.chunks(s.batch_size).map(|c| c.to_vec()).collect();
+            let groups: Vec<&[Vec<usize>]> = micro_batches
+                .chunks(s.gradient_accumulation_steps)
+                .collect();
+            for (group_index, group) in groups.iter().enumerate() {
+                if self.global_step >= self.total {
+                    break 'outer;
+                }
+                let epoch = epoch_index as f64 + (group_index + 1) as f64 / groups.len() as f64;
+                self.step(group, epoch)?;
+                self.maybe_log()?;
+                self.maybe_evaluate(group_index + 1 == groups.len())?;
+                self.maybe_checkpoint()?;
+                if self.callbacks.stop.is_some() {
+                    break 'outer;
+                }
+            }
+            epoch_index += 1;
+        }
+        self.dispatch(|c, v| c.on_train_end(v).map(|()| Control::Continue))?;
+        let step = self.global_step;
+        let stopped_early = match &self.callbacks.stop {
+            Some(reason) if step < self.total => {
+                eprintln!("stopped early at step {step} of {}: {reason}", self.total);
+                Some(step)
+            }
+            _ => None,
+        };
+        if !(s.save_best && self.best.is_some()) {
+            save_verified(&self.params, self.lora, &self.adapter_dir)?;
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        // as Transformers' `trainer.save_metrics("train", ...)`
+        let results = serde_json::json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
+        crate::output::write_atomic(
+            &self.out.join("train_results.json"),
+            format!("{results:#}\n").as_bytes(),
+        )?;
+        Ok(TrainReport {
+            steps: step,
+            step_losses: self.step_losses,
+            best: self.best,
+            adapter_dir: self.adapter_dir,
+            metrics_path: self.metrics_path,
+            seconds,
+            stopped_early,
+        })
+    }
+
+    /// One optimizer step over a group of micro-batches (gradient accumulation), ending at
+    /// fractional epoch `epoch`; then `on_step_end`.
+    pub fn step(&mut self, group: &[Vec<usize>], epoch: f64) -> Result<()> {
+        let s = self.settings;
+        let lr = learning_rate(
+            s.learning_rate,
+            s.lr_scheduler_type,
+            self.global_step,
+            self.total,
+            s.warmup_steps,
+        );
+        let mut sums: Vec<Option<Tensor>> = vec![None; self.params.len()];
+        let mut loss_sum = 0.0f64;
+        for rows in group.iter() {
+            let weight = 1.0 / group.len() as f64;
+            loop {
+                match accumulate(self.objective, &self.params, rows, self.split, weight) {
+                    Ok((loss, grads)) => {
+                        add_into(&mut sums, grads)?;
+                        loss_sum += loss * weight;
+                        break;
+                    }
+                    Err(Error::Candle(e))
+                        if s.auto_batch_size && is_out_of_memory(&e) && self.split < rows.len() =>
+                    {
+                        self.split *= 2;
+                        tracing::warn!(
+                            "out of memory: micro-batches now split in {} (auto_batch_size)",
+                            self.split
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let gradients = sums;
+        let grads: Vec<Tensor> = gradients
+            .iter()
+            .zip(&self.params)
+            .map(|(g, (_, var))| match g {
+                Some(g) => Ok(g.clone()),
+                None => var.zeros_like(),
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let (grad_norm, factor) = clip_factor(&grads, s.max_grad_norm)?;
+        let grads = if factor < 1.0 {
+            grads
+                .iter()
+                .map(|g| g * factor)
+                .collect::<candle_core::Result<Vec<_>>>()?
+        } else {
+            grads
+        };
+        self.optimizer.step(&grads, lr)?;
+        drop(grads);
+        self.global_step += 1;
+        self.epoch = epoch;
+        let step = self.global_step;
+        if !loss_sum.is_finite() {
+            return Err(Error::Config(format!(
+                "loss became {loss_sum} at step {step}: lower train.learning_rate"
+            )));
+        }
+        self.step_losses.push(loss_sum);
+        self.window.push(loss_sum);
+        self.last_step = Some(StepOutcome {
+            loss: loss_sum,
+            learning_rate: lr,
+            grad_norm,
+            gradients,
+        });
+        let result = self.dispatch(|c, v| c.on_step_end(v));
+        if let Some(last) = &mut self.last_step {
+            last.gradients = Vec::new();
+        }
+        result
+    }
+
+    /// Hands a log entry to the callbacks (`metrics.jsonl`, the console), as Transformers'
+    /// `Trainer.log`.
+    pub fn log(&mut self, logs: Logs) -> Result<()> {
+        self.dispatch(|c, v| c.on_log(v, &logs))
+    }
+
+    /// Logs the mean loss since the last log every `logging_steps` steps and at the last step.
+    fn maybe_log(&mut self) -> Result<()> {
+        let step = self.global_step;
+        if !(step.is_multiple_of(self.settings.logging_steps.max(1)) || step == self.total) {
+            return Ok(());
+        }
+        let Some(last) = &self.last_step else {
+            return Ok(());
+        };
+        let (learning_rate, grad_norm) = (last.learning_rate, last.grad_norm);
+        let loss = self.window.iter().sum::<f64>() / self.window.len() as f64;
+        self.window.clear();
+        self.log(Logs::Train {
+            loss,
+            learning_rate,
+            grad_norm,
+        })
+    }
+
+    /// Evaluates when `train.eval_strategy` says so (`end_of_epoch`: this step ends an epoch):
+    /// logs the metrics, runs `on_evaluate`, and keeps (and with `save_best` saves) the best.
+    pub fn maybe_evaluate(&mut self, end_of_epoch: bool) -> Result<()> {
+        let s = self.settings;
+        let step = self.global_step;
+        let evaluate_now = match s.eval_strategy {
+            EvalStrategy::No => false,
+            EvalStrategy::Epoch => end_of_epoch,
+            EvalStrategy::Steps => step.is_multiple_of(s.eval_steps.unwrap_or(usize::MAX).max(1)),
+        };
+        if !evaluate_now {
+            return Ok(());
+        }
+        let Some(metrics) = self.objective.evaluate()? else {
+            if s.early_stopping_patience.is_some() && !self.warned_no_validation {
+                tracing::warn!("no validation data: train.early_stopping_patience has no effect");
+                self.warned_no_validation = true;
+            }
+            return Ok(());
+        };
+        self.log(Logs::Eval(&metrics))?;
+        let name = s
+            .metric_for_best_model
+            .clone()
+            .unwrap_or_else(|| default_best_metric(&metrics));
+        let value = *metrics.get(&name).ok_or_else(|| {
+            Error::Config(format!(
+                "train.metric_for_best_model '{name}' is not among {:?}",
+                metrics.keys()
+            ))
+        })?;
+        let higher_better = !name.contains("loss");
+        let evaluation = Evaluation {
+            metrics: &metrics,
+            metric: &name,
+            value,
+            greater_is_better: higher_better,
+        };
+        self.dispatch(|c, v| c.on_evaluate(v, &evaluation))?;
+        let improved = self
+            .best
+            .is_none_or(|(_, b)| if higher_better { value > b } else { value < b });
+        if improved {
+            self.best = Some((step, value));
+            if s.save_best {
+                save_verified(&self.params, self.lora, &self.adapter_dir)?;
+                let dir = self.adapter_dir.clone();
+                self.dispatch(|c, v| c.on_save(v, Saved::Best(&dir)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `checkpoints/step-N` every `train.save_steps` steps, then runs `on_save`.
+    pub fn maybe_checkpoint(&mut self) -> Result<()> {
+        let step = self.global_step;
+        if !self
+            .settings
+            .save_steps
+            .is_some_and(|k| k > 0 && step.is_multiple_of(k))
+        {
+            return Ok(());
+        }
+        let dir = self.out.join("checkpoints").join(format!("step-{step}"));
+        let state = TrainerState {
+            global_step: step,
+            epoch: self.epoch,
+            best_metric: self.best.map(|b| b.1),
+            best_step: self.best.map(|b| b.0),
+        };
+        checkpoint::save(&dir, &self.params, self.lora, &self.optimizer, &state)?;
+        self.dispatch(|c, v| c.on_save(v, Saved::Checkpoint(&dir)))
+    }
 }
 
 /// Adds gradients (in parameter order; `None` where a parameter got none) into `sums`.
@@ -318,38 +513,6 @@ fn accumulate(
         add_into(&mut sums, piece_grads)?;
     }
     Ok((loss_total, sums))
-}
-
-/// Stops the run when some trainable tensor received no gradient or did not change:
-/// candle's silent graph cuts and unmatched target names both look like this.
-fn check_learning(
-    params: &[(String, Var)],
-    initial: &[Tensor],
-    got_gradient: &[bool],
-    step: usize,
-) -> Result<()> {
-    let mut dead = Vec::new();
-    for (((name, var), before), grad) in params.iter().zip(initial).zip(got_gradient) {
-        let changed = (var.as_tensor() - before)?
-            .abs()?
-            .max_all()?
-            .to_dtype(candle_core::DType::F32)?
-            .to_scalar::<f32>()?
-            > 0.0;
-        if !grad || !changed {
-            dead.push(format!(
-                "{name} ({})",
-                if !grad { "no gradient" } else { "unchanged" }
-            ));
-        }
-    }
-    if dead.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Config(format!(
-        "not learning: after {step} optimizer steps these trainable tensors did not train: {}",
-        dead.join(", ")
-    )))
 }
 
 /// Saves the adapter, reads it back and checks every tensor is identical.
@@ -395,16 +558,4 @@ fn default_best_metric(metrics: &BTreeMap<String, f64>) -> String {
     } else {
         "eval_loss".into()
     }
-}
-
-fn round4(x: f64) -> f64 {
-    (x * 1e4).round() / 1e4
-}
-
-pub fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
-    metrics
-        .iter()
-        .map(|(k, v)| format!("{k} {v:.4}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

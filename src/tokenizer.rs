@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::hub::ModelFiles;
 use std::path::{Path, PathBuf};
 use tokenizers::models::ModelWrapper;
+use tokenizers::PostProcessor as _;
 use tokenizers::{
     NormalizerWrapper, PreTokenizerWrapper, Tokenizer, TruncationDirection, TruncationParams,
     TruncationStrategy,
@@ -174,11 +175,47 @@ impl TextTokenizer {
             cut,
         };
         tokenizer.set_max_length(None)?;
+        tokenizer.check_fits_model(&files.config)?;
         Ok(tokenizer)
+    }
+
+    /// Refuses a tokenizer that produces ids the model has no embedding for (config.json's
+    /// `vocab_size`): caught here, not as an index error deep inside the first forward pass.
+    fn check_fits_model(&self, config: &Path) -> Result<()> {
+        let Ok(text) = std::fs::read_to_string(config) else {
+            return Ok(()); // the model loader reports an unreadable config.json
+        };
+        let vocab_size = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("vocab_size").and_then(|n| n.as_u64()));
+        let largest = self.inner.get_vocab(true).into_values().max();
+        if let (Some(vocab_size), Some(largest)) = (vocab_size, largest) {
+            if u64::from(largest) >= vocab_size {
+                return Err(self.error(format!(
+                    "has token ids up to {largest}, but {} gives the model only {vocab_size} \
+                     embeddings (vocab_size): the tokenizer does not belong to this model",
+                    config.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// `tokenizer(text, truncation=True, max_length=n)`; `None` turns truncation off.
     pub fn set_max_length(&mut self, max_length: Option<usize>) -> Result<()> {
+        let specials = self
+            .inner
+            .get_post_processor()
+            .map(|p| p.added_tokens(false))
+            .unwrap_or(0);
+        // (The tokenizers crate would panic below the special tokens' count, and read 0 as
+        // "no limit".)
+        if let Some(max_length) = max_length.filter(|&n| n == 0 || n < specials) {
+            return Err(self.error(format!(
+                "a maximum of {max_length} tokens is too small: the tokenizer adds {specials} \
+                 special tokens to every input"
+            )));
+        }
         let params = max_length.map(|max_length| TruncationParams {
             max_length,
             strategy: TruncationStrategy::LongestFirst,
@@ -450,7 +487,6 @@ mod tests {
         for (name, tokenizer) in tokenizers_under_test() {
             assert!(tokenizer.cut.prefix && tokenizer.cut.suffix, "{name}");
             for side in [TruncationSide::Right, TruncationSide::Left] {
-                // (Below the special tokens' count the tokenizers crate itself fails.)
                 for max in [2, 3, 16, 512] {
                     let tok = tokenizer
                         .with_truncation_side(side)

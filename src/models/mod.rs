@@ -17,6 +17,7 @@ use candle_core::{DType, Device};
 /// A T5 and the checkpoint it came from.
 fn load_t5(files: &ModelFiles, dtype: DType, device: &Device) -> Result<(t5::T5, Weights)> {
     let config: t5::T5Config = read_json(&files.config)?;
+    config.validate(&files.config)?;
     let weights = Weights::load(&files.weights, dtype, device)?;
     let model = t5::T5::load(config, &weights)?;
     warn_unused(&weights);
@@ -92,9 +93,12 @@ fn build_classifier(
     let kind = model_type(files)?;
     let label_config: LabelConfig = read_json(&files.config)?;
     let mut weights = Weights::load(&files.weights, dtype, device)?;
-    let head = weights
-        .resolve("classifier.weight")
-        .and_then(|key| weights.tensors().get(&key).map(|t| t.dims()[0]));
+    let head = weights.resolve("classifier.weight").and_then(|key| {
+        weights
+            .tensors()
+            .get(&key)
+            .and_then(|t| t.dims().first().copied())
+    });
     let labels = Labels::resolve(&label_config, head, num_labels, labels)?;
     let (model, pad, new_weights) = match kind.as_str() {
         "bert" => {

@@ -118,6 +118,13 @@ pub struct Opened {
 /// Opens the model in `files` as `options` ask, adapter applied.
 pub fn open(files: &ModelFiles, options: &Options) -> Result<Opened> {
     let kind = kind_of(files)?;
+    if options.device.is_cpu() && matches!(options.dtype, DType::BF16 | DType::F16) {
+        return Err(Error::Unsupported(format!(
+            "{:?} weights need a GPU: candle has no {:?} matrix multiply on the CPU; use f32 there \
+             (--dtype f32, model.dtype = \"f32\", train.precision = \"f32\")",
+            options.dtype, options.dtype
+        )));
+    }
     if let Some(expected) = options.expect.filter(|e| *e != kind) {
         return Err(Error::Unsupported(format!(
             "{} is {}, not {}",

@@ -76,6 +76,33 @@ impl T5Config {
             .unwrap_or(self.tie_word_embeddings)
     }
 
+    /// Refuses sizes no T5 can have (they would fail deep inside the model, or panic),
+    /// naming config.json and the field.
+    pub fn validate(&self, path: &std::path::Path) -> Result<()> {
+        let sizes = [
+            ("vocab_size", self.vocab_size),
+            ("d_model", self.d_model),
+            ("d_kv", self.d_kv),
+            ("d_ff", self.d_ff),
+            ("num_heads", self.num_heads),
+            ("num_layers", self.num_layers),
+            ("num_decoder_layers", self.decoder_layers()),
+            (
+                "relative_attention_num_buckets",
+                self.relative_attention_num_buckets,
+            ),
+        ];
+        for (field, value) in sizes {
+            if value == 0 {
+                return Err(Error::file(
+                    path,
+                    format!("{field} is 0: a T5 needs at least 1"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn decoder_layers(&self) -> usize {
         self.num_decoder_layers.unwrap_or(self.num_layers)
     }

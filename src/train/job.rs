@@ -135,10 +135,11 @@ pub fn train_recipe_with(
     super::early_stopping::validate(&recipe.train)?;
     let device = crate::device::select_device(recipe.train.device)?;
     let dtype = recipe.train.precision.dtype();
-    if device.is_cpu() && dtype == DType::BF16 {
-        return Err(Error::Unsupported(
-            "train.precision = \"bf16\" needs a GPU (candle has no bf16 matmul on CPU)".into(),
-        ));
+    if device.is_cpu() && matches!(dtype, DType::BF16 | DType::F16) {
+        return Err(Error::Unsupported(format!(
+            "train.precision = \"{}\" needs a GPU (candle has no {dtype:?} matrix multiply on the CPU)",
+            recipe.train.precision
+        )));
     }
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     prepare_output_dir(recipe, &files)?;

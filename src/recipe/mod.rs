@@ -5,11 +5,13 @@
 mod decoding;
 pub mod keys;
 mod sections;
+mod validate;
 
 pub use decoding::EarlyStopping;
 pub use sections::{
     DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, Schedule, Task, TrainSection,
 };
+pub use validate::validation_metrics;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -51,35 +53,6 @@ impl Recipe {
             .map_err(|e| typed_error(path, text, &origins, e))?;
         recipe.validate().map_err(|m| Error::file(path, m))?;
         Ok(recipe)
-    }
-
-    fn validate(&self) -> std::result::Result<(), String> {
-        let t = &self.train;
-        if t.batch_size == 0 || t.gradient_accumulation_steps == 0 {
-            return Err(
-                "train.batch_size and train.gradient_accumulation_steps must be at least 1".into(),
-            );
-        }
-        if t.learning_rate <= 0.0 || !t.learning_rate.is_finite() {
-            return Err(format!(
-                "train.learning_rate must be positive, got {}",
-                t.learning_rate
-            ));
-        }
-        if t.eval_strategy == EvalStrategy::Steps && t.eval_steps.unwrap_or(0) == 0 {
-            return Err("train.eval_strategy = \"steps\" needs train.eval_steps".into());
-        }
-        if let Some(f) = self.data.validation_fraction {
-            if !(0.0..1.0).contains(&f) {
-                return Err(format!(
-                    "data.validation_fraction must be in [0, 1), got {f}"
-                ));
-            }
-        }
-        if self.lora.r == 0 {
-            return Err("lora.r must be at least 1".into());
-        }
-        Ok(())
     }
 
     pub fn to_toml(&self) -> Result<String> {

@@ -99,15 +99,7 @@ pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
         }
     }
     if let Some(dir) = recipe.lora.init_adapter.as_ref().filter(|_| trains) {
-        for file in [peft::CONFIG_FILE, peft::WEIGHTS_FILE] {
-            let path = dir.join(file);
-            if !path.is_file() {
-                return Err(Error::Config(format!(
-                    "lora.init_adapter = \"{}\": {file} is missing",
-                    dir.display()
-                )));
-            }
-        }
+        check_adapter(dir, "lora.init_adapter")?;
     }
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     for path in std::iter::once(&files.config)
@@ -124,6 +116,20 @@ pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
         }
     }
     crate::output::probe::check_writable(&recipe.train.output_dir, Output::Dir)
+}
+
+/// An adapter folder (`what`: the key or option that named it) holds a PEFT adapter's two
+/// files.
+pub fn check_adapter(dir: &Path, what: &str) -> Result<()> {
+    for file in [peft::CONFIG_FILE, peft::WEIGHTS_FILE] {
+        if !dir.join(file).is_file() {
+            return Err(Error::Config(format!(
+                "{what} = \"{}\": {file} is missing",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `eval.bertscore_model` resolves and has the `eval.bertscore_layer` asked for.

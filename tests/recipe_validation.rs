@@ -194,6 +194,12 @@ fn missing_inputs_are_refused_before_weights_load() {
         s.root.join("none").to_string_lossy().into_owned(),
     ]);
     refused(&s, &args, "evaluation needs data.test (or data.validation)");
+    let mut args = job(&s, "evaluate", &[t]);
+    args.extend([
+        "--adapter".into(),
+        empty_adapter.to_string_lossy().into_owned(),
+    ]);
+    refused(&s, &args, "--adapter = ");
 }
 
 #[test]

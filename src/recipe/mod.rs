@@ -51,7 +51,9 @@ impl Recipe {
         let recipe: Recipe = value
             .try_into()
             .map_err(|e| typed_error(path, text, &origins, e))?;
-        recipe.validate().map_err(|m| Error::file(path, m))?;
+        recipe
+            .validate()
+            .map_err(|m| value_error(path, text, &origins, m))?;
         Ok(recipe)
     }
 
@@ -75,6 +77,22 @@ fn file_error(path: &Path, text: &str, key: &[String], message: String) -> Error
     match keys::line_of(text, key) {
         Some(line) => Error::line(path, line, message),
         None => Error::file(path, message),
+    }
+}
+
+/// A refused value (the message starts with its key): blamed on the `--set` that gave it, or
+/// on the file (and line).
+fn value_error(path: &Path, text: &str, origins: &[(Vec<String>, &str)], message: String) -> Error {
+    let key: Vec<String> = message
+        .split([' ', ':'])
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    match origins.iter().rev().find(|(k, _)| *k == key) {
+        Some((_, item)) => Error::Config(format!("--set {item}: {message}")),
+        None => file_error(path, text, &key, message),
     }
 }
 

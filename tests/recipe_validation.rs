@@ -225,6 +225,21 @@ fn unwritable_outputs_are_refused_before_the_model_loads() {
             refused(&s, &args, "is not a folder");
         }
     }
+    // classify and score share the check (score takes no model)
+    let classify = [
+        "classify",
+        "--model",
+        &missing_model,
+        "--input",
+        &s.data,
+        "--output",
+        &output,
+    ];
+    let score = ["score", "--input", &s.data, "--output", &output];
+    for args in [&classify[..], &score[..]] {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        refused(&s, &args, "is not a folder");
+    }
     let args: Vec<String> = [
         "generate", "--model", &model, "--input", &s.data, "--output",
     ]

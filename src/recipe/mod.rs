@@ -52,7 +52,7 @@ impl Recipe {
             .try_into()
             .map_err(|e| typed_error(path, text, &origins, e))?;
         recipe
-            .validate()
+            .check_values()
             .map_err(|m| value_error(path, text, &origins, m))?;
         Ok(recipe)
     }

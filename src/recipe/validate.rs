@@ -51,8 +51,14 @@ fn positive(key: &str, value: f64) -> Result<(), String> {
 }
 
 impl Recipe {
-    /// Refuses values no job could use (see the module's doc).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Refuses values no job could use (see the module's doc). [`Recipe::load`] and
+    /// [`Recipe::parse`] call it; call it again after changing a recipe in code.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        self.check_values().map_err(crate::error::Error::Config)
+    }
+
+    /// The first refused value, as a message that starts with its key.
+    pub(super) fn check_values(&self) -> Result<(), String> {
         self.validate_data()?;
         self.validate_lora()?;
         self.validate_train()?;

@@ -1,10 +1,12 @@
 //! The main job: train, evaluate base vs tuned, optionally merge.
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::evaluate::{evaluate_recipe, Evaluation};
 use crate::lora::merge::write_merged;
+use crate::lora::peft;
 use crate::models::Opened;
+use crate::output::probe::Output;
 use crate::recipe::Recipe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct RunOutcome {
     pub adapter: PathBuf,
@@ -14,6 +16,7 @@ pub struct RunOutcome {
 }
 
 pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
+    preflight(recipe, Job::Run)?;
     let report = crate::train::job::train_recipe(recipe)?;
     let evaluation = evaluate_recipe(recipe, &report.adapter_dir)?;
     let merged = if merge {
@@ -47,4 +50,104 @@ pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathB
         Ok(())
     })?;
     Ok(output)
+}
+
+/// What a job will do, for [`preflight`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// `train`: trains and writes `train.output_dir`.
+    Train,
+    /// `run`: trains, then evaluates on the test split.
+    Run,
+    /// `evaluate`: evaluates an adapter on the test split.
+    Evaluate,
+}
+
+/// Checks everything a job needs before any weights load, so that a mistake is refused in
+/// seconds rather than after training: every local data file exists and can be read,
+/// `lora.init_adapter` holds its two files, the model (and `eval.bertscore_model`, whose
+/// `bertscore_layer` must exist) resolves, evaluation has a test split, and
+/// `train.output_dir` can be written.
+pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
+    let d = &recipe.data;
+    let trains = job != Job::Evaluate;
+    let evaluates = job != Job::Train;
+    if trains && d.train.is_none() {
+        return Err(Error::Config(
+            "data.train is not set: training needs a training file".into(),
+        ));
+    }
+    if evaluates && d.test.is_none() && d.validation.is_none() {
+        return Err(Error::Config(
+            "evaluation needs data.test (or data.validation): set one before training".into(),
+        ));
+    }
+    let used = [
+        ("data.train", d.train.as_ref().filter(|_| trains)),
+        ("data.validation", d.validation.as_ref()),
+        ("data.test", d.test.as_ref().filter(|_| evaluates)),
+    ];
+    for (key, path) in used {
+        if let Some(path) = path.filter(|p| !p.starts_with("hf:")) {
+            std::fs::File::open(path)
+                .map_err(|e| Error::Config(format!("{key} = \"{path}\": cannot be read ({e})")))?;
+            if Path::new(path).is_dir() {
+                return Err(Error::Config(format!(
+                    "{key} = \"{path}\": is a folder, not a data file"
+                )));
+            }
+        }
+    }
+    if let Some(dir) = recipe.lora.init_adapter.as_ref().filter(|_| trains) {
+        check_adapter(dir, "lora.init_adapter")?;
+    }
+    let files = crate::hub::resolve_model(&recipe.model.name)?;
+    for path in std::iter::once(&files.config)
+        .chain(&files.weights)
+        .chain(std::iter::once(&files.tokenizer))
+    {
+        if !path.is_file() {
+            return Err(Error::file(path, "is missing (model.name)"));
+        }
+    }
+    if evaluates {
+        if let Some(model) = &recipe.eval.bertscore_model {
+            bertscore_preflight(model, recipe.eval.bertscore_layer)?;
+        }
+    }
+    crate::output::probe::check_writable(&recipe.train.output_dir, Output::Dir)
+}
+
+/// An adapter folder (`what`: the key or option that named it) holds a PEFT adapter's two
+/// files.
+pub fn check_adapter(dir: &Path, what: &str) -> Result<()> {
+    for file in [peft::CONFIG_FILE, peft::WEIGHTS_FILE] {
+        if !dir.join(file).is_file() {
+            return Err(Error::Config(format!(
+                "{what} = \"{}\": {file} is missing",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `eval.bertscore_model` resolves and has the `eval.bertscore_layer` asked for.
+fn bertscore_preflight(model: &str, layer: Option<usize>) -> Result<()> {
+    let files = crate::hub::resolve_model(model)
+        .map_err(|e| Error::Config(format!("eval.bertscore_model = \"{model}\": {e}")))?;
+    let config: serde_json::Value = crate::hub::read_json(&files.config)?;
+    let layers = config
+        .get("num_hidden_layers")
+        .or_else(|| config.get("n_layers"))
+        .and_then(|v| v.as_u64());
+    if let (Some(layer), Some(layers)) = (layer, layers) {
+        if layer as u64 > layers {
+            return Err(Error::Config(format!(
+                "eval.bertscore_layer = {layer}: must be at most {layers} (the layers of {model}, per {})",
+                files.config.display()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -122,6 +122,8 @@ fn shipped_recipes_run_offline_with_overrides() {
         "train.max_steps=2",
         "train.batch_size=2",
         "train.eval_strategy=\"no\"",
+        // no evaluations, so nothing to keep the best by (sentiment.toml has save_best)
+        "train.save_best=false",
         "eval.samples=3",
         "eval.max_new_tokens=6",
         "data.max_source_tokens=48",

@@ -33,6 +33,7 @@ pub struct ClassifyArgs {
 }
 
 pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
+    args.io.check_output()?;
     let files = args.model.files()?;
     let options = Options {
         num_labels: args.num_labels,

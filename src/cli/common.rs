@@ -80,6 +80,20 @@ pub struct IoArgs {
     pub output: PathBuf,
 }
 
+impl IoArgs {
+    /// Refuses an `--output` that cannot be written, before the model loads.
+    pub fn check_output(&self) -> anyhow::Result<()> {
+        check_output(&self.output)
+    }
+}
+
+/// Refuses an output file that cannot be written (a folder, a path under a regular file, a
+/// folder where no file can be made), before any model loads.
+pub fn check_output(path: &std::path::Path) -> anyhow::Result<()> {
+    loratune::output::probe::check_writable(path, loratune::output::probe::Output::File)
+        .with_context(|| format!("--output {}", path.display()))
+}
+
 /// Indices of `lengths` sorted by length (longest first), cut into batches.
 pub fn length_sorted_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();

@@ -17,6 +17,8 @@ pub struct EvaluateArgs {
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let recipe = Recipe::load(&args.recipe, &args.overrides)?;
+    loratune::pipeline::preflight(&recipe, loratune::pipeline::Job::Evaluate)?;
+    loratune::pipeline::check_adapter(&args.adapter, "--adapter")?;
     let evaluation = evaluate_recipe(&recipe, &args.adapter)?;
     print_evaluation(&evaluation);
     Ok(())

@@ -86,6 +86,7 @@ impl GenerateArgs {
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    args.io.check_output()?;
     let files = args.model.files()?;
     let file_settings = match &files.generation_config {
         Some(path) => Some(

@@ -26,6 +26,7 @@ pub struct LossArgs {
 }
 
 pub fn run(args: LossArgs) -> anyhow::Result<()> {
+    args.io.check_output()?;
     let files = args.model.files()?;
     let options = args.model.options(Kind::Seq2Seq)?;
     let model = args.model.open(&files, &options)?.model.into_seq2seq()?;

@@ -40,6 +40,7 @@ pub struct ScoreArgs {
 }
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
+    args.io.check_output()?;
     for metric in &args.metrics {
         if !matches!(metric.as_str(), "rouge" | "bertscore") {
             bail!("unknown metric '{metric}' (known: rouge, bertscore)");

@@ -17,6 +17,7 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut recipe = Recipe::load(&args.recipe, &args.overrides)?;
     recipe.train.overwrite_output_dir |= args.overwrite;
+    loratune::pipeline::preflight(&recipe, loratune::pipeline::Job::Train)?;
     let report = loratune::train::job::train_recipe(&recipe)?;
     println!(
         "trained {} steps in {:.1} s; final loss {:.4}",

@@ -12,6 +12,7 @@ mod dir;
 mod file;
 pub mod guard;
 mod names;
+pub mod probe;
 pub mod run_dir;
 
 pub use dir::{AtomicDir, Replace};

@@ -5,11 +5,13 @@
 mod decoding;
 pub mod keys;
 mod sections;
+mod validate;
 
 pub use decoding::EarlyStopping;
 pub use sections::{
     DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, Schedule, Task, TrainSection,
 };
+pub use validate::validation_metrics;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -49,37 +51,10 @@ impl Recipe {
         let recipe: Recipe = value
             .try_into()
             .map_err(|e| typed_error(path, text, &origins, e))?;
-        recipe.validate().map_err(|m| Error::file(path, m))?;
+        recipe
+            .check_values()
+            .map_err(|m| value_error(path, text, &origins, m))?;
         Ok(recipe)
-    }
-
-    fn validate(&self) -> std::result::Result<(), String> {
-        let t = &self.train;
-        if t.batch_size == 0 || t.gradient_accumulation_steps == 0 {
-            return Err(
-                "train.batch_size and train.gradient_accumulation_steps must be at least 1".into(),
-            );
-        }
-        if t.learning_rate <= 0.0 || !t.learning_rate.is_finite() {
-            return Err(format!(
-                "train.learning_rate must be positive, got {}",
-                t.learning_rate
-            ));
-        }
-        if t.eval_strategy == EvalStrategy::Steps && t.eval_steps.unwrap_or(0) == 0 {
-            return Err("train.eval_strategy = \"steps\" needs train.eval_steps".into());
-        }
-        if let Some(f) = self.data.validation_fraction {
-            if !(0.0..1.0).contains(&f) {
-                return Err(format!(
-                    "data.validation_fraction must be in [0, 1), got {f}"
-                ));
-            }
-        }
-        if self.lora.r == 0 {
-            return Err("lora.r must be at least 1".into());
-        }
-        Ok(())
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -102,6 +77,22 @@ fn file_error(path: &Path, text: &str, key: &[String], message: String) -> Error
     match keys::line_of(text, key) {
         Some(line) => Error::line(path, line, message),
         None => Error::file(path, message),
+    }
+}
+
+/// A refused value (the message starts with its key): blamed on the `--set` that gave it, or
+/// on the file (and line).
+fn value_error(path: &Path, text: &str, origins: &[(Vec<String>, &str)], message: String) -> Error {
+    let key: Vec<String> = message
+        .split([' ', ':'])
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    match origins.iter().rev().find(|(k, _)| *k == key) {
+        Some((_, item)) => Error::Config(format!("--set {item}: {message}")),
+        None => file_error(path, text, &key, message),
     }
 }
 

@@ -356,3 +356,19 @@ fn readme_lists_every_recipe_key() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn refused_values_are_blamed_on_their_line_or_their_set() {
+    assert_eq!(
+        error("[train]\nadam_beta2 = 1.5\n", &[]),
+        "r.toml, line 7: train.adam_beta2 = 1.5: must be in [0, 1)"
+    );
+    assert_eq!(
+        error("", &["train.max_steps=0"]),
+        "--set train.max_steps=0: train.max_steps = 0: must be at least 1"
+    );
+    // a rule between two keys names the file
+    assert!(error("[train]\nsave_best = true\n", &[])
+        .contains("load_best_model_at_end requires an evaluation strategy"));
+    assert!(parse("[train]\nmax_steps = 1\nnum_train_epochs = 0\n", &[]).is_ok());
+}

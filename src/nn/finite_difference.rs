@@ -1,7 +1,20 @@
 //! Finite-difference checks of gradients, for the tests of the layers whose backward pass we
 //! wrote ourselves: the unit tests of nn's kernels, and tests/grad_check.rs (which includes this
-//! file) for the public layers.
+//! file) for the public layers; and the largest difference of two f32 tensors, for the unit
+//! tests that compare a kernel with the candle ops it replaces.
 use candle_core::{Device, Tensor, Var};
+
+/// The largest |x| of an f32 tensor.
+#[allow(dead_code)] // tests/grad_check.rs includes this file for `check` and `random` only
+pub fn max_abs(t: &Tensor) -> candle_core::Result<f32> {
+    t.abs()?.max_all()?.to_scalar::<f32>()
+}
+
+/// max |a − b| over all elements of two f32 tensors of one shape.
+#[allow(dead_code)] // as `max_abs`
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
+    max_abs(&(a - b)?)
+}
 
 pub fn random(shape: &[usize], seed: u64) -> Tensor {
     use rand::{Rng, SeedableRng};

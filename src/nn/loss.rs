@@ -36,6 +36,7 @@ pub fn masked_mean(values: &Tensor, mask: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use candle_core::{Device, Var};
 
     #[test]
@@ -51,14 +52,11 @@ mod tests {
         let (a, b) = (Var::from_tensor(&logits)?, Var::from_tensor(&logits)?);
         let fused = token_nll(a.as_tensor(), &targets)?;
         let graph = token_nll_graph(b.as_tensor(), &targets)?;
-        let diff = (&fused - &graph)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let diff = max_abs_diff(&fused, &graph)?;
         assert!(diff < 1e-5, "loss differs by {diff}");
         let ga = (fused * &weights)?.sum_all()?.backward()?;
         let gb = (graph * &weights)?.sum_all()?.backward()?;
-        let diff = (ga.get(&a).expect("grad") - gb.get(&b).expect("grad"))?
-            .abs()?
-            .max_all()?
-            .to_scalar::<f32>()?;
+        let diff = max_abs_diff(ga.get(&a).expect("grad"), gb.get(&b).expect("grad"))?;
         assert!(diff < 1e-6, "gradient differs by {diff}");
         assert!(
             token_nll(&logits, &Tensor::new(&[[40u32; 5]; 2], &dev)?).is_err(),

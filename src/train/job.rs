@@ -32,7 +32,7 @@ pub fn example_fields(d: &DataSection) -> ExampleFields {
 }
 
 /// The LoRA configuration a recipe asks for.
-pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
+pub(crate) fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
     let l = &recipe.lora;
     let mut config = LoraConfig::new(
         l.r,
@@ -62,7 +62,7 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
 
 /// Adds adapters to the model (fresh, or from `lora.init_adapter`), checks every target
 /// matched, and returns the trainable tensors with the config that describes them.
-pub fn prepare_lora(
+pub(crate) fn prepare_lora(
     model: &mut dyn Adaptable,
     recipe: &Recipe,
     model_type: &str,
@@ -94,7 +94,9 @@ pub fn prepare_lora(
 }
 
 /// Train and validation splits of a seq2seq recipe.
-pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
+pub(crate) fn seq2seq_splits(
+    recipe: &Recipe,
+) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
     let fields = example_fields(d);
     splits(d, |p| {
@@ -128,7 +130,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
 
 /// [`train_recipe`] with callbacks of the caller's (e.g. hyperparameter-search pruning), run
 /// after the trainer's own.
-pub fn train_recipe_with(
+pub(crate) fn train_recipe_with(
     recipe: &Recipe,
     callbacks: Vec<Box<dyn Callback + '_>>,
 ) -> Result<TrainReport> {
@@ -249,7 +251,7 @@ fn prepare_output_dir(recipe: &Recipe, files: &crate::hub::ModelFiles) -> Result
 }
 
 /// Train and validation splits of a classification recipe.
-pub fn classification_splits(
+pub(crate) fn classification_splits(
     recipe: &Recipe,
     num_labels: usize,
     names: Option<&[String]>,

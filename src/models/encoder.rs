@@ -71,12 +71,7 @@ pub(crate) struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub(crate) fn load(
-        w: &Weights,
-        prefix: &str,
-        names: &LayerNames,
-        spec: &EncoderSpec,
-    ) -> Result<Self> {
+    fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
         let (h, i) = (spec.hidden, spec.intermediate);
         let lin = |n: &str, fan_in, fan_out| {
             Linear::load(w, &format!("{prefix}.{n}"), fan_in, fan_out, true)

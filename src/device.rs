@@ -97,7 +97,7 @@ impl fmt::Display for DtypeChoice {
 
 /// The training precision: `f32`, `bf16` or `fp16` (as Transformers' `bf16` / `fp16` flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
+pub(crate) enum Precision {
     #[default]
     F32,
     Bf16,
@@ -105,7 +105,7 @@ pub enum Precision {
 }
 
 impl Precision {
-    pub fn dtype(self) -> DType {
+    pub(crate) fn dtype(self) -> DType {
         match self {
             Self::F32 => DType::F32,
             Self::Bf16 => DType::BF16,

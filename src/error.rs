@@ -39,19 +39,19 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
     }
-    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub(crate) fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::File {
             path: path.into(),
             message: message.into(),
         }
     }
-    pub fn line(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn line(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
         Error::Line {
             path: path.into(),
             line,

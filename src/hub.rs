@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     /// What the user wrote: a path or `owner/name[@revision]`.
-    pub reference: String,
-    pub config: PathBuf,
-    pub weights: Vec<PathBuf>,
-    pub tokenizer: PathBuf,
-    pub tokenizer_config: Option<PathBuf>,
+    pub(crate) reference: String,
+    pub(crate) config: PathBuf,
+    pub(crate) weights: Vec<PathBuf>,
+    pub(crate) tokenizer: PathBuf,
+    pub(crate) tokenizer_config: Option<PathBuf>,
     pub generation_config: Option<PathBuf>,
     /// Further tokenizer files to copy along with a merged model.
-    pub extra: Vec<PathBuf>,
+    pub(crate) extra: Vec<PathBuf>,
 }
 
 /// `owner/name[@revision]` → (repo id, revision).
@@ -31,14 +31,14 @@ pub fn parse_repo_reference(reference: &str) -> (String, String) {
 
 /// The cache directory, as the Python client chooses it: `HF_HUB_CACHE`, else
 /// `HF_HOME/hub`, else `~/.cache/huggingface/hub`.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("HF_HUB_CACHE").filter(|v| !v.is_empty()) {
         return PathBuf::from(dir);
     }
     Cache::from_env().path().clone()
 }
 
-pub fn offline() -> bool {
+pub(crate) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")
         .map(|v| {
             matches!(
@@ -50,17 +50,17 @@ pub fn offline() -> bool {
 }
 
 /// One repository on the Hub, read through the cache.
-pub struct HubRepo {
+pub(crate) struct HubRepo {
     repo: Repo,
     cache: Cache,
 }
 
 impl HubRepo {
-    pub fn new(id: &str, revision: &str, kind: RepoType) -> Self {
+    pub(crate) fn new(id: &str, revision: &str, kind: RepoType) -> Self {
         Self::with_cache(id, revision, kind, cache_dir())
     }
 
-    pub fn with_cache(id: &str, revision: &str, kind: RepoType, cache: PathBuf) -> Self {
+    pub(crate) fn with_cache(id: &str, revision: &str, kind: RepoType, cache: PathBuf) -> Self {
         Self {
             repo: Repo::with_revision(id.to_string(), kind, revision.to_string()),
             cache: Cache::new(cache),
@@ -69,7 +69,7 @@ impl HubRepo {
 
     /// The repository's files at the revision: from the Hub, or when offline (or the Hub is
     /// unreachable) from the cached snapshot.
-    pub fn list_files(&self) -> Result<Vec<String>> {
+    pub(crate) fn list_files(&self) -> Result<Vec<String>> {
         if !offline() {
             match self.api().and_then(|api| {
                 api.repo(self.repo.clone())
@@ -84,7 +84,7 @@ impl HubRepo {
     }
 
     /// Files of the cached snapshot that the revision's ref points to.
-    pub fn cached_files(&self) -> Result<Vec<String>> {
+    pub(crate) fn cached_files(&self) -> Result<Vec<String>> {
         let root = self.cache.path().join(self.repo.folder_name());
         let ref_path = root.join("refs").join(self.repo.revision());
         let commit = std::fs::read_to_string(&ref_path).map_err(|_| {
@@ -130,7 +130,7 @@ impl HubRepo {
     }
 
     /// A file of the repository: from the cache, else downloaded (unless offline).
-    pub fn get(&self, filename: &str) -> Result<PathBuf> {
+    pub(crate) fn get(&self, filename: &str) -> Result<PathBuf> {
         if let Some(path) = self.cache.repo(self.repo.clone()).get(filename) {
             return Ok(path);
         }
@@ -147,7 +147,7 @@ impl HubRepo {
             .map_err(|e| Error::Hub(format!("{filename} of {}: {e}", self.repo.folder_name())))
     }
 
-    pub fn get_optional(&self, filename: &str) -> Option<PathBuf> {
+    pub(crate) fn get_optional(&self, filename: &str) -> Option<PathBuf> {
         match self.get(filename) {
             Ok(path) => Some(path),
             Err(e) => {

@@ -2,7 +2,7 @@
 //! with adapters in PEFT's format.
 pub mod data;
 pub mod device;
-pub mod error;
+pub(crate) mod error;
 pub mod eval;
 pub mod generate;
 pub mod hub;

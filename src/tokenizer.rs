@@ -17,7 +17,7 @@ use tokenizers::{
 /// Which end of a too-long text is cut (Transformers' `truncation_side`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TruncationSide {
+pub(crate) enum TruncationSide {
     /// Keep the beginning of the text.
     #[default]
     Right,
@@ -202,7 +202,7 @@ impl TextTokenizer {
     }
 
     /// `tokenizer(text, truncation=True, max_length=n)`; `None` turns truncation off.
-    pub fn set_max_length(&mut self, max_length: Option<usize>) -> Result<()> {
+    pub(crate) fn set_max_length(&mut self, max_length: Option<usize>) -> Result<()> {
         let specials = self
             .inner
             .get_post_processor()
@@ -236,7 +236,7 @@ impl TextTokenizer {
     }
 
     /// A copy that truncates at `side` from now on (special tokens are always kept).
-    pub fn with_truncation_side(&self, side: TruncationSide) -> Self {
+    pub(crate) fn with_truncation_side(&self, side: TruncationSide) -> Self {
         let mut copy = self.clone();
         copy.side = side;
         copy
@@ -329,16 +329,8 @@ impl TextTokenizer {
         })
     }
 
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn error(&self, message: String) -> Error {
@@ -357,7 +349,7 @@ fn read_clean_up_flag(path: &Path) -> Result<Option<bool>> {
 }
 
 /// Transformers' `clean_up_tokenization`: removes spaces before punctuation and contractions.
-pub fn clean_up_tokenization(text: &str) -> String {
+pub(crate) fn clean_up_tokenization(text: &str) -> String {
     text.replace(" .", ".")
         .replace(" ?", "?")
         .replace(" !", "!")

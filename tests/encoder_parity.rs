@@ -2,7 +2,9 @@
 //! models (one by one and in a padded batch), hidden states of a headless BertModel, of a tiny
 //! RobertaModel and of the real all-MiniLM-L6-v2, fresh heads, and finite-difference gradients
 //! through the encoder.
+mod common;
 use candle_core::{DType, Device, Tensor, Var};
+use common::{ids, max_abs, max_abs_diff, read_json, read_jsonl};
 use loratune::data::batch::pad;
 use loratune::hub::resolve_model;
 use loratune::models::classifier::SequenceClassifier;
@@ -30,35 +32,11 @@ fn minilm_dir() -> PathBuf {
     dir
 }
 
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
         .iter()
         .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
         .collect()
 }
 
@@ -310,15 +288,7 @@ fn headless_bert_hidden_states_and_pooler() {
     let a = plain.hidden_states(&x, None, &mask, false).unwrap();
     let b = model.hidden_states(&x, &mask, false).unwrap();
     for (a, b) in a.iter().zip(&b) {
-        let diff = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert_eq!(diff, 0.0);
+        assert_eq!(max_abs_diff(a, b), 0.0);
     }
 }
 
@@ -661,15 +631,7 @@ fn roberta_hidden_states() {
     let a = model.hidden_states(&x, None, &mask, false).unwrap();
     let b = headless.hidden_states(&x, None, &mask, false).unwrap();
     for (a, b) in a.iter().zip(&b) {
-        let diff = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert_eq!(diff, 0.0);
+        assert_eq!(max_abs_diff(a, b), 0.0);
     }
 }
 
@@ -713,14 +675,7 @@ fn first_token_last_layer_matches_the_full_layer() {
         let (x, mask) = batch(&seqs, model.pad_token_id);
         let fast = model.forward(&x, &mask, false).unwrap();
         let full = model.forward_all(&x, &mask, false).unwrap().logits;
-        let diff = (&fast - &full)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&fast, &full);
         assert!(diff < 1e-5, "{rel}: logits differ by {diff}");
         let probe = random(&[seqs.len(), model.num_labels()], 5)
             .to_dtype(DType::F32)
@@ -743,23 +698,8 @@ fn first_token_last_layer_matches_the_full_layer() {
                 a.unwrap_or_else(|| panic!("{rel}: no gradient for {name}")),
                 b.expect("full-layer gradient"),
             );
-            let scale = b
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-                .max(1e-6);
-            let err = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-                / scale;
+            let scale = max_abs(b).max(1e-6);
+            let err = max_abs_diff(a, b) / scale;
             assert!(err < 1e-4, "{rel} {name}: gradient differs by {err:e}");
         }
     }

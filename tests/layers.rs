@@ -283,3 +283,78 @@ fn the_reader_sees_paths_as_written() {
     .collect();
     assert_eq!(refs, want);
 }
+
+/// The models reach the CPU kernels only through nn's layers:
+/// `src/models/{t5,bert,distilbert,encoder}.rs` never name `nn::cpu`, comments included.
+#[test]
+fn models_never_name_the_cpu_kernels() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/models");
+    let mut hits = Vec::new();
+    for name in ["t5.rs", "bert.rs", "distilbert.rs", "encoder.rs"] {
+        let path = models.join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let lines: Vec<&str> = text.lines().collect();
+        for line in cpu_mentions(&text) {
+            hits.push(format!(
+                "{}:{line}: {}",
+                path.display(),
+                lines[line - 1].trim()
+            ));
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "the models name nn::cpu (use nn's layers instead):\n{}",
+        hits.join("\n")
+    );
+}
+
+/// The (1-based) lines naming `nn::cpu`: as a path, or as an entry of a `nn::{…}` group.
+fn cpu_mentions(text: &str) -> BTreeSet<usize> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let names_cpu = |s: &str| s.starts_with("cpu") && !s[3..].starts_with(is_ident);
+    let line_of = |at: usize| text[..at].matches('\n').count() + 1;
+    let mut lines = BTreeSet::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("nn::") {
+        let at = from + found;
+        from = at + "nn::".len();
+        if text[..at].ends_with(is_ident) {
+            continue; // e.g. `candle_nn::`
+        }
+        let start = from + (text[from..].len() - text[from..].trim_start().len());
+        if names_cpu(&text[start..]) {
+            lines.insert(line_of(start));
+        } else if text[start..].starts_with('{') {
+            // the group's top-level entries
+            let mut depth = 0;
+            let mut entry = start + 1;
+            for (i, c) in text[start..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' | ',' if depth == 1 => {
+                        let e = entry + (text[entry..].len() - text[entry..].trim_start().len());
+                        if names_cpu(&text[e..]) {
+                            lines.insert(line_of(e));
+                        }
+                        entry = start + i + 1;
+                        if c == '}' {
+                            break;
+                        }
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn the_cpu_reader_sees_groups_and_skips_lookalikes() {
+    let text = "use crate::nn::cpu::gemm;\nuse super::super::nn::{self,\n    cpu::norm};\n\
+                use candle_nn::cpu;\n// nn::{a::cpu, cpus}\nlet x = nn:: cpu ::f();";
+    assert_eq!(cpu_mentions(text), BTreeSet::from([1, 3, 6]));
+}

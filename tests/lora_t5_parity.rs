@@ -169,15 +169,7 @@ fn saved_adapter_reloads_identically() {
     let copy = peft::Adapter::read(&dir, DType::F32, &Device::Cpu).unwrap();
     assert_eq!(copy.tensors.len(), adapter.tensors.len());
     for (k, t) in &adapter.tensors {
-        let diff = (t - &copy.tensors[k])
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert_eq!(diff, 0.0, "{k}");
+        assert_eq!(max_abs_diff(t, &copy.tensors[k]), 0.0, "{k}");
     }
     let mut reloaded = load_base(&base);
     peft::load_into(&mut reloaded, &dir).unwrap();

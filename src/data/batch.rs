@@ -26,9 +26,9 @@ pub struct Seq2SeqBatch {
     pub attention_mask: Tensor,
     pub decoder_input_ids: Tensor,
     /// Targets with padding replaced by 0 (masked out by `label_mask`).
-    pub labels: Tensor,
+    pub(crate) labels: Tensor,
     /// 1.0 on real target tokens, 0.0 on padding (Transformers' -100).
-    pub label_mask: Tensor,
+    pub(crate) label_mask: Tensor,
 }
 
 impl Seq2SeqBatch {

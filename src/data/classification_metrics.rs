@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 /// Precision, recall, F1 and support of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
-    pub label: usize,
+    pub(crate) label: usize,
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
@@ -44,8 +44,8 @@ pub enum Average {
 /// matrix of one model's predictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassificationMetrics {
-    pub num_labels: usize,
-    pub examples: usize,
+    pub(crate) num_labels: usize,
+    pub(crate) examples: usize,
     pub average: Average,
     pub accuracy: f64,
     pub precision: f64,

@@ -12,27 +12,27 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExampleFields {
     /// A template with `{column}` placeholders that builds the source (or text).
-    pub prompt: Option<String>,
-    pub source_field: String,
-    pub target_field: String,
-    pub text_field: String,
-    pub label_field: String,
+    pub(crate) prompt: Option<String>,
+    pub(crate) source_field: String,
+    pub(crate) target_field: String,
+    pub(crate) text_field: String,
+    pub(crate) label_field: String,
     /// Skip rows whose source, target or text is empty instead of refusing them.
-    pub skip_empty: bool,
+    pub(crate) skip_empty: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Seq2SeqExample {
-    pub id: Option<Value>,
-    pub source: String,
-    pub target: String,
+    pub(crate) id: Option<Value>,
+    pub(crate) source: String,
+    pub(crate) target: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct ClassificationExample {
-    pub id: Option<Value>,
-    pub text: String,
-    pub label: usize,
+    pub(crate) id: Option<Value>,
+    pub(crate) text: String,
+    pub(crate) label: usize,
 }
 
 fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) -> Result<String> {
@@ -191,7 +191,7 @@ fn report_skipped(skipped: usize, path: &Path) {
 }
 
 /// A seeded random subset of `n` items (all of them, shuffled, when `n` is larger).
-pub fn sample<T>(mut items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
+pub(crate) fn sample<T>(mut items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
     let Some(n) = n else { return items };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     items.shuffle(&mut rng);
@@ -200,7 +200,7 @@ pub fn sample<T>(mut items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
 }
 
 /// Splits off the last `fraction` of a seeded shuffle as a validation set.
-pub fn carve<T>(items: Vec<T>, fraction: f64, seed: u64) -> (Vec<T>, Vec<T>) {
+pub(crate) fn carve<T>(items: Vec<T>, fraction: f64, seed: u64) -> (Vec<T>, Vec<T>) {
     let mut items = sample(items, Some(usize::MAX), seed ^ 0x5eed);
     let keep = items.len() - ((items.len() as f64 * fraction).round() as usize).min(items.len());
     let validation = items.split_off(keep);

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetSpec {
-    pub repo: String,
-    pub config: Option<String>,
-    pub split: String,
+    pub(crate) repo: String,
+    pub(crate) config: Option<String>,
+    pub(crate) split: String,
 }
 
 impl DatasetSpec {
@@ -53,7 +53,7 @@ fn stem(path: &str) -> &str {
 /// The data files of a split among a repository's files, in the order to read them.
 /// Recognises the usual layouts: `CONFIG/SPLIT-00000-of-00001.parquet`, `CONFIG/SPLIT/0000.parquet`,
 /// `data/SPLIT-*.parquet`, `SPLIT.csv`, `data/SPLIT.jsonl`, ...
-pub fn split_files(files: &[String], config: Option<&str>, split: &str) -> Vec<String> {
+pub(crate) fn split_files(files: &[String], config: Option<&str>, split: &str) -> Vec<String> {
     let in_config = |path: &str| match config {
         Some(c) => path.starts_with(&format!("{c}/")) || path.starts_with(&format!("data/{c}/")),
         None => true,

@@ -6,7 +6,7 @@ use super::dataset::{ClassificationExample, Seq2SeqExample};
 
 /// Tokenized source/target pairs.
 pub struct TokenizedPairs {
-    pub sources: Vec<Vec<u32>>,
+    pub(crate) sources: Vec<Vec<u32>>,
     pub targets: Vec<Vec<u32>>,
 }
 
@@ -36,13 +36,13 @@ impl TokenizedPairs {
 }
 
 /// Tokenized texts with their labels.
-pub struct TokenizedTexts {
-    pub ids: Vec<Vec<u32>>,
-    pub labels: Vec<usize>,
+pub(crate) struct TokenizedTexts {
+    pub(crate) ids: Vec<Vec<u32>>,
+    pub(crate) labels: Vec<usize>,
 }
 
 impl TokenizedTexts {
-    pub fn new(
+    pub(crate) fn new(
         examples: &[ClassificationExample],
         tokenizer: &TextTokenizer,
         max_tokens: usize,
@@ -55,11 +55,11 @@ impl TokenizedTexts {
         })
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 }

@@ -299,7 +299,7 @@ pub fn default_layer(model: &str) -> Option<usize> {
 }
 
 /// Python's `str.strip()`: Unicode whitespace and the separators U+001C–U+001F.
-pub fn python_strip(s: &str) -> &str {
+pub(crate) fn python_strip(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 

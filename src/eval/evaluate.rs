@@ -205,7 +205,7 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
 
 /// The recipe's `[eval]` decoding keys, as the overrides `loratune generate` builds from its
 /// flags; `eval.seed` seeds sampling.
-pub fn decoding_overrides(eval: &EvalSection) -> GenerationOverrides {
+pub(crate) fn decoding_overrides(eval: &EvalSection) -> GenerationOverrides {
     GenerationOverrides {
         max_new_tokens: eval.max_new_tokens,
         min_new_tokens: eval.min_new_tokens,
@@ -227,7 +227,7 @@ pub fn decoding_overrides(eval: &EvalSection) -> GenerationOverrides {
 /// [`GenerationSettings::resolve`]); `max_new_tokens` defaults to `reference_p95` (the 95th
 /// percentile of the reference lengths), computed only when needed. Returns the settings and
 /// where `max_new_tokens` came from.
-pub fn decoding_settings(
+pub(crate) fn decoding_settings(
     eval: &EvalSection,
     file: Option<&GenerationConfigFile>,
     reference_p95: impl FnOnce() -> Result<usize>,

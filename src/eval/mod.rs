@@ -1,7 +1,7 @@
 //! Metrics and reports.
 pub mod bertscore;
 pub mod evaluate;
-pub mod plot;
+pub(crate) mod plot;
 pub mod porter;
 pub mod report;
 pub mod rouge;

@@ -17,7 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::Once;
 
 /// The family name under which the embedded font is registered (also what SVGs ask for).
-pub const FONT_FAMILY: &str = "sans-serif";
+pub(crate) const FONT_FAMILY: &str = "sans-serif";
 
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-LatinGreek.ttf");
 
@@ -36,7 +36,7 @@ fn draw_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// Colours of the models' boxes (matplotlib's tab:blue, tab:orange, tab:green, …).
-pub const MODEL_COLORS: [RGBColor; 6] = [
+pub(crate) const MODEL_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -47,20 +47,20 @@ pub const MODEL_COLORS: [RGBColor; 6] = [
 
 /// Box-plot statistics of one sample, as matplotlib's `cbook.boxplot_stats(x, whis=1.5)`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BoxStats {
-    pub q1: f64,
-    pub median: f64,
-    pub q3: f64,
-    pub whisker_low: f64,
-    pub whisker_high: f64,
-    pub outliers: Vec<f64>,
-    pub mean: f64,
-    pub n: usize,
+pub(crate) struct BoxStats {
+    pub(crate) q1: f64,
+    pub(crate) median: f64,
+    pub(crate) q3: f64,
+    pub(crate) whisker_low: f64,
+    pub(crate) whisker_high: f64,
+    pub(crate) outliers: Vec<f64>,
+    pub(crate) mean: f64,
+    pub(crate) n: usize,
 }
 
 impl BoxStats {
     /// `None` when there are no finite values (non-finite values are ignored).
-    pub fn new(values: &[f64]) -> Option<BoxStats> {
+    pub(crate) fn new(values: &[f64]) -> Option<BoxStats> {
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         if finite.is_empty() {
             return None;
@@ -105,19 +105,19 @@ impl BoxStats {
 
 /// One group of boxes: a metric and its per-example values for each model.
 #[derive(Debug, Clone)]
-pub struct MetricSeries {
-    pub metric: String,
+pub(crate) struct MetricSeries {
+    pub(crate) metric: String,
     /// `values[model]`: per-example values, in the order of [`Boxplot::models`].
-    pub values: Vec<Vec<f64>>,
+    pub(crate) values: Vec<Vec<f64>>,
 }
 
 /// A grouped box plot: metrics on the x axis, one box per model in each group.
 #[derive(Debug, Clone)]
-pub struct Boxplot {
-    pub title: String,
-    pub y_label: String,
-    pub models: Vec<String>,
-    pub metrics: Vec<MetricSeries>,
+pub(crate) struct Boxplot {
+    pub(crate) title: String,
+    pub(crate) y_label: String,
+    pub(crate) models: Vec<String>,
+    pub(crate) metrics: Vec<MetricSeries>,
 }
 
 impl Boxplot {
@@ -155,13 +155,13 @@ impl Boxplot {
     }
 
     /// Renders the plot as a PNG file's bytes.
-    pub fn to_png(&self) -> Result<Vec<u8>> {
+    pub(crate) fn to_png(&self) -> Result<Vec<u8>> {
         let (w, h) = self.size();
         render_png(w, h, |root| self.draw(root))
     }
 
     /// Renders the plot as an SVG document.
-    pub fn to_svg(&self) -> Result<String> {
+    pub(crate) fn to_svg(&self) -> Result<String> {
         ensure_font();
         let size = self.size();
         let mut out = String::new();
@@ -348,7 +348,7 @@ where
 }
 
 /// Encodes 8-bit RGB pixels as a PNG.
-pub fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, w, h);
@@ -366,11 +366,11 @@ pub fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
 
 /// One heatmap of a confusion-matrix figure.
 #[derive(Debug, Clone)]
-pub struct ConfusionPanel {
+pub(crate) struct ConfusionPanel {
     /// Title above the heatmap (e.g. `"base (accuracy 0.812)"`).
-    pub title: String,
+    pub(crate) title: String,
     /// `matrix[true][predicted]`.
-    pub matrix: Vec<Vec<usize>>,
+    pub(crate) matrix: Vec<Vec<usize>>,
 }
 
 /// matplotlib's "Blues" colormap, sampled at 9 points.
@@ -408,7 +408,7 @@ fn truncate_label(s: &str, max_chars: usize) -> String {
 /// Confusion matrices side by side (one panel per model), rows = true class, columns =
 /// predicted class, each cell showing its count, coloured by the count relative to its row
 /// (so the diagonal reads as per-class recall), as a PNG file's bytes.
-pub fn confusion_png(
+pub(crate) fn confusion_png(
     title: &str,
     panels: &[ConfusionPanel],
     class_names: &[String],

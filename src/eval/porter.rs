@@ -49,7 +49,8 @@ pub struct PorterStemmer;
 
 /// Stems `word` exactly like `nltk.stem.porter.PorterStemmer().stem(word)`
 /// (which lowercases the word first).
-pub fn stem(word: &str) -> String {
+#[cfg(test)]
+fn stem(word: &str) -> String {
     PorterStemmer.stem(word)
 }
 

@@ -31,9 +31,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Name of the base model in the report.
-pub const BASE: &str = "base";
+pub(crate) const BASE: &str = "base";
 /// Name of the tuned model in the report.
-pub const TUNED: &str = "tuned";
+pub(crate) const TUNED: &str = "tuned";
 
 /// One evaluated example: a line of `examples.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,8 +53,8 @@ pub struct ReportExample {
 /// Settings of the paired statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SummarySettings {
-    pub bootstrap_resamples: usize,
-    pub confidence: f64,
+    pub(crate) bootstrap_resamples: usize,
+    pub(crate) confidence: f64,
     pub bootstrap_seed: u64,
 }
 
@@ -130,11 +130,11 @@ pub fn rouge_settings(use_stemmer: bool) -> Value {
 
 /// Mean, median and sample standard deviation of one model's values of one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ModelStats {
-    pub mean: f64,
-    pub median: f64,
+pub(crate) struct ModelStats {
+    pub(crate) mean: f64,
+    pub(crate) median: f64,
     /// Sample standard deviation (ddof = 1).
-    pub std: f64,
+    pub(crate) std: f64,
 }
 
 impl ModelStats {
@@ -149,45 +149,45 @@ impl ModelStats {
 
 /// The paired difference tuned − base of one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PairedDifference {
-    pub mean: f64,
-    pub median: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
+pub(crate) struct PairedDifference {
+    pub(crate) mean: f64,
+    pub(crate) median: f64,
+    pub(crate) ci_low: f64,
+    pub(crate) ci_high: f64,
     /// Confidence level of `ci_low..ci_high` (0.95).
-    pub confidence: f64,
+    pub(crate) confidence: f64,
     /// Two-sided Wilcoxon signed-rank p-value.
-    pub p_value: f64,
-    pub wilcoxon_statistic: f64,
-    pub wilcoxon_method: WilcoxonMethod,
+    pub(crate) p_value: f64,
+    pub(crate) wilcoxon_statistic: f64,
+    pub(crate) wilcoxon_method: WilcoxonMethod,
     /// Examples where tuned == base (dropped by the Wilcoxon test).
-    pub ties: usize,
+    pub(crate) ties: usize,
     /// Examples where tuned > base / tuned < base.
-    pub tuned_better: usize,
-    pub base_better: usize,
+    pub(crate) tuned_better: usize,
+    pub(crate) base_better: usize,
 }
 
 /// Summary of one metric over all examples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSummary {
-    pub metric: String,
-    pub n: usize,
-    pub base: ModelStats,
-    pub tuned: ModelStats,
-    pub difference: PairedDifference,
+    pub(crate) metric: String,
+    pub(crate) n: usize,
+    pub(crate) base: ModelStats,
+    pub(crate) tuned: ModelStats,
+    pub(crate) difference: PairedDifference,
 }
 
 /// The per-example values of one metric for both models, in example order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricValues {
-    pub metric: String,
-    pub base: Vec<f64>,
-    pub tuned: Vec<f64>,
+pub(crate) struct MetricValues {
+    pub(crate) metric: String,
+    pub(crate) base: Vec<f64>,
+    pub(crate) tuned: Vec<f64>,
 }
 
 /// The per-example values of every metric, metrics in name order. Every example must have
 /// every metric, finite, for both models.
-pub fn metric_values(examples: &[ReportExample]) -> Result<Vec<MetricValues>> {
+pub(crate) fn metric_values(examples: &[ReportExample]) -> Result<Vec<MetricValues>> {
     let mut names: Vec<&String> = examples
         .iter()
         .flat_map(|e| e.base_metrics.keys().chain(e.tuned_metrics.keys()))
@@ -229,7 +229,7 @@ pub fn metric_values(examples: &[ReportExample]) -> Result<Vec<MetricValues>> {
 }
 
 /// Per-metric statistics of the examples (metrics in name order).
-pub fn summarize(
+pub(crate) fn summarize(
     examples: &[ReportExample],
     settings: &SummarySettings,
 ) -> Result<Vec<MetricSummary>> {
@@ -285,11 +285,11 @@ pub struct ClassificationReport {
 /// The files [`write_report`] wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportPaths {
-    pub dir: PathBuf,
-    pub examples: PathBuf,
-    pub summary: PathBuf,
-    pub boxplot_png: PathBuf,
-    pub boxplot_svg: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) examples: PathBuf,
+    pub(crate) summary: PathBuf,
+    pub(crate) boxplot_png: PathBuf,
+    pub(crate) boxplot_svg: PathBuf,
     /// Classification reports only.
     pub confusion_png: Option<PathBuf>,
     pub index_html: PathBuf,
@@ -319,7 +319,7 @@ fn statistics_json(settings: &SummarySettings) -> Value {
 }
 
 /// The content of `summary.json`.
-pub fn summary_json(
+pub(crate) fn summary_json(
     meta: &ReportMeta,
     summary: &[MetricSummary],
     classification: Option<&ClassificationReport>,
@@ -357,7 +357,7 @@ pub fn summary_json(
 }
 
 /// sha256 of one file, lowercase hex (what `sha256sum` prints).
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -406,7 +406,7 @@ pub fn checksum_files<P: AsRef<Path>>(paths: &[P]) -> Result<String> {
 }
 
 /// Formats a p-value for tables.
-pub fn format_p(p: f64) -> String {
+pub(crate) fn format_p(p: f64) -> String {
     if p.is_nan() {
         "n/a".into()
     } else if p < 1e-4 {
@@ -492,7 +492,7 @@ pub fn format_table(summary: &[MetricSummary]) -> String {
 }
 
 /// The grouped box plot of the examples' metrics.
-pub fn boxplot(title: &str, values: &[MetricValues]) -> Boxplot {
+pub(crate) fn boxplot(title: &str, values: &[MetricValues]) -> Boxplot {
     let n = values.first().map(|v| v.base.len()).unwrap_or(0);
     Boxplot {
         title: format!("{title} (n = {n})"),
@@ -509,7 +509,7 @@ pub fn boxplot(title: &str, values: &[MetricValues]) -> Boxplot {
 }
 
 /// The confusion-matrix figure of a classification report.
-pub fn confusion_figure(c: &ClassificationReport) -> Result<Vec<u8>> {
+pub(crate) fn confusion_figure(c: &ClassificationReport) -> Result<Vec<u8>> {
     let panels = [(BASE, &c.base), (TUNED, &c.tuned)].map(|(name, m)| ConfusionPanel {
         title: format!("{name}  (accuracy {:.3}, F1 {:.3})", m.accuracy, m.f1),
         matrix: m.confusion.clone(),
@@ -592,7 +592,7 @@ pub fn write_report(
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -80,7 +80,7 @@ pub struct RougeScores {
 }
 
 /// `rouge_score.scoring.fmeasure`: harmonic mean, 0 when both are 0.
-pub fn fmeasure(precision: f64, recall: f64) -> f64 {
+pub(crate) fn fmeasure(precision: f64, recall: f64) -> f64 {
     if precision + recall > 0.0 {
         2.0 * precision * recall / (precision + recall)
     } else {
@@ -306,17 +306,14 @@ impl RougeScorer {
         }
     }
 
-    pub fn use_stemmer(&self) -> bool {
-        self.use_stemmer
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Vocab> {
         // The cache is always left consistent, so a poisoned lock is harmless.
         self.vocab.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `rouge_score.tokenize.tokenize(text, stemmer)`: the (stemmed) tokens.
-    pub fn tokenize(&self, text: &str) -> Vec<String> {
+    #[cfg(test)]
+    fn tokenize(&self, text: &str) -> Vec<String> {
         let mut t = Tokens::default();
         let mut v = self.lock();
         if v.token_to_id.len() > CACHE_LIMIT {

@@ -62,7 +62,7 @@ pub fn std(xs: &[f64]) -> f64 {
 }
 
 /// A sorted copy (total order; NaNs last).
-pub fn sorted(xs: &[f64]) -> Vec<f64> {
+pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     v
@@ -70,7 +70,7 @@ pub fn sorted(xs: &[f64]) -> Vec<f64> {
 
 /// `numpy.percentile(sorted, q)` with the default linear interpolation; `q` in [0, 100].
 /// NaN for empty input.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
     if n == 0 {
         return f64::NAN;
@@ -94,9 +94,9 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub struct BootstrapCi {
     pub low: f64,
     pub high: f64,
-    pub confidence: f64,
-    pub resamples: usize,
-    pub seed: u64,
+    pub(crate) confidence: f64,
+    pub(crate) resamples: usize,
+    pub(crate) seed: u64,
 }
 
 /// Seeded bootstrap percentile interval of the mean of `xs` (for the report: the paired
@@ -149,7 +149,7 @@ pub fn bootstrap_mean_ci(
 /// Which null distribution [`wilcoxon`] used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WilcoxonMethod {
+pub(crate) enum WilcoxonMethod {
     /// Exact distribution of the signed-rank statistic (no ties, no zeros, n ≤ 50).
     Exact,
     /// Exact enumeration of all sign flips (ties or zeros, n ≤ 13).
@@ -166,14 +166,14 @@ pub struct Wilcoxon {
     /// Two-sided p-value (NaN when undefined, e.g. all differences zero with n > 13).
     pub pvalue: f64,
     /// Rank sum of positive differences.
-    pub r_plus: f64,
+    pub(crate) r_plus: f64,
     /// Rank sum of negative differences.
-    pub r_minus: f64,
+    pub(crate) r_minus: f64,
     /// Pairs, zeros included.
-    pub n: usize,
+    pub(crate) n: usize,
     /// Zero differences (dropped by `zero_method="wilcox"`).
-    pub zeros: usize,
-    pub method: WilcoxonMethod,
+    pub(crate) zeros: usize,
+    pub(crate) method: WilcoxonMethod,
 }
 
 /// Wilcoxon signed-rank test of `x` against `y` (paired), two-sided, as
@@ -273,7 +273,7 @@ pub fn wilcoxon(x: &[f64], y: &[f64]) -> Result<Wilcoxon> {
 }
 
 /// Standard normal CDF, as Cephes' `ndtr` (which `scipy.special.ndtr` follows).
-pub fn ndtr(a: f64) -> f64 {
+pub(crate) fn ndtr(a: f64) -> f64 {
     if a.is_nan() {
         return f64::NAN;
     }

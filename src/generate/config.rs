@@ -8,28 +8,28 @@ pub use crate::recipe::EarlyStopping;
 
 /// `max_new_tokens` when neither the command line nor generation_config.json sets
 /// `max_new_tokens` / `max_length` (Transformers would fall back to `max_length` 20).
-pub const DEFAULT_MAX_NEW_TOKENS: usize = 128;
+pub(crate) const DEFAULT_MAX_NEW_TOKENS: usize = 128;
 
 /// The fields of a `generation_config.json` that loratune reads (others are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GenerationConfigFile {
-    pub max_length: Option<usize>,
-    pub max_new_tokens: Option<usize>,
-    pub min_length: Option<usize>,
-    pub min_new_tokens: Option<usize>,
-    pub num_beams: Option<usize>,
-    pub length_penalty: Option<f64>,
-    pub early_stopping: Option<EarlyStopping>,
-    pub no_repeat_ngram_size: Option<usize>,
-    pub repetition_penalty: Option<f64>,
-    pub do_sample: Option<bool>,
-    pub temperature: Option<f64>,
-    pub top_k: Option<usize>,
-    pub top_p: Option<f64>,
+    pub(crate) max_length: Option<usize>,
+    pub(crate) max_new_tokens: Option<usize>,
+    pub(crate) min_length: Option<usize>,
+    pub(crate) min_new_tokens: Option<usize>,
+    pub(crate) num_beams: Option<usize>,
+    pub(crate) length_penalty: Option<f64>,
+    pub(crate) early_stopping: Option<EarlyStopping>,
+    pub(crate) no_repeat_ngram_size: Option<usize>,
+    pub(crate) repetition_penalty: Option<f64>,
+    pub(crate) do_sample: Option<bool>,
+    pub(crate) temperature: Option<f64>,
+    pub(crate) top_k: Option<usize>,
+    pub(crate) top_p: Option<f64>,
     /// An id or a list of ids.
-    pub eos_token_id: Option<serde_json::Value>,
-    pub decoder_start_token_id: Option<u32>,
-    pub pad_token_id: Option<u32>,
+    pub(crate) eos_token_id: Option<serde_json::Value>,
+    pub(crate) decoder_start_token_id: Option<u32>,
+    pub(crate) pad_token_id: Option<u32>,
 }
 
 impl GenerationConfigFile {
@@ -39,13 +39,13 @@ impl GenerationConfigFile {
 
     /// `max_new_tokens`, else `max_length` − 1 (it counts the decoder start token), when the
     /// file sets either.
-    pub fn max_new_tokens(&self) -> Option<usize> {
+    pub(crate) fn max_new_tokens(&self) -> Option<usize> {
         self.max_new_tokens
             .or(self.max_length.map(|l| l.saturating_sub(1)))
     }
 
     /// The end-of-sequence ids, when the file sets them.
-    pub fn eos_ids(&self) -> Option<Vec<u32>> {
+    pub(crate) fn eos_ids(&self) -> Option<Vec<u32>> {
         match self.eos_token_id.as_ref()? {
             serde_json::Value::Array(items) => Some(
                 items
@@ -183,7 +183,7 @@ impl GenerationSettings {
         Ok(settings)
     }
 
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         if self.num_beams == 0 {
             return bad("num_beams must be at least 1".into());

@@ -47,7 +47,7 @@ impl LogitsProcessor {
     }
 
     /// Whether `process` can change anything (greedy can skip the host copy otherwise).
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.repetition_penalty.is_none()
             && self.no_repeat_ngram_size == 0
             && self.min_new_tokens == 0
@@ -91,7 +91,7 @@ impl LogitsProcessor {
 
 /// Scores of tokens already in `history`: divided by the penalty when positive, multiplied
 /// when negative (`RepetitionPenaltyLogitsProcessor`).
-pub fn repetition_penalty(history: &[u32], scores: &mut [f32], penalty: f32) {
+pub(crate) fn repetition_penalty(history: &[u32], scores: &mut [f32], penalty: f32) {
     let mut seen = std::collections::HashSet::with_capacity(history.len());
     for &t in history {
         if !seen.insert(t) {
@@ -105,7 +105,7 @@ pub fn repetition_penalty(history: &[u32], scores: &mut [f32], penalty: f32) {
 
 /// Bans every token that would complete an n-gram already in `history`
 /// (`NoRepeatNGramLogitsProcessor`).
-pub fn no_repeat_ngram(history: &[u32], scores: &mut [f32], n: usize) {
+pub(crate) fn no_repeat_ngram(history: &[u32], scores: &mut [f32], n: usize) {
     let len = history.len();
     if n == 0 || len < n {
         return;
@@ -121,7 +121,7 @@ pub fn no_repeat_ngram(history: &[u32], scores: &mut [f32], n: usize) {
 }
 
 /// Keeps the scores ≥ the k-th largest (`TopKLogitsWarper`).
-pub fn top_k(scores: &mut [f32], k: usize) {
+pub(crate) fn top_k(scores: &mut [f32], k: usize) {
     let k = k.min(scores.len());
     if k == 0 || k == scores.len() {
         return;
@@ -140,7 +140,7 @@ pub fn top_k(scores: &mut [f32], k: usize) {
 /// (`TopPLogitsWarper`: ascending sort, cumulative probabilities summed in f64 and stored as
 /// f32 as torch's CPU `cumsum` does, tokens with cumulative mass ≤ 1 − p removed, the
 /// `min_keep` most likely always kept).
-pub fn top_p(scores: &mut [f32], p: f64, min_keep: usize) {
+pub(crate) fn top_p(scores: &mut [f32], p: f64, min_keep: usize) {
     let n = scores.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
@@ -176,7 +176,7 @@ pub fn argmax(scores: &[f32]) -> u32 {
 }
 
 /// A token drawn from softmax(scores).
-pub fn sample<R: Rng>(scores: &[f32], rng: &mut R) -> u32 {
+pub(crate) fn sample<R: Rng>(scores: &[f32], rng: &mut R) -> u32 {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let weights: Vec<f64> = scores.iter().map(|&s| ((s - max) as f64).exp()).collect();
     let total: f64 = weights.iter().sum();
@@ -198,7 +198,7 @@ pub fn sample<R: Rng>(scores: &[f32], rng: &mut R) -> u32 {
 }
 
 /// log_softmax in f32 (beam search scores), in place.
-pub fn log_softmax(scores: &mut [f32]) {
+pub(crate) fn log_softmax(scores: &mut [f32]) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = scores.iter().map(|&s| (s - max).exp()).sum();
     let log_sum = sum.ln();

@@ -6,15 +6,12 @@
 //! same whatever the number of tokens already generated (apart from attention over them).
 //! Sequences stop independently at end-of-sequence; finished rows (greedy, sampling) and done
 //! inputs (beam search) leave the running batch.
-pub mod beam;
-pub mod config;
+pub(crate) mod beam;
+pub(crate) mod config;
 pub mod logits;
-pub mod search;
+pub(crate) mod search;
 
-pub use config::{
-    EarlyStopping, GenerationConfigFile, GenerationOverrides, GenerationSettings,
-    DEFAULT_MAX_NEW_TOKENS,
-};
+pub use config::{EarlyStopping, GenerationConfigFile, GenerationOverrides, GenerationSettings};
 pub use logits::LogitsProcessor;
 
 use crate::models::t5::T5;
@@ -22,13 +19,13 @@ use crate::Result;
 
 /// Special ids of one call: from the settings (generation_config.json) or the model config.
 pub(crate) struct Context {
-    pub eos: Vec<u32>,
-    pub start: u32,
-    pub pad: u32,
+    pub(crate) eos: Vec<u32>,
+    pub(crate) start: u32,
+    pub(crate) pad: u32,
 }
 
 impl Context {
-    pub fn new(model: &T5, settings: &GenerationSettings) -> Self {
+    pub(crate) fn new(model: &T5, settings: &GenerationSettings) -> Self {
         let cfg = &model.config;
         Self {
             eos: settings
@@ -45,7 +42,7 @@ impl Context {
 
 /// The sampling seed of input `index` under `seed` (SplitMix64 of the pair), so that a
 /// sampled output depends on its input's position, not on how inputs were batched.
-pub fn row_seed(seed: u64, index: u64) -> u64 {
+pub(crate) fn row_seed(seed: u64, index: u64) -> u64 {
     let mut z = seed
         ^ index
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -71,7 +68,7 @@ pub fn generate(
 }
 
 /// [`generate`] with an explicit sampling seed per row.
-pub fn generate_seeded(
+pub(crate) fn generate_seeded(
     model: &T5,
     sources: &[Vec<u32>],
     seeds: &[u64],

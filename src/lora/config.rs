@@ -8,7 +8,7 @@ use std::path::Path;
 /// or ends with "." + entry) or a regular expression that must match the whole name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum TargetModules {
+pub(crate) enum TargetModules {
     Names(Vec<String>),
     Pattern(String),
 }
@@ -31,13 +31,13 @@ fn none() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoraConfig {
     #[serde(default = "lora")]
-    pub peft_type: String,
+    pub(crate) peft_type: String,
     pub r: usize,
     #[serde(serialize_with = "whole_as_integer")]
     pub lora_alpha: f64,
     #[serde(default)]
     pub lora_dropout: f64,
-    pub target_modules: TargetModules,
+    pub(crate) target_modules: TargetModules,
     #[serde(default)]
     pub modules_to_save: Option<Vec<String>>,
     #[serde(default)]
@@ -45,23 +45,23 @@ pub struct LoraConfig {
     #[serde(default)]
     pub base_model_name_or_path: Option<String>,
     #[serde(default = "none")]
-    pub bias: String,
+    pub(crate) bias: String,
     #[serde(default)]
-    pub fan_in_fan_out: bool,
+    pub(crate) fan_in_fan_out: bool,
     #[serde(default)]
-    pub use_rslora: bool,
+    pub(crate) use_rslora: bool,
     #[serde(default)]
-    pub use_dora: bool,
+    pub(crate) use_dora: bool,
     #[serde(default)]
-    pub rank_pattern: BTreeMap<String, usize>,
+    pub(crate) rank_pattern: BTreeMap<String, usize>,
     #[serde(default)]
-    pub alpha_pattern: BTreeMap<String, f64>,
+    pub(crate) alpha_pattern: BTreeMap<String, f64>,
     #[serde(default)]
-    pub layers_to_transform: Option<serde_json::Value>,
+    pub(crate) layers_to_transform: Option<serde_json::Value>,
     #[serde(default)]
-    pub inference_mode: bool,
+    pub(crate) inference_mode: bool,
     #[serde(default = "default_init")]
-    pub init_lora_weights: serde_json::Value,
+    pub(crate) init_lora_weights: serde_json::Value,
 }
 
 fn default_init() -> serde_json::Value {
@@ -141,7 +141,7 @@ impl LoraConfig {
     }
 
     /// Whether LoRA wraps the module with this full dotted name (PEFT's rule).
-    pub fn targets(&self, name: &str) -> bool {
+    pub(crate) fn targets(&self, name: &str) -> bool {
         match &self.target_modules {
             TargetModules::Names(names) => names.iter().any(|t| name_matches(name, t)),
             TargetModules::Pattern(p) => regex::Regex::new(&format!("^(?:{p})$"))
@@ -151,7 +151,7 @@ impl LoraConfig {
     }
 
     /// Whether the module becomes a trainable copy (PEFT: the name ends with the entry).
-    pub fn saves(&self, name: &str) -> bool {
+    pub(crate) fn saves(&self, name: &str) -> bool {
         self.modules_to_save
             .iter()
             .flatten()
@@ -159,14 +159,14 @@ impl LoraConfig {
     }
 
     /// Rank and scaling for one module, honouring `rank_pattern` / `alpha_pattern`.
-    pub fn shape_for(&self, name: &str) -> (usize, f64) {
+    pub(crate) fn shape_for(&self, name: &str) -> (usize, f64) {
         let r = pattern_value(&self.rank_pattern, name).unwrap_or(self.r);
         let alpha = pattern_value(&self.alpha_pattern, name).unwrap_or(self.lora_alpha);
         (r, alpha)
     }
 
     /// α/r, or α/√r with rsLoRA.
-    pub fn scale(&self, r: usize, alpha: f64) -> f64 {
+    pub(crate) fn scale(&self, r: usize, alpha: f64) -> f64 {
         if self.use_rslora {
             alpha / (r as f64).sqrt()
         } else {
@@ -183,7 +183,7 @@ impl LoraConfig {
 }
 
 /// PEFT's list rule: equal, or ends with "." + entry.
-pub fn name_matches(name: &str, entry: &str) -> bool {
+pub(crate) fn name_matches(name: &str, entry: &str) -> bool {
     name == entry || name.ends_with(&format!(".{entry}"))
 }
 

@@ -12,11 +12,11 @@ pub struct Injection {
     /// Modules that got a LoRA adapter.
     pub adapted: Vec<String>,
     /// Modules that became trainable copies (`modules_to_save`).
-    pub saved: Vec<String>,
+    pub(crate) saved: Vec<String>,
     /// `target_modules` entries that matched nothing.
-    pub unmatched_targets: Vec<String>,
+    pub(crate) unmatched_targets: Vec<String>,
     /// `modules_to_save` entries that matched nothing.
-    pub unmatched_saves: Vec<String>,
+    pub(crate) unmatched_saves: Vec<String>,
 }
 
 /// Adds fresh adapters (A Kaiming-uniform, B zero) and trainable copies, as `get_peft_model`.
@@ -134,7 +134,7 @@ impl std::fmt::Display for TrainableCounts {
     }
 }
 
-pub fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

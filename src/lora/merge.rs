@@ -24,7 +24,7 @@ pub fn merge_in_memory(model: &mut dyn Adaptable) -> Result<Vec<String>> {
 
 /// Marks a directory as a merged model written by loratune: only such a directory (or an
 /// empty one) is ever replaced by a new merge.
-pub const MERGE_MARKER: &str = "loratune-merge.json";
+pub(crate) const MERGE_MARKER: &str = "loratune-merge.json";
 
 /// Refuses, before any work, an output that a merge must not replace: the base model's or the
 /// adapter's directory or any folder holding them, the current directory or a folder above it,

@@ -1,10 +1,10 @@
 //! LoRA adapters: configuration, injection into a model, PEFT's file format and merging (the
 //! adapter's own math is [`crate::nn::LoraAdapter`]).
-pub mod config;
+pub(crate) mod config;
 pub mod inject;
 pub mod merge;
 pub mod peft;
-pub mod targets;
+pub(crate) mod targets;
 
 use crate::nn::Linear;
 

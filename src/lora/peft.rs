@@ -11,13 +11,13 @@ use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-pub const CONFIG_FILE: &str = "adapter_config.json";
-pub const WEIGHTS_FILE: &str = "adapter_model.safetensors";
+pub(crate) const CONFIG_FILE: &str = "adapter_config.json";
+pub(crate) const WEIGHTS_FILE: &str = "adapter_model.safetensors";
 const PREFIX: &str = "base_model.model.";
 
 /// An adapter read from disk.
 pub struct Adapter {
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     pub config: LoraConfig,
     /// Keys normalised to `base_model.model.<module>.{lora_A,lora_B}.weight` / `.weight` / `.bias`.
     pub tensors: HashMap<String, Tensor>,
@@ -204,7 +204,7 @@ pub fn save(model: &mut dyn Adaptable, config: &LoraConfig, dir: &Path) -> Resul
 
 /// Writes named trainable tensors (as from `trainable_parameters`) as a PEFT adapter. The
 /// directory is replaced as a whole: a failure leaves the previous adapter (if any) intact.
-pub fn save_parameters(
+pub(crate) fn save_parameters(
     parameters: &[(String, candle_core::Var)],
     config: &LoraConfig,
     dir: &Path,
@@ -215,7 +215,7 @@ pub fn save_parameters(
 }
 
 /// Writes the adapter's two files into an output being written (an adapter or a checkpoint).
-pub fn write_parameters(
+pub(crate) fn write_parameters(
     out: &AtomicDir,
     parameters: &[(String, candle_core::Var)],
     config: &LoraConfig,
@@ -250,7 +250,7 @@ pub fn load_into(model: &mut dyn Adaptable, dir: &Path) -> Result<ApplyReport> {
 
 /// Fails when an adapter does not fit (missing tensors, target names matching nothing);
 /// warns about tensors no module takes.
-pub fn check_report(report: &ApplyReport, dir: &Path) -> Result<()> {
+pub(crate) fn check_report(report: &ApplyReport, dir: &Path) -> Result<()> {
     if !report.missing.is_empty() || !report.unmatched_targets.is_empty() {
         return Err(Error::file(
             dir,

@@ -4,7 +4,7 @@
 //! projections, named as in each Transformers model).
 
 /// `(model_type, target module names)`, for the `model_type`s of config.json.
-pub const DEFAULT_TARGETS: &[(&str, &[&str])] = &[
+pub(crate) const DEFAULT_TARGETS: &[(&str, &[&str])] = &[
     ("t5", &["q", "v"]),
     ("mt5", &["q", "v"]),
     ("bert", &["query", "value"]),
@@ -15,10 +15,10 @@ pub const DEFAULT_TARGETS: &[(&str, &[&str])] = &[
 
 /// Used for a `model_type` the table lacks (BERT-style naming, which loratune's encoder
 /// loader also reads).
-pub const FALLBACK_TARGETS: &[&str] = &["query", "value"];
+pub(crate) const FALLBACK_TARGETS: &[&str] = &["query", "value"];
 
 /// PEFT's default target modules for a `model_type`.
-pub fn default_targets(model_type: &str) -> Vec<String> {
+pub(crate) fn default_targets(model_type: &str) -> Vec<String> {
     DEFAULT_TARGETS
         .iter()
         .find(|(kind, _)| *kind == model_type)

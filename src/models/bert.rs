@@ -35,37 +35,37 @@ fn default_eps() -> f64 {
 pub struct BertConfig {
     /// `bert` or `roberta` (absent: BERT).
     #[serde(default)]
-    pub model_type: Option<String>,
-    pub vocab_size: usize,
-    pub hidden_size: usize,
-    pub num_hidden_layers: usize,
-    pub num_attention_heads: usize,
-    pub intermediate_size: usize,
+    pub(crate) model_type: Option<String>,
+    pub(crate) vocab_size: usize,
+    pub(crate) hidden_size: usize,
+    pub(crate) num_hidden_layers: usize,
+    pub(crate) num_attention_heads: usize,
+    pub(crate) intermediate_size: usize,
     #[serde(default = "default_act")]
-    pub hidden_act: String,
+    pub(crate) hidden_act: String,
     #[serde(default = "default_dropout")]
-    pub hidden_dropout_prob: f64,
+    pub(crate) hidden_dropout_prob: f64,
     #[serde(default = "default_dropout")]
-    pub attention_probs_dropout_prob: f64,
+    pub(crate) attention_probs_dropout_prob: f64,
     #[serde(default = "default_positions")]
-    pub max_position_embeddings: usize,
+    pub(crate) max_position_embeddings: usize,
     #[serde(default = "default_type_vocab")]
-    pub type_vocab_size: usize,
+    pub(crate) type_vocab_size: usize,
     #[serde(default = "default_init_range")]
-    pub initializer_range: f64,
+    pub(crate) initializer_range: f64,
     #[serde(default = "default_eps")]
-    pub layer_norm_eps: f64,
+    pub(crate) layer_norm_eps: f64,
     #[serde(default)]
-    pub pad_token_id: Option<u32>,
+    pub(crate) pad_token_id: Option<u32>,
     #[serde(default)]
-    pub position_embedding_type: Option<String>,
+    pub(crate) position_embedding_type: Option<String>,
     #[serde(default)]
-    pub classifier_dropout: Option<f64>,
+    pub(crate) classifier_dropout: Option<f64>,
 }
 
 /// How position ids follow from the input ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Positions {
+pub(crate) enum Positions {
     /// BERT: 0, 1, 2, … for every token.
     FromZero,
     /// RoBERTa (`create_position_ids_from_input_ids`): tokens other than the padding id are
@@ -75,7 +75,7 @@ pub enum Positions {
 
 impl Positions {
     /// Rows of the position table that no token can reach at the start.
-    pub fn offset(self) -> usize {
+    pub(crate) fn offset(self) -> usize {
         match self {
             Positions::FromZero => 0,
             Positions::AfterPadding(pad) => pad as usize + 1,
@@ -83,7 +83,7 @@ impl Positions {
     }
 
     /// Position ids (batch, time) for `input_ids`, or `None` when they are 0..time.
-    pub fn ids(self, input_ids: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    pub(crate) fn ids(self, input_ids: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let Positions::AfterPadding(pad) = self else {
             return Ok(None);
         };
@@ -94,12 +94,12 @@ impl Positions {
 }
 
 impl BertConfig {
-    pub fn is_roberta(&self) -> bool {
+    pub(crate) fn is_roberta(&self) -> bool {
         self.model_type.as_deref() == Some("roberta")
     }
 
     /// The module prefix of the encoder inside a task model (`bert.`, `roberta.`).
-    pub fn prefix(&self) -> &'static str {
+    pub(crate) fn prefix(&self) -> &'static str {
         if self.is_roberta() {
             "roberta."
         } else {
@@ -113,7 +113,7 @@ impl BertConfig {
             .unwrap_or(if self.is_roberta() { 1 } else { 0 })
     }
 
-    pub fn positions(&self) -> Positions {
+    pub(crate) fn positions(&self) -> Positions {
         if self.is_roberta() {
             Positions::AfterPadding(self.pad_id())
         } else {
@@ -121,7 +121,7 @@ impl BertConfig {
         }
     }
 
-    pub fn spec(&self) -> Result<EncoderSpec> {
+    pub(crate) fn spec(&self) -> Result<EncoderSpec> {
         if let Some(kind) = self
             .position_embedding_type
             .as_deref()
@@ -163,13 +163,13 @@ pub struct BertModel {
     embeddings: Embeddings,
     positions: Positions,
     encoder: Encoder,
-    pub pooler: Option<Linear>,
+    pub(crate) pooler: Option<Linear>,
 }
 
 impl BertModel {
     /// Loads the modules under `prefix` (`"bert."` inside a task model, `""` alone). The
     /// pooler is loaded when the checkpoint has it, else created by `fresh` if given.
-    pub fn load(
+    pub(crate) fn load(
         config: &BertConfig,
         w: &Weights,
         prefix: &str,
@@ -217,7 +217,7 @@ impl BertModel {
 
     /// Last hidden state (batch, time, hidden), or (batch, 1, hidden) for [`Outputs::FirstToken`];
     /// with `all_hidden`, every hidden state is pushed to it (embeddings first).
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,
@@ -261,7 +261,11 @@ impl BertModel {
     }
 
     /// The pooler output (batch, hidden) from the last hidden state, if the model has a pooler.
-    pub fn pool(&self, last_hidden: &Tensor, train: bool) -> candle_core::Result<Option<Tensor>> {
+    pub(crate) fn pool(
+        &self,
+        last_hidden: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Option<Tensor>> {
         let Some(dense) = &self.pooler else {
             return Ok(None);
         };
@@ -269,7 +273,7 @@ impl BertModel {
         Ok(Some(dense.forward(&first, train)?.tanh()?))
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out = self.encoder.linears_mut();
         out.extend(self.pooler.as_mut());
         out
@@ -278,16 +282,15 @@ impl BertModel {
 
 /// `BertForSequenceClassification`: pooler output → dropout → classifier.
 pub struct BertForSequenceClassification {
-    pub config: BertConfig,
-    pub bert: BertModel,
-    pub classifier: Linear,
+    pub(crate) bert: BertModel,
+    pub(crate) classifier: Linear,
     dropout: f64,
 }
 
 impl BertForSequenceClassification {
     /// Module names carry the `bert.` prefix; checkpoints without it (a saved `BertModel`)
     /// need `Weights::add_alias("bert.", "")`. A missing pooler or classifier is created by `fresh`.
-    pub fn load(
+    pub(crate) fn load(
         config: BertConfig,
         num_labels: usize,
         w: &Weights,
@@ -299,13 +302,12 @@ impl BertForSequenceClassification {
             dropout: config
                 .classifier_dropout
                 .unwrap_or(config.hidden_dropout_prob),
-            config,
             bert,
             classifier,
         })
     }
 
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,
@@ -323,7 +325,7 @@ impl BertForSequenceClassification {
         self.head(&last, train).map(|(_, logits)| logits)
     }
 
-    pub fn forward_all(
+    pub(crate) fn forward_all(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,
@@ -358,7 +360,7 @@ impl BertForSequenceClassification {
         Ok((pooled, logits))
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out = self.bert.linears_mut();
         out.push(&mut self.classifier);
         out

@@ -8,20 +8,20 @@ use crate::models::head::EncoderOutput;
 use crate::nn::Linear;
 use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The label fields of a config.json (any architecture).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct LabelConfig {
+pub(crate) struct LabelConfig {
     #[serde(default)]
-    pub id2label: Option<BTreeMap<String, String>>,
+    pub(crate) id2label: Option<BTreeMap<String, String>>,
     #[serde(default)]
-    pub num_labels: Option<usize>,
+    pub(crate) num_labels: Option<usize>,
 }
 
 impl LabelConfig {
     /// `id2label` as a list indexed by label id; an error if the ids are not 0..n.
-    pub fn names(&self) -> Result<Option<Vec<String>>> {
+    pub(crate) fn names(&self) -> Result<Option<Vec<String>>> {
         let Some(map) = &self.id2label else {
             return Ok(None);
         };
@@ -58,7 +58,7 @@ impl Labels {
     /// `requested` and `given` come from the user (recipe, `--num-labels`, label names).
     /// Without a head and without a request the count follows config.json (`id2label`,
     /// `num_labels`), else Transformers' default of 2.
-    pub fn resolve(
+    pub(crate) fn resolve(
         config: &LabelConfig,
         head: Option<usize>,
         requested: Option<usize>,
@@ -106,7 +106,7 @@ impl Labels {
 
     /// Writes `num_labels`, `id2label` and `label2id` into a config.json value (names
     /// default to Transformers' `LABEL_i`).
-    pub fn write_config(&self, config: &mut serde_json::Value) {
+    pub(crate) fn write_config(&self, config: &mut serde_json::Value) {
         let names: Vec<String> = (0..self.count)
             .map(|i| {
                 self.name(i)
@@ -125,16 +125,6 @@ impl Labels {
             .enumerate()
             .map(|(i, n)| (n.clone(), serde_json::json!(i)))
             .collect();
-    }
-
-    pub fn label2id(&self) -> Option<HashMap<String, usize>> {
-        self.names.as_ref().map(|names| {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), i))
-                .collect()
-        })
     }
 }
 
@@ -168,7 +158,7 @@ impl crate::lora::Adaptable for SequenceClassifier {
 
 impl SequenceClassifier {
     /// Logits (rows, labels) of the given rows of `texts`.
-    pub fn logits(
+    pub(crate) fn logits(
         &self,
         texts: &TokenizedTexts,
         rows: &[usize],
@@ -180,7 +170,7 @@ impl SequenceClassifier {
     }
 
     /// The labels of the given rows, as a tensor for the loss.
-    pub fn label_tensor(
+    pub(crate) fn label_tensor(
         &self,
         texts: &TokenizedTexts,
         rows: &[usize],
@@ -190,7 +180,7 @@ impl SequenceClassifier {
     }
 
     /// Predicted labels and the mean cross-entropy over all rows of `texts`.
-    pub fn predict(
+    pub(crate) fn predict(
         &self,
         texts: &TokenizedTexts,
         batch_size: usize,
@@ -271,7 +261,7 @@ impl SequenceClassifier {
     }
 
     /// Logs the tensors that were initialised afresh, as Transformers warns.
-    pub fn warn_new_weights(&self, model_class: &str, reference: &str) {
+    pub(crate) fn warn_new_weights(&self, model_class: &str, reference: &str) {
         if !self.new_weights.is_empty() {
             tracing::warn!(
                 "Some weights of {model_class} were not initialized from the model checkpoint at {reference} \
@@ -282,7 +272,7 @@ impl SequenceClassifier {
         }
     }
 
-    pub fn class_name(&self) -> &'static str {
+    pub(crate) fn class_name(&self) -> &'static str {
         match &self.model {
             Architecture::Bert(_) => "BertForSequenceClassification",
             Architecture::DistilBert(_) => "DistilBertForSequenceClassification",

@@ -31,29 +31,29 @@ const LAYER_NORM_EPS: f64 = 1e-12;
 /// Mirrors DistilBERT's config.json.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DistilBertConfig {
-    pub vocab_size: usize,
-    pub dim: usize,
-    pub n_layers: usize,
-    pub n_heads: usize,
-    pub hidden_dim: usize,
+    pub(crate) vocab_size: usize,
+    pub(crate) dim: usize,
+    pub(crate) n_layers: usize,
+    pub(crate) n_heads: usize,
+    pub(crate) hidden_dim: usize,
     #[serde(default = "default_act")]
-    pub activation: String,
+    pub(crate) activation: String,
     #[serde(default = "default_dropout")]
-    pub dropout: f64,
+    pub(crate) dropout: f64,
     #[serde(default = "default_dropout")]
-    pub attention_dropout: f64,
+    pub(crate) attention_dropout: f64,
     #[serde(default = "default_classif_dropout")]
-    pub seq_classif_dropout: f64,
+    pub(crate) seq_classif_dropout: f64,
     #[serde(default = "default_positions")]
-    pub max_position_embeddings: usize,
+    pub(crate) max_position_embeddings: usize,
     #[serde(default = "default_init_range")]
-    pub initializer_range: f64,
+    pub(crate) initializer_range: f64,
     #[serde(default)]
-    pub pad_token_id: Option<u32>,
+    pub(crate) pad_token_id: Option<u32>,
 }
 
 impl DistilBertConfig {
-    pub fn spec(&self) -> Result<EncoderSpec> {
+    pub(crate) fn spec(&self) -> Result<EncoderSpec> {
         let activation = Activation::from_name(&self.activation)
             .map_err(|e| Error::Config(format!("config.json: activation: {e}")))?;
         Ok(EncoderSpec {
@@ -82,14 +82,14 @@ const DISTILBERT_LAYER: LayerNames = LayerNames {
 };
 
 /// `DistilBertModel`: embeddings (word + learned position) and the transformer.
-pub struct DistilBertModel {
+pub(crate) struct DistilBertModel {
     embeddings: Embeddings,
     transformer: Encoder,
 }
 
 impl DistilBertModel {
     /// Loads the modules under `prefix` (`"distilbert."` inside a task model, `""` alone).
-    pub fn load(config: &DistilBertConfig, w: &Weights, prefix: &str) -> Result<Self> {
+    pub(crate) fn load(config: &DistilBertConfig, w: &Weights, prefix: &str) -> Result<Self> {
         let spec = config.spec()?;
         Ok(Self {
             embeddings: Embeddings::load(
@@ -109,13 +109,13 @@ impl DistilBertModel {
         })
     }
 
-    pub fn max_positions(&self) -> usize {
+    pub(crate) fn max_positions(&self) -> usize {
         self.embeddings.max_positions()
     }
 
     /// Last hidden state (batch, time, dim), or (batch, 1, dim) for [`Outputs::FirstToken`]; with
     /// `all_hidden`, every hidden state is pushed to it (embeddings first).
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
@@ -129,7 +129,7 @@ impl DistilBertModel {
     }
 
     /// Embeddings, then each layer's output: `n_layers + 1` tensors.
-    pub fn hidden_states(
+    pub(crate) fn hidden_states(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
@@ -140,17 +140,17 @@ impl DistilBertModel {
         Ok(all)
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         self.transformer.linears_mut()
     }
 }
 
 /// `DistilBertForSequenceClassification`: first token → pre_classifier → ReLU → dropout → classifier.
 pub struct DistilBertForSequenceClassification {
-    pub config: DistilBertConfig,
-    pub distilbert: DistilBertModel,
-    pub pre_classifier: Linear,
-    pub classifier: Linear,
+    pub(crate) config: DistilBertConfig,
+    pub(crate) distilbert: DistilBertModel,
+    pub(crate) pre_classifier: Linear,
+    pub(crate) classifier: Linear,
 }
 
 impl DistilBertForSequenceClassification {
@@ -173,7 +173,7 @@ impl DistilBertForSequenceClassification {
         })
     }
 
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
@@ -185,7 +185,7 @@ impl DistilBertForSequenceClassification {
         self.head(&last, train)
     }
 
-    pub fn forward_all(
+    pub(crate) fn forward_all(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
@@ -213,7 +213,7 @@ impl DistilBertForSequenceClassification {
         self.classifier.forward(&pooled, train)
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out = self.distilbert.linears_mut();
         out.push(&mut self.pre_classifier);
         out.push(&mut self.classifier);

@@ -15,34 +15,34 @@ use crate::nn::Weights;
 use candle_core::Tensor;
 
 /// Module names inside one layer, relative to the layer's prefix.
-pub struct LayerNames {
-    pub query: &'static str,
-    pub key: &'static str,
-    pub value: &'static str,
-    pub attention_output: &'static str,
-    pub attention_norm: &'static str,
-    pub ffn_in: &'static str,
-    pub ffn_out: &'static str,
-    pub ffn_norm: &'static str,
+pub(crate) struct LayerNames {
+    pub(crate) query: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) value: &'static str,
+    pub(crate) attention_output: &'static str,
+    pub(crate) attention_norm: &'static str,
+    pub(crate) ffn_in: &'static str,
+    pub(crate) ffn_out: &'static str,
+    pub(crate) ffn_norm: &'static str,
     /// BERT applies hidden dropout to the attention output before the residual; DistilBERT does not.
-    pub attention_output_dropout: bool,
+    pub(crate) attention_output_dropout: bool,
 }
 
 /// Sizes and rates of an encoder, whatever the config calls them.
 #[derive(Debug, Clone)]
-pub struct EncoderSpec {
-    pub hidden: usize,
-    pub heads: usize,
-    pub intermediate: usize,
-    pub layers: usize,
-    pub activation: Activation,
-    pub layer_norm_eps: f64,
-    pub hidden_dropout: f64,
-    pub attention_dropout: f64,
+pub(crate) struct EncoderSpec {
+    pub(crate) hidden: usize,
+    pub(crate) heads: usize,
+    pub(crate) intermediate: usize,
+    pub(crate) layers: usize,
+    pub(crate) activation: Activation,
+    pub(crate) layer_norm_eps: f64,
+    pub(crate) hidden_dropout: f64,
+    pub(crate) attention_dropout: f64,
 }
 
 impl EncoderSpec {
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
             return Err(Error::Config(format!(
                 "config.json: hidden size {} is not a multiple of the number of attention heads {}",
@@ -53,14 +53,14 @@ impl EncoderSpec {
     }
 }
 
-pub struct EncoderLayer {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
-    pub attention_output: Linear,
+pub(crate) struct EncoderLayer {
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) attention_output: Linear,
     attention_norm: LayerNorm,
-    pub ffn_in: Linear,
-    pub ffn_out: Linear,
+    pub(crate) ffn_in: Linear,
+    pub(crate) ffn_out: Linear,
     ffn_norm: LayerNorm,
     heads: usize,
     scale: f64,
@@ -71,7 +71,7 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
+    fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
         let (h, i) = (spec.hidden, spec.intermediate);
         let lin = |n: &str, fan_in, fan_out| {
             Linear::load(w, &format!("{prefix}.{n}"), fan_in, fan_out, true)
@@ -97,7 +97,7 @@ impl EncoderLayer {
 
     /// One layer; `bias` is the additive attention bias (batch, 1, 1, keys). Keys and values
     /// always come from every position; `outputs` says which positions' outputs are computed.
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         xs: &Tensor,
         bias: &Tensor,
@@ -137,7 +137,7 @@ impl EncoderLayer {
         self.ffn_norm.forward_residual(&out, &xs)
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         vec![
             &mut self.query,
             &mut self.key,
@@ -151,7 +151,7 @@ impl EncoderLayer {
 
 /// Which positions' outputs the last layer computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outputs {
+pub(crate) enum Outputs {
     All,
     /// Only the first token's (a classification head reads nothing else): the last layer then
     /// skips the query projection, attention rows, feed-forward and norms of every other position,
@@ -160,13 +160,18 @@ pub enum Outputs {
 }
 
 /// The stack of layers.
-pub struct Encoder {
-    pub layers: Vec<EncoderLayer>,
+pub(crate) struct Encoder {
+    pub(crate) layers: Vec<EncoderLayer>,
 }
 
 impl Encoder {
     /// Layer `i` lives under `{prefix}.{i}`.
-    pub fn load(w: &Weights, prefix: &str, names: &LayerNames, spec: &EncoderSpec) -> Result<Self> {
+    pub(crate) fn load(
+        w: &Weights,
+        prefix: &str,
+        names: &LayerNames,
+        spec: &EncoderSpec,
+    ) -> Result<Self> {
         spec.validate()?;
         let layers = (0..spec.layers)
             .map(|i| EncoderLayer::load(w, &format!("{prefix}.{i}"), names, spec))
@@ -178,7 +183,7 @@ impl Encoder {
     /// (batch, time); the last layer computes `outputs`. With `all_hidden`,
     /// every layer's output is pushed to it after the embeddings themselves (Transformers'
     /// `hidden_states`: layers + 1 tensors).
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         embeddings: &Tensor,
         mask: &Tensor,
@@ -206,7 +211,7 @@ impl Encoder {
         Ok(xs)
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         self.layers
             .iter_mut()
             .flat_map(EncoderLayer::linears_mut)
@@ -215,7 +220,7 @@ impl Encoder {
 }
 
 /// word + learned position (+ token type) embeddings → LayerNorm → dropout.
-pub struct Embeddings {
+pub(crate) struct Embeddings {
     word: Embedding,
     position: Tensor,
     token_type: Option<Tensor>,
@@ -226,7 +231,7 @@ pub struct Embeddings {
 impl Embeddings {
     /// Loads `{prefix}.word_embeddings`, `{prefix}.position_embeddings`,
     /// `{prefix}.token_type_embeddings` (when `type_vocab_size > 0`) and `{prefix}.LayerNorm`.
-    pub fn load(
+    pub(crate) fn load(
         w: &Weights,
         prefix: &str,
         vocab_size: usize,
@@ -260,13 +265,13 @@ impl Embeddings {
         })
     }
 
-    pub fn max_positions(&self) -> usize {
+    pub(crate) fn max_positions(&self) -> usize {
         self.position.dims()[0]
     }
 
     /// `input_ids` (batch, time) → (batch, time, hidden). Positions count from 0;
     /// token types default to 0 (single sentences).
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,
@@ -276,7 +281,7 @@ impl Embeddings {
     }
 
     /// [`forward`](Self::forward) with explicit `position_ids` (batch, time), e.g. RoBERTa's.
-    pub fn forward_at(
+    pub(crate) fn forward_at(
         &self,
         input_ids: &Tensor,
         token_type_ids: Option<&Tensor>,

@@ -12,7 +12,7 @@ pub struct FreshInit {
     rng: rand::rngs::StdRng,
     std: f64,
     /// Names of the tensors created here rather than loaded.
-    pub created: Vec<String>,
+    pub(crate) created: Vec<String>,
 }
 
 impl FreshInit {
@@ -25,7 +25,7 @@ impl FreshInit {
     }
 
     /// The checkpoint's `{name}.weight`/`.bias` when present, else a new layer.
-    pub fn linear(
+    pub(crate) fn linear(
         &mut self,
         w: &Weights,
         name: &str,

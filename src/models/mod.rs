@@ -1,13 +1,13 @@
 //! Model architectures, one per file, and loading them from Hugging Face files.
-pub mod bert;
+pub(crate) mod bert;
 pub mod classifier;
 pub mod distilbert;
-pub mod encoder;
+pub(crate) mod encoder;
 pub mod head;
 mod model;
 pub mod t5;
 
-pub use model::{kind_of, open, Kind, Model, Opened, Options};
+pub use model::{open, Kind, Model, Opened, Options};
 
 use crate::error::Result;
 use crate::hub::{read_json, ModelFiles};
@@ -178,7 +178,7 @@ pub fn open_encoder(
 }
 
 /// The `model_type` of a config.json ("" when absent).
-pub fn model_type(files: &ModelFiles) -> Result<String> {
+pub(crate) fn model_type(files: &ModelFiles) -> Result<String> {
     let value: serde_json::Value = read_json(&files.config)?;
     Ok(value
         .get("model_type")

@@ -48,7 +48,7 @@ struct Header {
 }
 
 /// The kind of the model in `files`; unsupported architectures are refused by name.
-pub fn kind_of(files: &ModelFiles) -> Result<Kind> {
+pub(crate) fn kind_of(files: &ModelFiles) -> Result<Kind> {
     let header: Header = read_json(&files.config)?;
     let model_type = header.model_type.unwrap_or_default();
     let supported = || {

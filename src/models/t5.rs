@@ -9,7 +9,7 @@ use crate::nn::embedding::Embedding;
 use crate::nn::norm::RmsNorm;
 use crate::nn::Linear;
 use crate::nn::Weights;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
 fn default_buckets() -> usize {
@@ -37,48 +37,48 @@ fn default_eos() -> serde_json::Value {
 /// Mirrors T5's config.json.
 #[derive(Debug, Clone, Deserialize)]
 pub struct T5Config {
-    pub vocab_size: usize,
-    pub d_model: usize,
-    pub d_kv: usize,
-    pub d_ff: usize,
-    pub num_layers: usize,
+    pub(crate) vocab_size: usize,
+    pub(crate) d_model: usize,
+    pub(crate) d_kv: usize,
+    pub(crate) d_ff: usize,
+    pub(crate) num_layers: usize,
     #[serde(default)]
-    pub num_decoder_layers: Option<usize>,
-    pub num_heads: usize,
+    pub(crate) num_decoder_layers: Option<usize>,
+    pub(crate) num_heads: usize,
     #[serde(default = "default_buckets")]
-    pub relative_attention_num_buckets: usize,
+    pub(crate) relative_attention_num_buckets: usize,
     #[serde(default = "default_max_distance")]
-    pub relative_attention_max_distance: usize,
+    pub(crate) relative_attention_max_distance: usize,
     #[serde(default = "default_dropout")]
-    pub dropout_rate: f64,
+    pub(crate) dropout_rate: f64,
     #[serde(default = "default_eps")]
-    pub layer_norm_epsilon: f64,
+    pub(crate) layer_norm_epsilon: f64,
     #[serde(default = "default_ff")]
-    pub feed_forward_proj: String,
+    pub(crate) feed_forward_proj: String,
     #[serde(default = "default_true")]
-    pub tie_word_embeddings: bool,
+    pub(crate) tie_word_embeddings: bool,
     /// Written by Transformers 5 (which always ties and reads the old meaning of
     /// `tie_word_embeddings` as "scale the decoder output by d_model^-0.5").
     #[serde(default)]
-    pub scale_decoder_outputs: Option<bool>,
+    pub(crate) scale_decoder_outputs: Option<bool>,
     #[serde(default)]
     pub pad_token_id: u32,
     #[serde(default = "default_eos")]
-    pub eos_token_id: serde_json::Value,
+    pub(crate) eos_token_id: serde_json::Value,
     #[serde(default)]
-    pub decoder_start_token_id: Option<u32>,
+    pub(crate) decoder_start_token_id: Option<u32>,
 }
 
 impl T5Config {
     /// Whether the decoder output is scaled by d_model^-0.5 before the LM head (T5 v1.0).
-    pub fn scales_decoder_output(&self) -> bool {
+    pub(crate) fn scales_decoder_output(&self) -> bool {
         self.scale_decoder_outputs
             .unwrap_or(self.tie_word_embeddings)
     }
 
     /// Refuses sizes no T5 can have (they would fail deep inside the model, or panic),
     /// naming config.json and the field.
-    pub fn validate(&self, path: &std::path::Path) -> Result<()> {
+    pub(crate) fn validate(&self, path: &std::path::Path) -> Result<()> {
         let sizes = [
             ("vocab_size", self.vocab_size),
             ("d_model", self.d_model),
@@ -103,7 +103,7 @@ impl T5Config {
         Ok(())
     }
 
-    pub fn decoder_layers(&self) -> usize {
+    pub(crate) fn decoder_layers(&self) -> usize {
         self.num_decoder_layers.unwrap_or(self.num_layers)
     }
 
@@ -124,7 +124,7 @@ impl T5Config {
     }
 
     /// `feed_forward_proj` → (gated, activation), as Transformers parses it.
-    pub fn feed_forward(&self) -> Result<(bool, Activation)> {
+    pub(crate) fn feed_forward(&self) -> Result<(bool, Activation)> {
         let proj = self.feed_forward_proj.as_str();
         let (gated, name) = match proj.strip_prefix("gated-") {
             Some(rest) => (true, rest),
@@ -147,7 +147,7 @@ impl T5Config {
 }
 
 /// T5's bucketing of relative positions (key − query), computed in f32 like Transformers.
-pub fn relative_position_bucket(
+pub(crate) fn relative_position_bucket(
     relative: i64,
     bidirectional: bool,
     num_buckets: usize,
@@ -178,11 +178,11 @@ pub fn relative_position_bucket(
 
 use crate::nn::kv_cache::KvCache;
 
-pub struct T5Attention {
-    pub q: Linear,
-    pub k: Linear,
-    pub v: Linear,
-    pub o: Linear,
+pub(crate) struct T5Attention {
+    pub(crate) q: Linear,
+    pub(crate) k: Linear,
+    pub(crate) v: Linear,
+    pub(crate) o: Linear,
     heads: usize,
     relative_bias: Option<Tensor>,
     bidirectional: bool,
@@ -399,16 +399,16 @@ struct Block {
 #[derive(Default)]
 pub struct DecoderCache {
     /// (self-attention, cross-attention) of each layer.
-    pub layers: Vec<(KvCache, KvCache)>,
+    pub(crate) layers: Vec<(KvCache, KvCache)>,
     /// Decoder positions already cached.
-    pub length: usize,
+    pub(crate) length: usize,
     /// Positions to allocate for at the first step (more are added by doubling).
-    pub reserve: usize,
+    pub(crate) reserve: usize,
 }
 
 impl DecoderCache {
     /// An empty cache with room for `positions` decoder positions.
-    pub fn with_capacity(positions: usize) -> Self {
+    pub(crate) fn with_capacity(positions: usize) -> Self {
         Self {
             reserve: positions,
             ..Default::default()
@@ -417,7 +417,7 @@ impl DecoderCache {
 
     /// Keeps the batch rows `rows`, in that order (drops finished sequences, reorders beams);
     /// the encoder output and mask passed to later steps must be selected the same way.
-    pub fn select_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
+    pub(crate) fn select_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
         for (own, cross) in &mut self.layers {
             own.select_rows(rows)?;
             if let Some((k, v)) = cross.view()? {
@@ -430,7 +430,7 @@ impl DecoderCache {
 
     /// Reorders the self-attention caches only: for beams that move within their own batch
     /// item, whose cross-attention keys/values are all the same.
-    pub fn select_self_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
+    pub(crate) fn select_self_rows(&mut self, rows: &[u32]) -> candle_core::Result<()> {
         for (own, _) in &mut self.layers {
             own.select_rows(rows)?;
         }
@@ -550,9 +550,8 @@ pub struct T5 {
     shared: Embedding,
     encoder: Stack,
     decoder: Stack,
-    pub lm_head: Linear,
+    pub(crate) lm_head: Linear,
     pub device: Device,
-    pub dtype: DType,
 }
 
 impl T5 {
@@ -590,7 +589,6 @@ impl T5 {
             shared: Embedding::new(shared),
             lm_head,
             device: weights.device.clone(),
-            dtype: weights.dtype,
             config,
         })
     }

@@ -15,6 +15,7 @@ pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use candle_core::{Device, Var};
 
     #[test]
@@ -35,11 +36,7 @@ mod tests {
         let weights = Tensor::randn(0f32, 1.0, (300, 1000), &Device::Cpu)?;
         let grads = (&y * &weights)?.sum_all()?.backward()?;
         let want = (weights * &y)?;
-        let diff = (grads.get(&x).expect("grad") - want)?
-            .abs()?
-            .flatten_all()?
-            .max(0)?
-            .to_scalar::<f32>()?;
+        let diff = max_abs_diff(grads.get(&x).expect("grad"), &want)?;
         assert_eq!(diff, 0.0);
         assert_eq!(
             dropout(&x, 0.1, false)?.to_vec2::<f32>()?,

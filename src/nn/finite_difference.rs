@@ -1,7 +1,33 @@
 //! Finite-difference checks of gradients, for the tests of the layers whose backward pass we
 //! wrote ourselves: the unit tests of nn's kernels, and tests/grad_check.rs (which includes this
-//! file) for the public layers.
+//! file) for the public layers; and the largest difference of two f32 tensors, for the unit
+//! tests that compare a kernel with the candle ops it replaces.
 use candle_core::{Device, Tensor, Var};
+
+/// The largest |x| of an f32 tensor.
+#[allow(dead_code)] // tests/grad_check.rs includes this file for `check` and `random` only
+pub fn max_abs(t: &Tensor) -> candle_core::Result<f32> {
+    t.abs()?.max_all()?.to_scalar::<f32>()
+}
+
+/// max |a − b| over all elements of two f32 tensors of one shape.
+#[allow(dead_code)] // as `max_abs`
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
+    max_abs(&(a - b)?)
+}
+
+/// f32 values drawn from normal(mean, std) by a seeded generator, so that a test sees the same
+/// inputs on every run.
+#[allow(dead_code)] // as `max_abs`
+pub fn random_normal(shape: &[usize], mean: f32, std: f32, seed: u64) -> Tensor {
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let normal = rand_distr::Normal::new(mean, std).expect("a finite std");
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).expect("shape matches")
+}
 
 pub fn random(shape: &[usize], seed: u64) -> Tensor {
     use rand::{Rng, SeedableRng};

@@ -166,6 +166,7 @@ impl InputGrad for LayerNormGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use candle_core::{Device, Var};
 
     /// The fused CPU f32 norms (with and without a residual) against the composed f64 ones:
@@ -182,10 +183,7 @@ mod tests {
         let eps = 1e-6;
         let f32s = |t: &Tensor| t.to_dtype(DType::F32);
         let max_rel = |a: &Tensor, want: &Tensor| -> Result<f32> {
-            let diff = (a.to_dtype(DType::F32)? - want.to_dtype(DType::F32)?)?
-                .abs()?
-                .max_all()?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(&f32s(a)?, &f32s(want)?)?;
             Ok(diff
                 / want
                     .abs()?

@@ -70,7 +70,7 @@ fn remove_live_and_exit(code: i32) -> ! {
 
 /// Installs the interrupt handler: temporary outputs are removed and the process exits with
 /// 130, as a shell reports Ctrl-C. Completed outputs are never touched.
-pub fn install_interrupt_handler() {
+pub(crate) fn install_interrupt_handler() {
     let installed = ctrlc::set_handler(|| remove_live_and_exit(130));
     if let Err(e) = installed {
         tracing::warn!("no interrupt handler ({e}): Ctrl-C may leave temporary outputs");

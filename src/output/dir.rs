@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// What may already stand where the output goes.
 #[derive(Debug, Clone, Copy)]
-pub enum Replace {
-    /// Nothing but an empty directory.
+pub(crate) enum Replace {
+    /// Nothing but an empty directory (only the tests ask for it).
+    #[cfg(test)]
     Never,
     /// A previous output of the same kind, recognised by this file in it (e.g.
     /// `adapter_config.json` for an adapter, a marker file for a merged model).
@@ -19,7 +20,7 @@ impl Replace {
     /// Refuses a `target` that this policy may not replace; a missing target or an empty
     /// directory is always fine. Callers check early, before any work, and the swap checks
     /// again.
-    pub fn check(self, target: &Path) -> Result<()> {
+    pub(crate) fn check(self, target: &Path) -> Result<()> {
         guard::refuse_overlap(target, &[])?;
         let meta = match std::fs::symlink_metadata(target) {
             Ok(meta) => meta,
@@ -44,6 +45,7 @@ impl Replace {
                      loratune will not replace it; choose another output directory or empty this one"
                 ),
             )),
+            #[cfg(test)]
             Replace::Never => Err(Error::file(
                 target,
                 "exists and is not empty: loratune will not replace it; choose another output directory",
@@ -113,7 +115,7 @@ fn sync_tree(dir: &Path) -> Result<()> {
 
 /// An output directory being written. Write into [`AtomicDir::path`], then
 /// [`AtomicDir::commit`]; dropping it uncommitted removes everything it wrote.
-pub struct AtomicDir {
+pub(crate) struct AtomicDir {
     target: PathBuf,
     temp: PathBuf,
     replace: Replace,
@@ -121,7 +123,7 @@ pub struct AtomicDir {
 }
 
 impl AtomicDir {
-    pub fn begin(target: &Path, replace: Replace) -> Result<Self> {
+    pub(crate) fn begin(target: &Path, replace: Replace) -> Result<Self> {
         replace.check(target)?;
         let folder = parent_of(target);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
@@ -141,22 +143,18 @@ impl AtomicDir {
     }
 
     /// Where to write the files (the temporary directory until the commit).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.temp
     }
 
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Writes one file of the output.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let path = self.temp.join(name);
         std::fs::write(&path, bytes).map_err(|e| write_error(&path, e))
     }
 
     /// Writes tensors as `name` in safetensors format.
-    pub fn write_tensors(
+    pub(crate) fn write_tensors(
         &self,
         name: &str,
         tensors: &std::collections::HashMap<String, candle_core::Tensor>,
@@ -171,7 +169,7 @@ impl AtomicDir {
     }
 
     /// Copies a file into the output under its own name.
-    pub fn copy_in(&self, source: &Path) -> Result<()> {
+    pub(crate) fn copy_in(&self, source: &Path) -> Result<()> {
         let Some(name) = source.file_name() else {
             return Ok(());
         };
@@ -191,7 +189,7 @@ impl AtomicDir {
 
     /// Syncs everything and swaps the output into place. The previous directory is moved
     /// aside first and put back if the swap fails; it is deleted only once the new one stands.
-    pub fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         std::fs::remove_file(self.temp.join(names::PARTIAL_MARKER))
             .map_err(|e| Error::io(&self.temp, e))?;
         sync_tree(&self.temp)?;

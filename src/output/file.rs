@@ -46,7 +46,7 @@ impl AtomicFile {
         self.write_bytes(b"\n")
     }
 
-    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let temp = self.temp.clone();
         self.out()
             .write_all(bytes)
@@ -82,7 +82,7 @@ impl Drop for AtomicFile {
 }
 
 /// Writes a whole file atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut writer = AtomicFile::create(path)?;
     writer.write_bytes(bytes)?;
     writer.finish()

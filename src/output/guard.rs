@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// The canonical form of a path that may not exist yet: its longest existing prefix
 /// resolved, the rest appended with `.` and `..` applied.
-pub fn canonical(path: &Path) -> Result<PathBuf> {
+pub(crate) fn canonical(path: &Path) -> Result<PathBuf> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -53,7 +53,7 @@ fn lexical(path: &Path) -> PathBuf {
 
 /// Refuses to replace `output` when that would destroy one of `inputs` (named, e.g.
 /// `("the base model", dir)`), the current directory or a folder above it.
-pub fn refuse_overlap(output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+pub(crate) fn refuse_overlap(output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
     let out = canonical(output)?;
     let cwd = canonical(Path::new("."))?;
     if cwd.starts_with(&out) {
@@ -85,7 +85,7 @@ pub fn refuse_overlap(output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
 
 /// The inputs a model reference stands for: its directory and each of its files (a Hub
 /// snapshot's files are links into the cache's `blobs/`).
-pub fn model_inputs(files: &crate::hub::ModelFiles) -> Vec<PathBuf> {
+pub(crate) fn model_inputs(files: &crate::hub::ModelFiles) -> Vec<PathBuf> {
     let mut paths = vec![files.config.clone(), files.tokenizer.clone()];
     paths.extend(files.weights.iter().cloned());
     paths.extend(files.tokenizer_config.iter().cloned());

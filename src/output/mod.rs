@@ -10,10 +10,11 @@
 pub mod cleanup;
 mod dir;
 mod file;
-pub mod guard;
+pub(crate) mod guard;
 mod names;
 pub mod probe;
-pub mod run_dir;
+pub(crate) mod run_dir;
 
-pub use dir::{AtomicDir, Replace};
-pub use file::{write_atomic, AtomicFile};
+pub(crate) use dir::{AtomicDir, Replace};
+pub(crate) use file::write_atomic;
+pub use file::AtomicFile;

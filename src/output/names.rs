@@ -39,9 +39,9 @@ pub(crate) fn sibling(target: &Path, kind: Kind) -> PathBuf {
 /// A leftover sibling: the name of the output it belongs to, its kind and its writer's PID.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Leftover {
-    pub target_name: String,
-    pub kind: Kind,
-    pub pid: u32,
+    pub(crate) target_name: String,
+    pub(crate) kind: Kind,
+    pub(crate) pid: u32,
 }
 
 pub(crate) fn parse(file_name: &str) -> Option<Leftover> {

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Written first into every run directory.
-pub const RUN_MARKER: &str = "loratune-run.json";
+pub(crate) const RUN_MARKER: &str = "loratune-run.json";
 
 /// Who made a run directory: `loratune quickstart` replaces its own runs without asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RunKind {
+pub(crate) enum RunKind {
     Train,
     Quickstart,
 }
@@ -72,7 +72,12 @@ fn holds(dir: &Path) -> Result<Holds> {
 /// Makes `dir` ready for a new run of `kind`: created if missing; a previous run replaced
 /// (moved aside, then deleted) when `overwrite` allows it; anything else refused before any
 /// work starts. `inputs` are the job's inputs, which a replaced folder must not hold.
-pub fn prepare(dir: &Path, kind: RunKind, overwrite: bool, inputs: &[(&str, &Path)]) -> Result<()> {
+pub(crate) fn prepare(
+    dir: &Path,
+    kind: RunKind,
+    overwrite: bool,
+    inputs: &[(&str, &Path)],
+) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::file(
             dir,

@@ -35,7 +35,7 @@ fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
 }
 
 /// Every section of a recipe with its keys, in declaration order.
-pub fn recipe_keys() -> Vec<(&'static str, &'static [&'static str])> {
+pub(crate) fn recipe_keys() -> Vec<(&'static str, &'static [&'static str])> {
     fields_of::<Recipe>()
         .iter()
         .map(|&section| {
@@ -54,10 +54,10 @@ pub fn recipe_keys() -> Vec<(&'static str, &'static [&'static str])> {
 
 /// A key that no section has, with what to say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownKey {
+pub(crate) struct UnknownKey {
     /// `section` or `section.key`.
-    pub path: Vec<String>,
-    pub message: String,
+    pub(crate) path: Vec<String>,
+    pub(crate) message: String,
 }
 
 /// The candidate closest to `name` by edit distance, when close enough to be a typo.
@@ -72,7 +72,7 @@ fn nearest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Checks `section.key` (further parts are left to deserialization).
-pub fn check_path(path: &[&str]) -> Result<(), UnknownKey> {
+pub(crate) fn check_path(path: &[&str]) -> Result<(), UnknownKey> {
     let all = recipe_keys();
     let sections: Vec<&str> = all.iter().map(|(s, _)| *s).collect();
     let Some(section) = path.first() else {
@@ -118,7 +118,7 @@ fn list(names: &[&str]) -> String {
 }
 
 /// The first unknown section or key of a parsed recipe (sections and keys in name order).
-pub fn check_value(root: &toml::Value) -> Result<(), UnknownKey> {
+pub(crate) fn check_value(root: &toml::Value) -> Result<(), UnknownKey> {
     let Some(table) = root.as_table() else {
         return Ok(());
     };
@@ -135,7 +135,7 @@ pub fn check_value(root: &toml::Value) -> Result<(), UnknownKey> {
 
 /// The 1-based line of `section` or `section.key` in recipe text, where the text is laid out
 /// as tables of keys (as recipes are); `None` otherwise.
-pub fn line_of(text: &str, path: &[String]) -> Option<usize> {
+pub(crate) fn line_of(text: &str, path: &[String]) -> Option<usize> {
     type Spanned = toml::Spanned<String>;
     let span = match path {
         [section] => {

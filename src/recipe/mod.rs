@@ -3,7 +3,7 @@
 //! recipe loads: unknown keys (with the nearest valid one suggested), devices, dtypes,
 //! precisions, schedules and strategies; an error names the file and line, or the `--set`.
 mod decoding;
-pub mod keys;
+pub(crate) mod keys;
 mod sections;
 mod validate;
 
@@ -20,14 +20,14 @@ use std::path::Path;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
-    pub model: ModelSection,
-    pub data: DataSection,
+    pub(crate) model: ModelSection,
+    pub(crate) data: DataSection,
     #[serde(default)]
-    pub lora: LoraSection,
+    pub(crate) lora: LoraSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
-    pub eval: EvalSection,
+    pub(crate) eval: EvalSection,
 }
 
 impl Recipe {
@@ -57,7 +57,7 @@ impl Recipe {
         Ok(recipe)
     }
 
-    pub fn to_toml(&self) -> Result<String> {
+    pub(crate) fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
     }
 }
@@ -138,7 +138,7 @@ fn typed_error(
 /// `section.key=value`: the value is read as a TOML value when it parses as one (numbers,
 /// booleans, arrays, quoted strings), else taken as a plain string. Returns the key path set;
 /// an unknown section or key is refused, naming the `--set` and the nearest valid key.
-pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<Vec<String>> {
+pub(crate) fn apply_override(root: &mut toml::Value, item: &str) -> Result<Vec<String>> {
     let (key, raw) = item
         .split_once('=')
         .ok_or_else(|| Error::Config(format!("--set {item}: expected section.key=value")))?;

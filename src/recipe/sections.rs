@@ -18,18 +18,18 @@ pub enum Task {
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// A local model directory or a Hugging Face repo id (`owner/name[@revision]`).
-    pub name: String,
+    pub(crate) name: String,
     /// `seq2seq` or `classification`.
-    pub task: Task,
+    pub(crate) task: Task,
     /// Classification: the number of classes (default: the checkpoint's, or the labels').
     #[serde(default)]
-    pub num_labels: Option<usize>,
+    pub(crate) num_labels: Option<usize>,
     /// Classification: class names, in label-id order.
     #[serde(default)]
-    pub labels: Option<Vec<String>>,
+    pub(crate) labels: Option<Vec<String>>,
     /// Weight type for evaluation and merging: `f32`, `bf16` or `f16`.
     #[serde(default)]
-    pub dtype: DtypeChoice,
+    pub(crate) dtype: DtypeChoice,
 }
 
 /// `[data]`.
@@ -37,41 +37,41 @@ pub struct ModelSection {
 #[serde(default, deny_unknown_fields)]
 pub struct DataSection {
     /// Training file (`.jsonl`, `.json`, `.csv`, `.parquet`) or `hf:OWNER/NAME[:CONFIG]:SPLIT`.
-    pub train: Option<String>,
+    pub(crate) train: Option<String>,
     /// Validation file (default: none, or a share of `train` with `validation_fraction`).
-    pub validation: Option<String>,
+    pub(crate) validation: Option<String>,
     /// Test file for evaluation (default: `validation`).
-    pub test: Option<String>,
+    pub(crate) test: Option<String>,
     /// Seq2seq: the column holding the source text.
-    pub source_field: String,
+    pub(crate) source_field: String,
     /// Seq2seq: the column holding the target text.
-    pub target_field: String,
+    pub(crate) target_field: String,
     /// Classification: the column holding the text.
-    pub text_field: String,
+    pub(crate) text_field: String,
     /// Classification: the column holding the label (an integer or a name from `labels`).
-    pub label_field: String,
+    pub(crate) label_field: String,
     /// A template with `{column}` placeholders that builds the source (or text) from a row.
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     /// Longest source in tokens (also the text length for classification).
-    pub max_source_tokens: usize,
+    pub(crate) max_source_tokens: usize,
     /// Longest target in tokens.
-    pub max_target_tokens: usize,
+    pub(crate) max_target_tokens: usize,
     /// `right` keeps a long source's beginning, `left` its end (Transformers' `truncation_side`).
-    pub truncation_side: TruncationSide,
+    pub(crate) truncation_side: TruncationSide,
     /// A seeded random subset of this many training rows.
-    pub train_samples: Option<usize>,
+    pub(crate) train_samples: Option<usize>,
     /// A seeded random subset of this many validation rows.
-    pub validation_samples: Option<usize>,
+    pub(crate) validation_samples: Option<usize>,
     /// A seeded random subset of this many test rows.
-    pub test_samples: Option<usize>,
+    pub(crate) test_samples: Option<usize>,
     /// Without `validation`: this share of `train` (in [0, 1)) held out for validation.
-    pub validation_fraction: Option<f64>,
+    pub(crate) validation_fraction: Option<f64>,
     /// Shuffle the training rows each epoch.
-    pub shuffle: bool,
+    pub(crate) shuffle: bool,
     /// Seed of the subsets, the validation share and the shuffling.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Skip rows whose source, target or text is empty instead of refusing them.
-    pub skip_empty: bool,
+    pub(crate) skip_empty: bool,
 }
 
 impl Default for DataSection {
@@ -104,17 +104,17 @@ impl Default for DataSection {
 #[serde(default, deny_unknown_fields)]
 pub struct LoraSection {
     /// Rank of the update B·A.
-    pub r: usize,
+    pub(crate) r: usize,
     /// Scale numerator: the update is multiplied by `lora_alpha / r`.
-    pub lora_alpha: f64,
+    pub(crate) lora_alpha: f64,
     /// Dropout on the LoRA input.
-    pub lora_dropout: f64,
+    pub(crate) lora_dropout: f64,
     /// Module names (suffixes) to adapt (default: PEFT's for the architecture).
-    pub target_modules: Option<Vec<String>>,
+    pub(crate) target_modules: Option<Vec<String>>,
     /// Modules trained in full and saved with the adapter (classification: `classifier`).
-    pub modules_to_save: Option<Vec<String>>,
+    pub(crate) modules_to_save: Option<Vec<String>>,
     /// Start from this adapter (PEFT format) instead of a fresh one.
-    pub init_adapter: Option<PathBuf>,
+    pub(crate) init_adapter: Option<PathBuf>,
 }
 
 impl Default for LoraSection {
@@ -160,50 +160,50 @@ pub struct TrainSection {
     /// Examples per forward pass.
     pub batch_size: usize,
     /// Batches whose gradients add up to one optimizer step.
-    pub gradient_accumulation_steps: usize,
+    pub(crate) gradient_accumulation_steps: usize,
     /// Epochs to train (fractions allowed), unless `max_steps` is set.
-    pub num_train_epochs: f64,
+    pub(crate) num_train_epochs: f64,
     /// Optimizer steps to train (overrides `num_train_epochs`).
     pub max_steps: Option<usize>,
     /// Steps of linear warm-up from 0 to `learning_rate`.
     pub warmup_steps: usize,
     /// `constant`, `linear` or `cosine` decay after warm-up.
-    pub lr_scheduler_type: Schedule,
+    pub(crate) lr_scheduler_type: Schedule,
     /// AdamW decoupled weight decay (biases and norms excluded, as in the Trainer).
-    pub weight_decay: f64,
+    pub(crate) weight_decay: f64,
     /// AdamW β1.
-    pub adam_beta1: f64,
+    pub(crate) adam_beta1: f64,
     /// AdamW β2.
-    pub adam_beta2: f64,
+    pub(crate) adam_beta2: f64,
     /// AdamW ε.
-    pub adam_epsilon: f64,
+    pub(crate) adam_epsilon: f64,
     /// Gradient clipping by global norm (0 disables clipping).
-    pub max_grad_norm: f64,
+    pub(crate) max_grad_norm: f64,
     /// Seed of the LoRA initialisation and of a new classification head.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N` (also used by evaluation and merging).
-    pub device: DeviceChoice,
+    pub(crate) device: DeviceChoice,
     /// Training precision: `f32`, `bf16` (GPU only) or `fp16`.
-    pub precision: Precision,
+    pub(crate) precision: Precision,
     /// When to compute the validation loss: `no`, `epoch` or `steps`.
-    pub eval_strategy: EvalStrategy,
+    pub(crate) eval_strategy: EvalStrategy,
     /// With `eval_strategy = "steps"`: every this many optimizer steps.
-    pub eval_steps: Option<usize>,
+    pub(crate) eval_steps: Option<usize>,
     /// Keep the adapter with the best validation metric instead of the last one.
-    pub save_best: bool,
+    pub(crate) save_best: bool,
     /// The metric `save_best` compares (default: the validation loss).
-    pub metric_for_best_model: Option<String>,
+    pub(crate) metric_for_best_model: Option<String>,
     /// Write a checkpoint every this many optimizer steps.
-    pub save_steps: Option<usize>,
+    pub(crate) save_steps: Option<usize>,
     /// Log the training loss every this many optimizer steps.
-    pub logging_steps: usize,
+    pub(crate) logging_steps: usize,
     /// Halve the batch (doubling accumulation) when a batch does not fit in memory.
-    pub auto_batch_size: bool,
+    pub(crate) auto_batch_size: bool,
     /// Stop after this many evaluations in a row without improvement (Transformers'
     /// `EarlyStoppingCallback`); needs an `eval_strategy`. Unset: no early stopping.
-    pub early_stopping_patience: Option<usize>,
+    pub(crate) early_stopping_patience: Option<usize>,
     /// The least change of the metric for best model that counts as an improvement.
-    pub early_stopping_threshold: f64,
+    pub(crate) early_stopping_threshold: f64,
 }
 
 impl Default for TrainSection {
@@ -246,37 +246,37 @@ impl Default for TrainSection {
 #[serde(default, deny_unknown_fields)]
 pub struct EvalSection {
     /// Test examples compared (a seeded random subset).
-    pub samples: usize,
+    pub(crate) samples: usize,
     /// Seed of that subset, and of sampling with `do_sample`.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Most tokens generated per input.
-    pub max_new_tokens: Option<usize>,
+    pub(crate) max_new_tokens: Option<usize>,
     /// End-of-sequence is forbidden before this many new tokens.
-    pub min_new_tokens: Option<usize>,
+    pub(crate) min_new_tokens: Option<usize>,
     /// Beam search with this many beams (1: greedy or sampling).
-    pub num_beams: Option<usize>,
+    pub(crate) num_beams: Option<usize>,
     /// Beam search: finished hypotheses are scored log-prob / length^penalty.
-    pub length_penalty: Option<f64>,
+    pub(crate) length_penalty: Option<f64>,
     /// Beam search termination: `true`, `false` or `"never"`.
-    pub early_stopping: Option<EarlyStopping>,
+    pub(crate) early_stopping: Option<EarlyStopping>,
     /// Forbid repeating any n-gram of this size (0: off).
-    pub no_repeat_ngram_size: Option<usize>,
+    pub(crate) no_repeat_ngram_size: Option<usize>,
     /// Penalise tokens already generated (1.0: off).
-    pub repetition_penalty: Option<f64>,
+    pub(crate) repetition_penalty: Option<f64>,
     /// Sample instead of greedy decoding.
-    pub do_sample: Option<bool>,
+    pub(crate) do_sample: Option<bool>,
     /// Sampling: keep the k most likely tokens (0: off).
-    pub top_k: Option<usize>,
+    pub(crate) top_k: Option<usize>,
     /// Sampling: keep the most likely tokens up to this probability mass (1.0: off).
-    pub top_p: Option<f64>,
+    pub(crate) top_p: Option<f64>,
     /// Sampling temperature.
-    pub temperature: Option<f64>,
+    pub(crate) temperature: Option<f64>,
     /// Inputs per batch (default: 8 for generation, 32 for classification).
-    pub batch_size: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
     /// BERTScore encoder (a directory or Hub id); unset: no BERTScore.
-    pub bertscore_model: Option<String>,
+    pub(crate) bertscore_model: Option<String>,
     /// The encoder layer BERTScore compares (required with `bertscore_model`).
-    pub bertscore_layer: Option<usize>,
+    pub(crate) bertscore_layer: Option<usize>,
 }
 
 impl Default for EvalSection {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// What a hook asks of the trainer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Control {
+pub(crate) enum Control {
     /// Go on training.
     #[default]
     Continue,
@@ -37,40 +37,40 @@ pub enum Control {
 
 /// The last optimizer step.
 #[derive(Debug, Clone)]
-pub struct StepOutcome {
+pub(crate) struct StepOutcome {
     /// Loss of the step (mean over its micro-batches).
-    pub loss: f64,
-    pub learning_rate: f64,
+    pub(crate) loss: f64,
+    pub(crate) learning_rate: f64,
     /// Gradient norm before clipping.
-    pub grad_norm: f64,
+    pub(crate) grad_norm: f64,
     /// Gradients before clipping, in parameter order (`None` where a parameter got none).
     /// Only filled during `on_step_end`; empty in the other hooks.
-    pub gradients: Vec<Option<Tensor>>,
+    pub(crate) gradients: Vec<Option<Tensor>>,
 }
 
 /// A read-only view of the trainer, as Transformers' `TrainerState`.
-pub struct TrainerView<'a> {
+pub(crate) struct TrainerView<'a> {
     /// Optimizer steps done.
-    pub global_step: usize,
+    pub(crate) global_step: usize,
     /// Optimizer steps the run is planned for.
-    pub max_steps: usize,
+    pub(crate) max_steps: usize,
     /// Fractional epoch after the last step (0 before the first).
-    pub epoch: f64,
+    pub(crate) epoch: f64,
     /// `None` before the first step.
-    pub last_step: Option<&'a StepOutcome>,
+    pub(crate) last_step: Option<&'a StepOutcome>,
     /// Best evaluation so far as (step, metric value). In `on_evaluate` this is the best
     /// before that evaluation (as in Transformers); it is updated right after.
-    pub best: Option<(usize, f64)>,
+    pub(crate) best: Option<(usize, f64)>,
     /// Trainable tensors under their PEFT keys.
-    pub params: &'a [(String, Var)],
-    pub settings: &'a TrainSection,
+    pub(crate) params: &'a [(String, Var)],
+    pub(crate) settings: &'a TrainSection,
     /// Time since training started.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// What `on_log` receives (Transformers' `logs`); step and epoch are in the view.
 #[derive(Debug, Clone, Copy)]
-pub enum Logs<'a> {
+pub(crate) enum Logs<'a> {
     /// A training log line: mean loss of the steps since the previous one, and the learning
     /// rate and gradient norm of the last step.
     Train {
@@ -84,7 +84,7 @@ pub enum Logs<'a> {
 
 impl Logs<'_> {
     /// The `metrics.jsonl` line of this entry.
-    pub fn record(&self, step: usize, epoch: f64) -> serde_json::Value {
+    pub(crate) fn record(&self, step: usize, epoch: f64) -> serde_json::Value {
         let epoch = round4(epoch);
         match *self {
             Logs::Train {
@@ -107,19 +107,18 @@ impl Logs<'_> {
 
 /// What `on_evaluate` receives.
 #[derive(Debug, Clone, Copy)]
-pub struct Evaluation<'a> {
-    pub metrics: &'a BTreeMap<String, f64>,
+pub(crate) struct Evaluation<'a> {
     /// The metric that picks the best model (`train.metric_for_best_model`, else `eval_f1`
     /// when present, else `eval_loss`).
-    pub metric: &'a str,
-    pub value: f64,
+    pub(crate) metric: &'a str,
+    pub(crate) value: f64,
     /// False for losses.
-    pub greater_is_better: bool,
+    pub(crate) greater_is_better: bool,
 }
 
 /// What `on_save` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Saved<'a> {
+pub(crate) enum Saved<'a> {
     /// The evaluation of this step was the best so far and the adapter was saved
     /// (`train.save_best`).
     Best(&'a Path),
@@ -128,7 +127,7 @@ pub enum Saved<'a> {
 }
 
 /// Hooks into the training loop; every hook does nothing by default.
-pub trait Callback {
+pub(crate) trait Callback {
     fn on_train_begin(&mut self, _state: &TrainerView) -> Result<()> {
         Ok(())
     }
@@ -150,12 +149,12 @@ pub trait Callback {
 }
 
 /// `metrics.jsonl`: one line per training log and one per evaluation.
-pub struct MetricsLogger {
+pub(crate) struct MetricsLogger {
     log: MetricsLog,
 }
 
 impl MetricsLogger {
-    pub fn create(path: &Path) -> Result<Self> {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
         Ok(Self {
             log: MetricsLog::create(path)?,
         })
@@ -172,12 +171,12 @@ impl Callback for MetricsLogger {
 
 /// The console progress bar: loss, learning rate and throughput per step, and a line per
 /// evaluation.
-pub struct ProgressBar {
+pub(crate) struct ProgressBar {
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl ProgressBar {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { bar: None }
     }
 }
@@ -233,7 +232,7 @@ pub(crate) fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
-pub fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
+pub(crate) fn format_metrics(metrics: &BTreeMap<String, f64>) -> String {
     metrics
         .iter()
         .map(|(k, v)| format!("{k} {v:.4}"))

@@ -9,20 +9,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-pub const STATE_FILE: &str = "trainer_state.json";
+pub(crate) const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub(crate) const STATE_FILE: &str = "trainer_state.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainerState {
-    pub global_step: usize,
-    pub epoch: f64,
-    pub best_metric: Option<f64>,
-    pub best_step: Option<usize>,
+pub(crate) struct TrainerState {
+    pub(crate) global_step: usize,
+    pub(crate) epoch: f64,
+    pub(crate) best_metric: Option<f64>,
+    pub(crate) best_step: Option<usize>,
 }
 
 /// Writes `dir` as a whole: a kill while it is written leaves no partial checkpoint (only a
 /// marked temporary sibling, cleaned by the next run).
-pub fn save(
+pub(crate) fn save(
     dir: &Path,
     params: &[(String, Var)],
     config: &LoraConfig,

@@ -6,7 +6,7 @@ use crate::recipe::{EvalStrategy, TrainSection};
 /// Stops training once the metric for best model has not improved on the best so far by more
 /// than `threshold` (in the metric's direction) for `patience` evaluations in a row.
 #[derive(Debug, Clone)]
-pub struct EarlyStopping {
+pub(crate) struct EarlyStopping {
     patience: usize,
     threshold: f64,
     /// Evaluations in a row without improvement.
@@ -14,7 +14,7 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
-    pub fn new(patience: usize, threshold: f64) -> Self {
+    pub(crate) fn new(patience: usize, threshold: f64) -> Self {
         Self {
             patience,
             threshold,
@@ -24,7 +24,7 @@ impl EarlyStopping {
 
     /// The callback `train.early_stopping_patience` asks for, after checking the settings
     /// allow it (an evaluation strategy, a patience of at least 1).
-    pub fn from_settings(settings: &TrainSection) -> Result<Option<Self>> {
+    pub(crate) fn from_settings(settings: &TrainSection) -> Result<Option<Self>> {
         validate(settings)?;
         Ok(settings
             .early_stopping_patience
@@ -34,7 +34,7 @@ impl EarlyStopping {
 
 /// Refuses early stopping that could never run (as Transformers asserts an evaluation
 /// strategy) and a patience of 0.
-pub fn validate(settings: &TrainSection) -> Result<()> {
+pub(crate) fn validate(settings: &TrainSection) -> Result<()> {
     let Some(patience) = settings.early_stopping_patience else {
         return Ok(());
     };

@@ -8,14 +8,14 @@ use candle_core::{Tensor, Var};
 /// lora_A only gets a gradient once lora_B has moved) that every trainable tensor got a
 /// gradient and changed; the run ends with an error naming those that did not.
 #[derive(Default)]
-pub struct LearningGuard {
+pub(crate) struct LearningGuard {
     initial: Vec<Tensor>,
     got_gradient: Vec<bool>,
     learning_steps: usize,
 }
 
 impl LearningGuard {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 }

@@ -1,7 +1,7 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
 use super::callback::Callback;
 use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
-use super::trainer::{train_with, TrainReport, TrainRun};
+use super::trainer::{train_with, Objective, TrainReport, TrainRun};
 use crate::data::dataset::{
     carve, classification_examples, sample, seq2seq_examples, ClassificationExample, ExampleFields,
     Seq2SeqExample,
@@ -32,7 +32,7 @@ pub fn example_fields(d: &DataSection) -> ExampleFields {
 }
 
 /// The LoRA configuration a recipe asks for.
-pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
+pub(crate) fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
     let l = &recipe.lora;
     let mut config = LoraConfig::new(
         l.r,
@@ -62,7 +62,7 @@ pub fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
 
 /// Adds adapters to the model (fresh, or from `lora.init_adapter`), checks every target
 /// matched, and returns the trainable tensors with the config that describes them.
-pub fn prepare_lora(
+pub(crate) fn prepare_lora(
     model: &mut dyn Adaptable,
     recipe: &Recipe,
     model_type: &str,
@@ -94,7 +94,9 @@ pub fn prepare_lora(
 }
 
 /// Train and validation splits of a seq2seq recipe.
-pub fn seq2seq_splits(recipe: &Recipe) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
+pub(crate) fn seq2seq_splits(
+    recipe: &Recipe,
+) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
     let d = &recipe.data;
     let fields = example_fields(d);
     splits(d, |p| {
@@ -128,7 +130,7 @@ pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
 
 /// [`train_recipe`] with callbacks of the caller's (e.g. hyperparameter-search pruning), run
 /// after the trainer's own.
-pub fn train_recipe_with(
+pub(crate) fn train_recipe_with(
     recipe: &Recipe,
     callbacks: Vec<Box<dyn Callback + '_>>,
 ) -> Result<TrainReport> {
@@ -145,7 +147,9 @@ pub fn train_recipe_with(
     prepare_output_dir(recipe, &files)?;
     let model_type = crate::models::model_type(&files)?;
     let recipe_toml = Some(recipe.to_toml()?);
-    match recipe.model.task {
+    // The model of the recipe's task, kept here for the objective that borrows it.
+    let (mut seq2seq, mut classifier);
+    let (objective, config, params): (Box<dyn Objective + '_>, _, _) = match recipe.model.task {
         Task::Seq2seq => {
             let (train_examples, validation) = seq2seq_splits(recipe)?;
             needs_validation(recipe, validation.len())?;
@@ -155,29 +159,17 @@ pub fn train_recipe_with(
                 device: device.clone(),
                 ..Default::default()
             };
-            let mut model = open(&files, &options)?.model.into_seq2seq()?;
-            let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
+            seq2seq = open(&files, &options)?.model.into_seq2seq()?;
+            let (config, params) = prepare_lora(&mut seq2seq, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
-            let d = &recipe.data;
-            let (sources, targets) = pair_tokenizers(&tokenizer, d)?;
+            let (sources, targets) = pair_tokenizers(&tokenizer, &recipe.data)?;
             let objective = Seq2SeqObjective {
-                model: &model,
+                model: &seq2seq,
                 train: TokenizedPairs::new(&train_examples, &sources, &targets)?,
                 validation: Some(TokenizedPairs::new(&validation, &sources, &targets)?),
                 eval_batch_size: recipe.train.batch_size,
             };
-            train_with(
-                TrainRun {
-                    objective: &objective,
-                    params,
-                    lora: &config,
-                    settings: &recipe.train,
-                    shuffle: d.shuffle,
-                    data_seed: d.seed,
-                    recipe_toml,
-                },
-                callbacks,
-            )
+            (Box::new(objective), config, params)
         }
         Task::Classification => {
             let options = Options {
@@ -189,34 +181,38 @@ pub fn train_recipe_with(
                 device: device.clone(),
                 ..Default::default()
             };
-            let mut model = open(&files, &options)?.model.into_classifier()?;
+            classifier = open(&files, &options)?.model.into_classifier()?;
             let (train_examples, validation) =
-                classification_splits(recipe, model.num_labels(), model.id2label())?;
+                classification_splits(recipe, classifier.num_labels(), classifier.id2label())?;
             needs_validation(recipe, validation.len())?;
-            let (config, params) = prepare_lora(&mut model, recipe, &model_type)?;
+            let (config, params) = prepare_lora(&mut classifier, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?
                 .with_truncation_side(recipe.data.truncation_side);
-            let max_tokens = recipe.data.max_source_tokens.min(model.max_positions());
+            let max_tokens = recipe
+                .data
+                .max_source_tokens
+                .min(classifier.max_positions());
             let objective = ClassificationObjective {
-                model: &model,
+                model: &classifier,
                 train: TokenizedTexts::new(&train_examples, &tokenizer, max_tokens)?,
                 validation: Some(TokenizedTexts::new(&validation, &tokenizer, max_tokens)?),
                 eval_batch_size: recipe.train.batch_size.max(16),
             };
-            train_with(
-                TrainRun {
-                    objective: &objective,
-                    params,
-                    lora: &config,
-                    settings: &recipe.train,
-                    shuffle: recipe.data.shuffle,
-                    data_seed: recipe.data.seed,
-                    recipe_toml,
-                },
-                callbacks,
-            )
+            (Box::new(objective), config, params)
         }
-    }
+    };
+    train_with(
+        TrainRun {
+            objective: objective.as_ref(),
+            params,
+            lora: &config,
+            settings: &recipe.train,
+            shuffle: recipe.data.shuffle,
+            data_seed: recipe.data.seed,
+            recipe_toml,
+        },
+        callbacks,
+    )
 }
 
 /// Early stopping evaluates: refuses it without validation examples.
@@ -256,7 +252,7 @@ fn prepare_output_dir(recipe: &Recipe, files: &crate::hub::ModelFiles) -> Result
 }
 
 /// Train and validation splits of a classification recipe.
-pub fn classification_splits(
+pub(crate) fn classification_splits(
     recipe: &Recipe,
     num_labels: usize,
     names: Option<&[String]>,

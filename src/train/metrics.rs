@@ -3,13 +3,13 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub struct MetricsLog {
+pub(crate) struct MetricsLog {
     path: PathBuf,
     file: std::fs::File,
 }
 
 impl MetricsLog {
-    pub fn create(path: &Path) -> Result<Self> {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -17,12 +17,8 @@ impl MetricsLog {
         })
     }
 
-    pub fn write(&mut self, record: &serde_json::Value) -> Result<()> {
+    pub(crate) fn write(&mut self, record: &serde_json::Value) -> Result<()> {
         writeln!(self.file, "{record}").map_err(|e| Error::io(&self.path, e))?;
         self.file.flush().map_err(|e| Error::io(&self.path, e))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }

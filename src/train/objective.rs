@@ -45,7 +45,7 @@ pub fn pairs_batch(
 }
 
 /// Mean token cross-entropy over all targets (batched by `batch_size`, no dropout).
-pub fn mean_loss(
+pub(crate) fn mean_loss(
     pairs: &TokenizedPairs,
     model: &T5,
     batch_size: usize,
@@ -65,11 +65,11 @@ pub fn mean_loss(
     Ok(total / tokens.max(1) as f64)
 }
 
-pub struct Seq2SeqObjective<'a> {
-    pub model: &'a T5,
-    pub train: TokenizedPairs,
-    pub validation: Option<TokenizedPairs>,
-    pub eval_batch_size: usize,
+pub(crate) struct Seq2SeqObjective<'a> {
+    pub(crate) model: &'a T5,
+    pub(crate) train: TokenizedPairs,
+    pub(crate) validation: Option<TokenizedPairs>,
+    pub(crate) eval_batch_size: usize,
 }
 
 impl Objective for Seq2SeqObjective<'_> {
@@ -91,11 +91,11 @@ impl Objective for Seq2SeqObjective<'_> {
     }
 }
 
-pub struct ClassificationObjective<'a> {
-    pub model: &'a SequenceClassifier,
-    pub train: TokenizedTexts,
-    pub validation: Option<TokenizedTexts>,
-    pub eval_batch_size: usize,
+pub(crate) struct ClassificationObjective<'a> {
+    pub(crate) model: &'a SequenceClassifier,
+    pub(crate) train: TokenizedTexts,
+    pub(crate) validation: Option<TokenizedTexts>,
+    pub(crate) eval_batch_size: usize,
 }
 
 impl Objective for ClassificationObjective<'_> {

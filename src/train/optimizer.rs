@@ -10,12 +10,12 @@ struct Slot {
 
 pub struct AdamW {
     slots: Vec<Slot>,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
+    pub(crate) beta1: f64,
+    pub(crate) beta2: f64,
+    pub(crate) eps: f64,
+    pub(crate) weight_decay: f64,
     /// Completed optimizer steps.
-    pub step: usize,
+    pub(crate) step: usize,
 }
 
 impl AdamW {
@@ -72,32 +72,16 @@ impl AdamW {
     }
 
     /// First and second moments, for checkpoints.
-    pub fn state(&self) -> Vec<(Tensor, Tensor)> {
+    pub(crate) fn state(&self) -> Vec<(Tensor, Tensor)> {
         self.slots
             .iter()
             .map(|s| (s.m.clone(), s.v.clone()))
             .collect()
     }
-
-    pub fn load_state(&mut self, state: Vec<(Tensor, Tensor)>, step: usize) -> Result<()> {
-        if state.len() != self.slots.len() {
-            candle_core::bail!(
-                "optimizer state has {} tensors, expected {}",
-                state.len(),
-                self.slots.len()
-            );
-        }
-        for (slot, (m, v)) in self.slots.iter_mut().zip(state) {
-            slot.m = m;
-            slot.v = v;
-        }
-        self.step = step;
-        Ok(())
-    }
 }
 
 /// √Σ‖g‖², and the factor `torch.nn.utils.clip_grad_norm_` scales by (≤ 1).
-pub fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)> {
+pub(crate) fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)> {
     let mut total = 0.0f64;
     for g in grads {
         total += g

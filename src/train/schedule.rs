@@ -2,7 +2,7 @@
 use crate::recipe::Schedule;
 
 /// The learning rate for the optimizer step that follows `completed` steps.
-pub fn learning_rate(
+pub(crate) fn learning_rate(
     base: f64,
     kind: Schedule,
     completed: usize,

@@ -21,8 +21,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub use super::callback::format_metrics;
-
 /// What the trainer needs from a task.
 pub trait Objective {
     /// Number of training examples.
@@ -55,12 +53,13 @@ pub struct TrainReport {
     pub metrics_path: PathBuf,
     pub seconds: f64,
     /// The step after which a callback (e.g. early stopping) stopped the run before its
-    /// planned number of steps.
-    pub stopped_early: Option<usize>,
+    /// planned number of steps (the run says so on stderr; the tests read it here).
+    #[cfg(test)]
+    pub(crate) stopped_early: Option<usize>,
 }
 
 /// Optimizer steps per epoch and in total, as Transformers' Trainer counts them.
-pub fn step_counts(examples: usize, settings: &TrainSection) -> (usize, usize) {
+pub(crate) fn step_counts(examples: usize, settings: &TrainSection) -> (usize, usize) {
     let micro = examples.div_ceil(settings.batch_size.max(1));
     let per_epoch = (micro / settings.gradient_accumulation_steps.max(1)).max(1);
     let total = settings
@@ -80,7 +79,7 @@ pub fn train(run: TrainRun) -> Result<TrainReport> {
 }
 
 /// Trains `run` with `callbacks` run after the trainer's own.
-pub fn train_with<'a>(
+pub(crate) fn train_with<'a>(
     run: TrainRun<'a>,
     callbacks: Vec<Box<dyn Callback + 'a>>,
 ) -> Result<TrainReport> {
@@ -112,7 +111,7 @@ impl Callbacks<'_> {
 }
 
 /// One training run: its settings, optimizer and position, and its callbacks.
-pub struct Trainer<'a> {
+pub(crate) struct Trainer<'a> {
     objective: &'a dyn Objective,
     params: Vec<(String, Var)>,
     lora: &'a LoraConfig,
@@ -147,7 +146,7 @@ impl<'a> Trainer<'a> {
     /// Checks the run, creates the output folder (with `recipe.toml` and `metrics.jsonl`) and
     /// the optimizer. The trainer's callbacks (guard, metrics log, progress bar, early
     /// stopping when asked for) run before `callbacks`.
-    pub fn new(run: TrainRun<'a>, callbacks: Vec<Box<dyn Callback + 'a>>) -> Result<Self> {
+    pub(crate) fn new(run: TrainRun<'a>, callbacks: Vec<Box<dyn Callback + 'a>>) -> Result<Self> {
         let s = run.settings;
         let early_stopping = EarlyStopping::from_settings(s)?;
         let out = s.output_dir.clone();
@@ -209,7 +208,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// The read-only view callbacks get.
-    pub fn view(&self) -> TrainerView<'_> {
+    pub(crate) fn view(&self) -> TrainerView<'_> {
         TrainerView {
             global_step: self.global_step,
             max_steps: self.total,
@@ -235,7 +234,7 @@ impl<'a> Trainer<'a> {
 
     /// Runs the epochs until the planned number of steps or until a callback asks to stop,
     /// then writes the adapter (unless the best one was saved) and `train_results.json`.
-    pub fn train(mut self) -> Result<TrainReport> {
+    pub(crate) fn train(mut self) -> Result<TrainReport> {
         let s = self.settings;
         self.started = Instant::now();
         self.dispatch(|c, v| c.on_train_begin(v).map(|()| Control::Continue))?;
@@ -269,13 +268,10 @@ impl<'a> Trainer<'a> {
         }
         self.dispatch(|c, v| c.on_train_end(v).map(|()| Control::Continue))?;
         let step = self.global_step;
-        let stopped_early = match &self.callbacks.stop {
-            Some(reason) if step < self.total => {
-                eprintln!("stopped early at step {step} of {}: {reason}", self.total);
-                Some(step)
-            }
-            _ => None,
-        };
+        let stopped_early = step < self.total && self.callbacks.stop.is_some();
+        if let Some(reason) = self.callbacks.stop.as_ref().filter(|_| stopped_early) {
+            eprintln!("stopped early at step {step} of {}: {reason}", self.total);
+        }
         if !(s.save_best && self.best.is_some()) {
             save_verified(&self.params, self.lora, &self.adapter_dir)?;
         }
@@ -293,13 +289,14 @@ impl<'a> Trainer<'a> {
             adapter_dir: self.adapter_dir,
             metrics_path: self.metrics_path,
             seconds,
-            stopped_early,
+            #[cfg(test)]
+            stopped_early: stopped_early.then_some(step),
         })
     }
 
     /// One optimizer step over a group of micro-batches (gradient accumulation), ending at
     /// fractional epoch `epoch`; then `on_step_end`.
-    pub fn step(&mut self, group: &[Vec<usize>], epoch: f64) -> Result<()> {
+    pub(crate) fn step(&mut self, group: &[Vec<usize>], epoch: f64) -> Result<()> {
         let s = self.settings;
         let lr = learning_rate(
             s.learning_rate,
@@ -377,7 +374,7 @@ impl<'a> Trainer<'a> {
 
     /// Hands a log entry to the callbacks (`metrics.jsonl`, the console), as Transformers'
     /// `Trainer.log`.
-    pub fn log(&mut self, logs: Logs) -> Result<()> {
+    pub(crate) fn log(&mut self, logs: Logs) -> Result<()> {
         self.dispatch(|c, v| c.on_log(v, &logs))
     }
 
@@ -402,7 +399,7 @@ impl<'a> Trainer<'a> {
 
     /// Evaluates when `train.eval_strategy` says so (`end_of_epoch`: this step ends an epoch):
     /// logs the metrics, runs `on_evaluate`, and keeps (and with `save_best` saves) the best.
-    pub fn maybe_evaluate(&mut self, end_of_epoch: bool) -> Result<()> {
+    pub(crate) fn maybe_evaluate(&mut self, end_of_epoch: bool) -> Result<()> {
         let s = self.settings;
         let step = self.global_step;
         let evaluate_now = match s.eval_strategy {
@@ -433,7 +430,6 @@ impl<'a> Trainer<'a> {
         })?;
         let higher_better = !name.contains("loss");
         let evaluation = Evaluation {
-            metrics: &metrics,
             metric: &name,
             value,
             greater_is_better: higher_better,
@@ -454,7 +450,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// Writes `checkpoints/step-N` every `train.save_steps` steps, then runs `on_save`.
-    pub fn maybe_checkpoint(&mut self) -> Result<()> {
+    pub(crate) fn maybe_checkpoint(&mut self) -> Result<()> {
         let step = self.global_step;
         if !self
             .settings
@@ -516,7 +512,7 @@ fn accumulate(
 }
 
 /// Saves the adapter, reads it back and checks every tensor is identical.
-pub fn save_verified(
+pub(crate) fn save_verified(
     params: &[(String, Var)],
     lora: &LoraConfig,
     dir: &std::path::Path,

@@ -163,3 +163,16 @@ pub fn assert_same_tensor_names(ours: &Path, theirs: &Path) {
     };
     assert_eq!(names(ours), names(theirs));
 }
+
+/// The largest |x| of an f32 tensor.
+pub fn max_abs(t: &candle_core::Tensor) -> f32 {
+    t.abs()
+        .and_then(|t| t.max_all())
+        .and_then(|m| m.to_scalar::<f32>())
+        .unwrap()
+}
+
+/// max |a − b| over all elements of two f32 tensors of one shape.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    max_abs(&(a - b).unwrap())
+}

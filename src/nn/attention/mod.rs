@@ -105,6 +105,7 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use candle_core::Device;
 
     /// The inputs of a decoding step: (batch, heads, time, dim) views, no scaling, no dropout.
@@ -146,11 +147,7 @@ mod tests {
                 let fast = attend(&split(&q, &k, &v, bias))?;
                 let (k, v) = (k.contiguous()?, v.contiguous()?);
                 let slow = reference::attend(&split(&q, &k, &v, bias))?;
-                let diff = (fast - slow)?
-                    .abs()?
-                    .flatten_all()?
-                    .max(0)?
-                    .to_scalar::<f32>()?;
+                let diff = max_abs_diff(&fast, &slow)?;
                 assert!(diff < 1e-5, "queries {tq}: max diff {diff}");
             }
         }

@@ -126,6 +126,7 @@ pub fn without_gradient(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use candle_core::{Device, Var};
 
     #[test]
@@ -138,18 +139,10 @@ mod tests {
             (FastActivation::Silu, x.silu()?),
         ] {
             let got = without_gradient(kind, &x, None)?.expect("qualifies");
-            let diff = (&got - &want)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(&got, &want)?;
             assert!(diff < 1e-5, "{kind:?}: {diff}");
             let gated = without_gradient(kind, &x, Some(&g))?.expect("qualifies");
-            let diff = (&gated - (want * &g)?)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(&gated, &(want * &g)?)?;
             assert!(diff < 1e-5, "{kind:?} gated: {diff}");
         }
         Ok(())
@@ -168,20 +161,12 @@ mod tests {
         for (kind, reference) in cases {
             let fast = with_gradient(kind, &x)?.expect("qualifies");
             let slow = reference(&x)?;
-            let diff = (&fast - &slow)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(&fast, &slow)?;
             assert!(diff < 2e-6, "{kind:?} value: {diff}");
             let g1 = (fast * &weights)?.sum_all()?.backward()?;
             let g2 = (slow * &weights)?.sum_all()?.backward()?;
             let (g1, g2) = (g1.get(&x).expect("grad"), g2.get(&x).expect("grad"));
-            let diff = (g1 - g2)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(g1, g2)?;
             assert!(diff < 2e-5, "{kind:?} gradient: {diff}");
         }
         Ok(())

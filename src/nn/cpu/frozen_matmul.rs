@@ -137,7 +137,7 @@ pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::{check, random};
+    use crate::nn::finite_difference::{check, max_abs_diff, random};
     use candle_core::{DType, Device, Var};
 
     #[test]
@@ -152,14 +152,7 @@ mod tests {
         let w = random(&[4, 5], 5).to_dtype(DType::F32).unwrap();
         let ours = frozen_matmul(&x, &w, None).unwrap();
         let plain = x.broadcast_matmul(&w.t().unwrap()).unwrap();
-        let diff = (ours - plain)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&ours, &plain).unwrap();
         assert!(diff < 1e-6);
     }
 
@@ -172,15 +165,12 @@ mod tests {
             let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 3, 5), &dev)?)?;
             let fused = frozen_matmul(&x, &w, Some(&b))?;
             let plain = x.broadcast_matmul(&w.t()?)?.broadcast_add(&b)?;
-            let diff = (&fused - &plain)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let diff = max_abs_diff(&fused, &plain)?;
             assert!(diff < 1e-5, "{rows} rows: {diff}");
             let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
             let g1 = (fused * &g)?.sum_all()?.backward()?;
             let g2 = (plain * &g)?.sum_all()?.backward()?;
-            let diff = (g1.get(&x).expect("grad") - g2.get(&x).expect("grad"))?
-                .abs()?
-                .max_all()?
-                .to_scalar::<f32>()?;
+            let diff = max_abs_diff(g1.get(&x).expect("grad"), g2.get(&x).expect("grad"))?;
             assert!(diff < 1e-5, "{rows} rows, gradient: {diff}");
         }
         Ok(())

@@ -296,19 +296,9 @@ pub fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::finite_difference::max_abs_diff;
     use crate::nn::LoraAdapter;
     use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn output_and_gradients_match_the_op_chain() -> Result<()> {
@@ -329,12 +319,12 @@ mod tests {
             if let Some(b) = bias {
                 chain = chain.broadcast_add(b)?;
             }
-            assert!(max_diff(&fused, &chain) < 1e-5, "forward");
+            assert!(max_abs_diff(&fused, &chain)? < 1e-5, "forward");
             let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
             let g1 = (fused * &g)?.sum_all()?.backward()?;
             let g2 = (chain * &g)?.sum_all()?.backward()?;
             for v in [&x, &adapter.a, &adapter.b] {
-                let d = max_diff(g1.get(v).expect("grad"), g2.get(v).expect("grad"));
+                let d = max_abs_diff(g1.get(v).expect("grad"), g2.get(v).expect("grad"))?;
                 assert!(d < 1e-4, "gradient: {d}");
             }
         }

@@ -1,30 +1,13 @@
 use super::*;
 use crate::nn::attention::{self as dispatcher, reference, Kernel};
+use crate::nn::finite_difference::{max_abs, max_abs_diff};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Var};
 
+/// max |a − b| relative to max |b| (at least 1e-6).
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        .max(1e-6);
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        / scale
+    let scale = max_abs(b).unwrap().max(1e-6);
+    max_abs_diff(a, b).unwrap() / scale
 }
 
 /// Projections q, k, v attended without dropout.
@@ -48,36 +31,14 @@ fn projected<'a>(
     }
 }
 
-/// The attention through this kernel (checked to qualify).
-fn through_kernel(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    heads: usize,
-    bias: Option<&Tensor>,
-    scale: f64,
-) -> Result<Tensor> {
-    let inputs = projected(q, k, v, heads, bias, scale);
-    let kernel = Kernel::choose(&inputs)?;
-    assert!(matches!(kernel, Some(Kernel::Fused { .. })), "qualifies");
-    dispatcher::attend(&inputs)
-}
-
-/// The same attention as a chain of candle ops.
-fn graph(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    heads: usize,
-    bias: Option<&Tensor>,
-    scale: f64,
-) -> Result<Tensor> {
-    reference::attend(&projected(q, k, v, heads, bias, scale))
-}
-
-/// Checks the fused output against the graph's and returns both sides' gradients of
+/// Attends through this kernel (checked to qualify) and as the chain of candle ops, checks
+/// the fused output against the graph's and returns both sides' gradients of
 /// Σ output·weights.
-fn gradients(fast: Tensor, slow: Tensor, weights: &Tensor) -> Result<(GradStore, GradStore)> {
+fn gradients(inputs: &AttentionInputs, weights: &Tensor) -> Result<(GradStore, GradStore)> {
+    let kernel = Kernel::choose(inputs)?;
+    assert!(matches!(kernel, Some(Kernel::Fused { .. })), "qualifies");
+    let fast = dispatcher::attend(inputs)?;
+    let slow = reference::attend(inputs)?;
     assert!(
         max_diff(&fast, &slow) < 1e-5,
         "forward: {}",
@@ -106,9 +67,8 @@ fn forward_and_gradients_match_the_graph_version() -> Result<()> {
         for (bias, scale) in [(None, 1.0), (Some(&pad), 0.35), (Some(&pos), 1.0)] {
             let (qv, kv, vv) = (heads(b, tq, h, d), heads(b, tk, h, d), heads(b, tk, h, d));
             let weights = Tensor::randn(0f32, 1.0, (b, tq, h * d), &dev)?;
-            let fast = through_kernel(&qv, &kv, &vv, h, bias, scale)?;
-            let slow = graph(&qv, &kv, &vv, h, bias, scale)?;
-            let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
+            let inputs = projected(&qv, &kv, &vv, h, bias, scale);
+            let (fast_grads, slow_grads) = gradients(&inputs, &weights)?;
             for x in [&qv, &kv, &vv] {
                 let (g1, g2) = (
                     fast_grads.get(x).expect("grad"),
@@ -133,9 +93,8 @@ fn strided_projections_read_in_place() -> Result<()> {
     let qkv = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, 3 * h * d), &dev)?)?;
     let part = |i: usize| qkv.narrow(2, i * h * d, h * d).unwrap();
     let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
-    let fast = through_kernel(&part(0), &part(1), &part(2), h, None, 0.5)?;
-    let slow = graph(&part(0), &part(1), &part(2), h, None, 0.5)?;
-    let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
+    let (q, k, v) = (part(0), part(1), part(2));
+    let (fast_grads, slow_grads) = gradients(&projected(&q, &k, &v, h, None, 0.5), &weights)?;
     let (g1, g2) = (
         fast_grads.get(&qkv).expect("grad"),
         slow_grads.get(&qkv).expect("grad"),
@@ -166,9 +125,8 @@ fn inputs_off_the_graph_get_no_gradient_and_the_others_stay_exact() -> Result<()
                 }
             })
             .collect();
-        let fast = through_kernel(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
-        let slow = graph(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35)?;
-        let (fast_grads, slow_grads) = gradients(fast, slow, &weights)?;
+        let attention = projected(&inputs[0], &inputs[1], &inputs[2], h, None, 0.35);
+        let (fast_grads, slow_grads) = gradients(&attention, &weights)?;
         for (var, on) in vars.iter().zip(tracked) {
             assert_eq!(fast_grads.get(var).is_some(), on);
             if on {

@@ -23,7 +23,8 @@ pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
                 format!("not valid UTF-8 (byte {})", e.valid_up_to()),
             )
         })?;
-        let text = text.trim();
+        // A byte-order mark (as some Windows editors write) and CRLF line ends are accepted.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
         if text.is_empty() {
             continue;
         }

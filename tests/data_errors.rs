@@ -164,3 +164,54 @@ fn hub_dataset_from_the_cache_layout() {
         "{err}"
     );
 }
+
+#[test]
+fn windows_files_and_float_labels_are_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let labels = ["negative".to_string(), "positive".to_string()];
+    let read = |path: &Path| {
+        read_rows(path)
+            .and_then(|rows| classification_examples(&rows, &data(""), Some(&labels), 2, path))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|e| (e.text, e.label))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![("good".to_string(), 1), ("bad".to_string(), 0)];
+    // A byte-order mark and CRLF line ends, as Windows editors write them.
+    let jsonl = write(
+        d,
+        "bom.jsonl",
+        b"\xef\xbb\xbf{\"text\": \"good\", \"label\": 1}\r\n{\"text\": \"bad\", \"label\": 0}\r\n",
+    );
+    assert_eq!(read(&jsonl), want);
+    let json = write(
+        d,
+        "bom.json",
+        b"\xef\xbb\xbf[{\"text\": \"good\", \"label\": 1},\r\n{\"text\": \"bad\", \"label\": 0}]\r\n",
+    );
+    assert_eq!(read(&json), want);
+    let csv = write(
+        d,
+        "bom.csv",
+        b"\xef\xbb\xbftext,label\r\ngood,1\r\nbad,0\r\n",
+    );
+    assert_eq!(read(&csv), want);
+    // 1.0 is label 1; 0.5 and -1.0 are not labels.
+    let floats = write(
+        d,
+        "floats.jsonl",
+        b"{\"text\": \"good\", \"label\": 1.0}\n{\"text\": \"bad\", \"label\": 0.0}\n",
+    );
+    assert_eq!(read(&floats), want);
+    for bad in ["0.5", "-1.0", "2.0"] {
+        let path = write(
+            d,
+            "bad_float.jsonl",
+            format!("{{\"text\": \"x\", \"label\": {bad}}}\n").as_bytes(),
+        );
+        let err = classify(&path, &data(""));
+        assert!(err.contains("line 1: field 'label': label"), "{bad}: {err}");
+    }
+}

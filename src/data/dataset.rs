@@ -31,8 +31,8 @@ pub struct Seq2SeqExample {
 #[derive(Debug, Clone)]
 pub struct ClassificationExample {
     pub(crate) id: Option<Value>,
-    pub(crate) text: String,
-    pub(crate) label: usize,
+    pub text: String,
+    pub label: usize,
 }
 
 fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) -> Result<String> {
@@ -135,7 +135,12 @@ pub fn classification_examples(
             ));
         }
         let label = match row.get(field) {
-            Some(Value::Number(n)) => match n.as_u64() {
+            // 1.0 is label 1 (pandas writes integer columns with missing values as floats).
+            Some(Value::Number(n)) => match n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            }) {
                 Some(v) if (v as usize) < num_labels => v as usize,
                 _ => {
                     return Err(Error::line(

@@ -40,7 +40,8 @@ pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
 
 fn read_json_array(path: &Path) -> Result<Vec<NumberedRow>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let value: serde_json::Value = serde_json::from_str(body)
         .map_err(|e| Error::line(path, e.line(), format!("malformed JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
         return Err(Error::file(path, "expected a JSON array of objects"));

@@ -204,3 +204,57 @@ fn adapter_check_reports_fit_and_misfit() {
         "{text}"
     );
 }
+
+#[test]
+fn adapter_check_refuses_a_config_that_contradicts_the_tensors() {
+    let case = "distilbert_cls";
+    let config = read_json(&lora_case(case).join("adapter/adapter_config.json"));
+    let r = config["r"].as_u64().unwrap();
+    let first_target = match &config["target_modules"] {
+        serde_json::Value::Array(names) => names[0].as_str().unwrap().to_string(),
+        other => panic!("target_modules {other}"),
+    };
+    let edits: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 2] = [
+        ("r", Box::new(move |c| c["r"] = (r * 2).into())),
+        (
+            "rank_pattern",
+            Box::new(move |c| {
+                c["rank_pattern"] = serde_json::json!({ first_target.clone(): r + 1 })
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        let tmp = tempfile::tempdir().unwrap();
+        let adapter = tmp.path().join("adapter");
+        std::fs::create_dir(&adapter).unwrap();
+        for file in ["adapter_model.safetensors", "adapter_config.json"] {
+            std::fs::copy(
+                lora_case(case).join("adapter").join(file),
+                adapter.join(file),
+            )
+            .unwrap();
+        }
+        let mut changed = config.clone();
+        edit(&mut changed);
+        std::fs::write(adapter.join("adapter_config.json"), changed.to_string()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
+            .args([
+                "adapter",
+                "check",
+                "--model",
+                lora_base(case).to_str().unwrap(),
+                "--adapter",
+                adapter.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: {text}");
+        assert!(
+            text.contains("PEFT will load it: no (size mismatch)")
+                && text.contains("size mismatch for"),
+            "{what}: {text}\n{err}"
+        );
+    }
+}

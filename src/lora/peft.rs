@@ -152,7 +152,20 @@ pub fn apply(model: &mut dyn Adaptable, adapter: &Adapter) -> Result<ApplyReport
                         ),
                     ));
                 }
-                let (_, alpha) = config.shape_for(&linear.name);
+                let (want_r, alpha) = config.shape_for(&linear.name);
+                if r != want_r {
+                    // PEFT builds the layer from the config and then fails to load the tensors.
+                    return Err(Error::file(
+                        adapter.dir.join(WEIGHTS_FILE),
+                        format!(
+                            "{prefix}: lora_A has rank {r}, but {CONFIG_FILE} gives this module r = {want_r} \
+                             (r or rank_pattern); PEFT refuses it: \"size mismatch for {prefix}.lora_A.weight: \
+                             copying a param with shape {:?} from checkpoint, the shape in current model is {:?}\"",
+                            a.dims(),
+                            [want_r, in_features]
+                        ),
+                    ));
+                }
                 let mut lora = LoraAdapter::from_tensors(a, b, alpha, config.lora_dropout as f32)?;
                 lora.scale = config.scale(r, alpha);
                 linear.adapter = Some(lora);

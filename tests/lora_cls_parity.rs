@@ -214,16 +214,11 @@ fn adapter_check_refuses_a_config_that_contradicts_the_tensors() {
         serde_json::Value::Array(names) => names[0].as_str().unwrap().to_string(),
         other => panic!("target_modules {other}"),
     };
-    let edits: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 2] = [
-        ("r", Box::new(move |c| c["r"] = (r * 2).into())),
-        (
-            "rank_pattern",
-            Box::new(move |c| {
-                c["rank_pattern"] = serde_json::json!({ first_target.clone(): r + 1 })
-            }),
-        ),
-    ];
-    for (what, edit) in edits {
+    let mut wrong_r = config.clone();
+    wrong_r["r"] = (r * 2).into();
+    let mut wrong_pattern = config.clone();
+    wrong_pattern["rank_pattern"] = serde_json::json!({ first_target: r + 1 });
+    for (what, changed) in [("r", wrong_r), ("rank_pattern", wrong_pattern)] {
         let tmp = tempfile::tempdir().unwrap();
         let adapter = tmp.path().join("adapter");
         std::fs::create_dir(&adapter).unwrap();
@@ -234,8 +229,6 @@ fn adapter_check_refuses_a_config_that_contradicts_the_tensors() {
             )
             .unwrap();
         }
-        let mut changed = config.clone();
-        edit(&mut changed);
         std::fs::write(adapter.join("adapter_config.json"), changed.to_string()).unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
             .args([

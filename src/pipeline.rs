@@ -82,20 +82,18 @@ pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
             "evaluation needs data.test (or data.validation): set one before training".into(),
         ));
     }
-    let used = [
-        ("data.train", d.train.as_ref().filter(|_| trains)),
-        ("data.validation", d.validation.as_ref()),
-        ("data.test", d.test.as_ref().filter(|_| evaluates)),
-    ];
+    let used = d.local_files().filter(|(key, _)| match *key {
+        "data.train" => trains,
+        "data.test" => evaluates,
+        _ => true,
+    });
     for (key, path) in used {
-        if let Some(path) = path.filter(|p| !p.starts_with("hf:")) {
-            std::fs::File::open(path)
-                .map_err(|e| Error::Config(format!("{key} = \"{path}\": cannot be read ({e})")))?;
-            if Path::new(path).is_dir() {
-                return Err(Error::Config(format!(
-                    "{key} = \"{path}\": is a folder, not a data file"
-                )));
-            }
+        std::fs::File::open(path)
+            .map_err(|e| Error::Config(format!("{key} = \"{path}\": cannot be read ({e})")))?;
+        if Path::new(path).is_dir() {
+            return Err(Error::Config(format!(
+                "{key} = \"{path}\": is a folder, not a data file"
+            )));
         }
     }
     if let Some(dir) = recipe.lora.init_adapter.as_ref().filter(|_| trains) {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::generate::{GenerationConfigFile, GenerationOverrides, GenerationSettings};
 use crate::hub::ModelFiles;
 use crate::lora::peft;
-use crate::models::{open, Kind, Options};
+use crate::models::{open, Kind, Model, Options};
 use crate::recipe::{EvalSection, Recipe, Task};
 use crate::tokenizer::TextTokenizer;
 use crate::train::example_fields;
@@ -112,35 +112,39 @@ struct Context<'a> {
     out: &'a Path,
 }
 
+impl Context<'_> {
+    /// The base model and the tuned one (the base with the adapter), opened alike.
+    fn base_and_tuned(&self, options: Options) -> Result<(Model, Model)> {
+        let options = Options {
+            dtype: self.dtype,
+            device: self.device.clone(),
+            ..options
+        };
+        let base = open(self.files, &options)?.model;
+        let tuned_options = Options {
+            adapter: Some(self.adapter.to_path_buf()),
+            ..options
+        };
+        Ok((base, open(self.files, &tuned_options)?.model))
+    }
+}
+
 fn evaluate_classifier(context: Context) -> Result<Evaluation> {
-    let Context {
-        recipe,
-        files,
-        adapter,
-        dtype,
-        device,
-        mut meta,
-        out,
-    } = context;
-    let options = Options {
+    let recipe = context.recipe;
+    let (base, tuned) = context.base_and_tuned(Options {
         expect: Some(Kind::Classifier),
         num_labels: recipe.model.num_labels,
         labels: recipe.model.labels.clone(),
         seed: recipe.train.seed,
-        dtype,
-        device: device.clone(),
         ..Default::default()
-    };
-    let base = open(files, &options)?.model.into_classifier()?;
-    let tuned = open(
+    })?;
+    let (base, tuned) = (base.into_classifier()?, tuned.into_classifier()?);
+    let Context {
         files,
-        &Options {
-            adapter: Some(adapter.to_path_buf()),
-            ..options
-        },
-    )?
-    .model
-    .into_classifier()?;
+        mut meta,
+        out,
+        ..
+    } = context;
     let (path, rows) = test_rows(recipe)?;
     let names = recipe
         .model
@@ -285,27 +289,19 @@ fn percentile_95(mut lengths: Vec<usize>) -> usize {
 }
 
 fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
+    let (base, tuned) = context.base_and_tuned(Options {
+        expect: Some(Kind::Seq2Seq),
+        ..Default::default()
+    })?;
+    let (base, mut tuned) = (base.into_seq2seq()?, tuned.into_seq2seq()?);
     let Context {
         recipe,
         files,
-        adapter,
-        dtype,
         device,
         mut meta,
         out,
+        ..
     } = context;
-    let options = Options {
-        expect: Some(Kind::Seq2Seq),
-        dtype,
-        device: device.clone(),
-        ..Default::default()
-    };
-    let base = open(files, &options)?.model.into_seq2seq()?;
-    let tuned_options = Options {
-        adapter: Some(adapter.to_path_buf()),
-        ..options
-    };
-    let mut tuned = open(files, &tuned_options)?.model.into_seq2seq()?;
     crate::lora::merge::merge_in_memory(&mut tuned)?;
     let (path, rows) = test_rows(recipe)?;
     let examples = evaluation_subset(

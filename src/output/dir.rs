@@ -69,13 +69,22 @@ pub(crate) fn parent_of(path: &Path) -> PathBuf {
         .to_path_buf()
 }
 
+/// The plain word for an I/O error that means the output does not fit (full disk, file size
+/// limit, quota), if it is one.
+fn no_room(e: &std::io::Error) -> Option<&'static str> {
+    match e.raw_os_error()? {
+        libc::ENOSPC => Some("no space left on device (the disk is full)"),
+        libc::EFBIG => Some("file too large (over the file size limit)"),
+        libc::EDQUOT => Some("disk quota exceeded"),
+        _ => None,
+    }
+}
+
 /// An I/O error while writing, with a plain word for the full-disk cases.
 pub(crate) fn write_error(path: &Path, e: std::io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::ENOSPC) => Error::file(path, "no space left on device (the disk is full)"),
-        Some(libc::EFBIG) => Error::file(path, "file too large (over the file size limit)"),
-        Some(libc::EDQUOT) => Error::file(path, "disk quota exceeded"),
-        _ => Error::io(path, e),
+    match no_room(&e) {
+        Some(word) => Error::file(path, word),
+        None => Error::io(path, e),
     }
 }
 
@@ -174,15 +183,10 @@ impl AtomicDir {
             return Ok(());
         };
         let dest = self.temp.join(name);
-        std::fs::copy(source, &dest).map_err(|e| {
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT)
-            ) {
-                write_error(&dest, e)
-            } else {
-                Error::io(source, e)
-            }
+        // A failure to fit is the destination's; any other, the source's.
+        std::fs::copy(source, &dest).map_err(|e| match no_room(&e) {
+            Some(word) => Error::file(&dest, word),
+            None => Error::io(source, e),
         })?;
         Ok(())
     }

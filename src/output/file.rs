@@ -14,16 +14,22 @@ pub struct AtomicFile {
     done: bool,
 }
 
+/// A file output cannot go where a folder stands.
+pub(crate) fn refuse_folder(target: &Path) -> Result<()> {
+    if target.is_dir() {
+        return Err(Error::file(
+            target,
+            "is a directory: give a file name for the output",
+        ));
+    }
+    Ok(())
+}
+
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
         let folder = super::dir::parent_of(target);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-        if target.is_dir() {
-            return Err(Error::file(
-                target,
-                "is a directory: give a file name for the output",
-            ));
-        }
+        refuse_folder(target)?;
         cleanup::clean_leftovers(&folder);
         let temp = names::sibling(target, names::Kind::Temp);
         let file = cleanup::create_registered(&temp, |p| std::fs::File::create(p))

@@ -17,12 +17,7 @@ pub enum Output {
 /// output that is a file, a path under a regular file, or a folder where no file can be made.
 pub fn check_writable(target: &Path, kind: Output) -> Result<()> {
     match kind {
-        Output::File if target.is_dir() => {
-            return Err(Error::file(
-                target,
-                "is a directory: give a file name for the output",
-            ))
-        }
+        Output::File => super::file::refuse_folder(target)?,
         Output::Dir if target.exists() && !target.is_dir() => {
             return Err(Error::file(
                 target,

@@ -74,6 +74,20 @@ pub struct DataSection {
     pub(crate) skip_empty: bool,
 }
 
+impl DataSection {
+    /// The data files on this machine (not `hf:` datasets), each with its key.
+    pub(crate) fn local_files(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("data.train", &self.train),
+            ("data.validation", &self.validation),
+            ("data.test", &self.test),
+        ]
+        .into_iter()
+        .filter_map(|(key, path)| Some((key, path.as_deref()?)))
+        .filter(|(_, path)| !path.starts_with("hf:"))
+    }
+}
+
 impl Default for DataSection {
     fn default() -> Self {
         Self {

@@ -233,11 +233,8 @@ fn prepare_output_dir(recipe: &Recipe, files: &crate::hub::ModelFiles) -> Result
         .into_iter()
         .map(|p| ("the base model", p))
         .collect();
-    let d = &recipe.data;
-    for path in [&d.train, &d.validation, &d.test].into_iter().flatten() {
-        if !path.starts_with("hf:") {
-            inputs.push(("the data", path.into()));
-        }
+    for (_, path) in recipe.data.local_files() {
+        inputs.push(("the data", path.into()));
     }
     if let Some(adapter) = &recipe.lora.init_adapter {
         inputs.push(("lora.init_adapter", adapter.clone()));

@@ -20,10 +20,7 @@ fn base_dir(case: &str) -> PathBuf {
 }
 
 fn load_base(dir: &Path) -> T5 {
-    let files = loratune::hub::resolve_model(dir.to_str().unwrap()).unwrap();
-    loratune::models::open(&files, &Default::default())
-        .and_then(|o| o.model.into_seq2seq())
-        .unwrap()
+    open_t5(dir)
 }
 
 /// Per-example losses (one padded batch) on the base fixture's inputs.

@@ -19,9 +19,7 @@ struct Fixture {
 fn load(dir: &Path) -> Fixture {
     let files =
         loratune::hub::resolve_model(dir.to_str().expect("utf-8 path")).expect("model files");
-    let model = loratune::models::open(&files, &Default::default())
-        .and_then(|o| o.model.into_seq2seq())
-        .expect("model loads");
+    let model = open_t5(dir);
     let tokenizer = TextTokenizer::load(&files).expect("tokenizer");
     let settings = read_json(&dir.join("settings.json"));
     let max_src = settings["max_source_tokens"].as_u64().expect("setting") as usize;

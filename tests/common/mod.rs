@@ -176,3 +176,12 @@ pub fn max_abs(t: &candle_core::Tensor) -> f32 {
 pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
     max_abs(&(a - b).unwrap())
 }
+
+/// The T5 in a fixture directory (f32, CPU, no adapter).
+pub fn open_t5(dir: &Path) -> loratune::models::t5::T5 {
+    let files =
+        loratune::hub::resolve_model(dir.to_str().expect("utf-8 path")).expect("model files");
+    loratune::models::open(&files, &Default::default())
+        .and_then(|o| o.model.into_seq2seq())
+        .expect("model loads")
+}

@@ -78,10 +78,15 @@ pub(crate) fn prepare(
     overwrite: bool,
     inputs: &[(&str, &Path)],
 ) -> Result<()> {
+    // The setting that names the folder, for the messages.
+    let key = match kind {
+        RunKind::Train => "train.output_dir",
+        RunKind::Quickstart => "quickstart's --output",
+    };
     if dir.exists() && !dir.is_dir() {
         return Err(Error::file(
             dir,
-            "train.output_dir exists and is not a directory",
+            format!("{key} exists and is not a directory"),
         ));
     }
     cleanup::clean_leftovers(&dir::parent_of(dir));
@@ -92,19 +97,31 @@ pub(crate) fn prepare(
             return Err(Error::file(
                 dir,
                 format!(
-                    "train.output_dir is not empty and holds no loratune run (it has {}): \
-                     loratune neither writes into nor replaces such a folder; choose another train.output_dir",
+                    "{key} is not empty and holds no loratune run (it has {}): \
+                     loratune neither writes into nor replaces such a folder; choose another {key}",
                     names.join(", ")
                 ),
             ))
         }
         Holds::Run(previous) => {
-            let replace = overwrite || (kind == RunKind::Quickstart && previous == RunKind::Quickstart);
+            let replace =
+                overwrite || (kind == RunKind::Quickstart && previous == RunKind::Quickstart);
             if !replace {
+                let advice = match kind {
+                    RunKind::Train => {
+                        "pass --overwrite (or set train.overwrite_output_dir = true) \
+                                       to replace it, or choose another train.output_dir"
+                    }
+                    // quickstart replaces only runs it marked as its own (earlier versions
+                    // marked none).
+                    RunKind::Quickstart => {
+                        "quickstart replaces only its own earlier output; \
+                                            remove that folder or choose another --output"
+                    }
+                };
                 return Err(Error::file(
                     dir,
-                    "train.output_dir holds a previous run: pass --overwrite (or set \
-                     train.overwrite_output_dir = true) to replace it, or choose another train.output_dir",
+                    format!("{key} holds a previous run: {advice}"),
                 ));
             }
             guard::refuse_overlap(dir, inputs)?;
@@ -131,4 +148,35 @@ fn remove_run(dir: &Path) -> Result<()> {
     }
     tracing::info!("replacing the previous run in {}", dir.display());
     std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quickstart_refuses_a_run_it_did_not_mark_and_says_what_to_do() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir(&dir).unwrap();
+        // A run of an earlier loratune (no marker).
+        std::fs::write(dir.join("recipe.toml"), "").unwrap();
+        std::fs::write(dir.join("metrics.jsonl"), "").unwrap();
+        let err = prepare(&dir, RunKind::Quickstart, false, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("quickstart's --output holds a previous run")
+                && err.contains("choose another --output")
+                && !err.contains("--overwrite"),
+            "{err}"
+        );
+        assert!(dir.join("recipe.toml").is_file());
+        // Its own earlier output is replaced.
+        std::fs::remove_dir_all(&dir).unwrap();
+        prepare(&dir, RunKind::Quickstart, false, &[]).unwrap();
+        std::fs::write(dir.join("metrics.jsonl"), "").unwrap();
+        prepare(&dir, RunKind::Quickstart, false, &[]).unwrap();
+        assert!(!dir.join("metrics.jsonl").exists());
+    }
 }

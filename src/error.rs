@@ -34,6 +34,10 @@ pub enum Error {
 
     #[error("{0}")]
     Unsupported(String),
+
+    /// Training stopped (a non-finite loss or gradient).
+    #[error("{0}")]
+    Training(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

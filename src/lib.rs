@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod quickstart;
 pub mod recipe;
+pub mod rng;
 pub mod runtime;
 pub mod tokenizer;
 pub mod train;

@@ -2,6 +2,10 @@
 //! kernels' own checks are unit tests in src/nn).
 use candle_core::{DType, Device, Tensor};
 
+/// What the included file reaches as `crate::rng`.
+mod rng {
+    pub use loratune::rng::{Purpose, Stream};
+}
 #[path = "../src/nn/finite_difference.rs"]
 mod finite_difference;
 use finite_difference::{check, random};

@@ -19,6 +19,7 @@ const FLOORS: &[&[&str]] = &[
         "hub",
         "tokenizer",
         "output",
+        "rng",
     ],
     &["nn", "data", "recipe"],
     &["lora"],

@@ -59,6 +59,7 @@ fn untrained_tensor_stops_the_run_and_is_named() {
         shuffle: false,
         data_seed: 0,
         recipe_toml: None,
+        resume: None,
     })
     .unwrap_err()
     .to_string();
@@ -91,6 +92,7 @@ fn healthy_run_trains_and_writes_outputs() {
         shuffle: true,
         data_seed: 0,
         recipe_toml: None,
+        resume: None,
     })
     .unwrap();
     assert_eq!(report.steps, 3);
@@ -150,6 +152,7 @@ fn warmup_starting_at_zero_does_not_trip_the_guard() {
         shuffle: false,
         data_seed: 0,
         recipe_toml: None,
+        resume: None,
     })
     .unwrap();
     assert_eq!(report.steps, 5);

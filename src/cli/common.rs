@@ -114,3 +114,16 @@ pub fn with_id(
     }
     serde_json::Value::Object(out)
 }
+
+/// `--resume [CHECKPOINT_DIR]` into `train.resume_from_checkpoint` (alone: the newest).
+pub fn apply_resume(
+    recipe: &mut loratune::recipe::Recipe,
+    resume: Option<Option<std::path::PathBuf>>,
+) {
+    use loratune::recipe::ResumeFrom;
+    recipe.train.resume_from_checkpoint = match resume {
+        None => return,
+        Some(None) => Some(ResumeFrom::Latest(true)),
+        Some(Some(dir)) => Some(ResumeFrom::Checkpoint(dir)),
+    };
+}

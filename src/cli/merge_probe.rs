@@ -2,7 +2,6 @@
 use candle_core::{DType, Device, Result, Tensor};
 use loratune::models::t5::T5;
 use loratune::models::Model;
-use rand::{Rng, SeedableRng};
 
 /// A few random token sequences to run through a model.
 pub struct Probe {
@@ -11,11 +10,11 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(vocab: usize, count: usize, length: usize, seed: u64) -> Self {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut rng = loratune::rng::Stream::new(seed, loratune::rng::Purpose::Synthetic, [0; 3]);
         let sequences = (0..count)
             .map(|_| {
                 (0..length)
-                    .map(|_| rng.gen_range(3..vocab.max(4) as u32))
+                    .map(|_| 3 + rng.below(vocab.max(4) - 3) as u32)
                     .collect()
             })
             .collect();

@@ -12,11 +12,16 @@ pub struct TrainArgs {
     /// Replace a previous run in train.output_dir (as train.overwrite_output_dir = true).
     #[arg(long)]
     overwrite: bool,
+    /// Continue the run from a checkpoint: the newest in train.output_dir/checkpoints when no
+    /// folder is named (as train.resume_from_checkpoint).
+    #[arg(long, value_name = "CHECKPOINT_DIR", num_args = 0..=1)]
+    resume: Option<Option<PathBuf>>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut recipe = Recipe::load(&args.recipe, &args.overrides)?;
     recipe.train.overwrite_output_dir |= args.overwrite;
+    super::common::apply_resume(&mut recipe, args.resume);
     loratune::pipeline::preflight(&recipe, loratune::pipeline::Job::Train)?;
     let report = loratune::train::job::train_recipe(&recipe)?;
     println!(

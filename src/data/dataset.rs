@@ -3,8 +3,7 @@
 use super::prompt::render;
 use crate::error::{Error, Result};
 use crate::jsonl::NumberedRow;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use crate::rng::{Purpose, Stream};
 use serde_json::Value;
 use std::path::Path;
 
@@ -196,17 +195,21 @@ fn report_skipped(skipped: usize, path: &Path) {
 }
 
 /// A seeded random subset of `n` items (all of them, shuffled, when `n` is larger).
-pub(crate) fn sample<T>(mut items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
+pub(crate) fn sample<T>(items: Vec<T>, n: Option<usize>, seed: u64) -> Vec<T> {
+    draw(items, n, seed, 0)
+}
+
+/// `n` items of a seeded shuffle; `purpose` tells apart the draws made with one seed.
+fn draw<T>(mut items: Vec<T>, n: Option<usize>, seed: u64, purpose: u64) -> Vec<T> {
     let Some(n) = n else { return items };
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    items.shuffle(&mut rng);
+    Stream::new(seed, Purpose::Sample, [purpose, 0, 0]).shuffle(&mut items);
     items.truncate(n);
     items
 }
 
 /// Splits off the last `fraction` of a seeded shuffle as a validation set.
 pub(crate) fn carve<T>(items: Vec<T>, fraction: f64, seed: u64) -> (Vec<T>, Vec<T>) {
-    let mut items = sample(items, Some(usize::MAX), seed ^ 0x5eed);
+    let mut items = draw(items, Some(usize::MAX), seed, 1);
     let keep = items.len() - ((items.len() as f64 * fraction).round() as usize).min(items.len());
     let validation = items.split_off(keep);
     (items, validation)

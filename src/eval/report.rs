@@ -312,7 +312,7 @@ fn statistics_json(settings: &SummarySettings) -> Value {
             "resamples": settings.bootstrap_resamples,
             "confidence": settings.confidence,
             "seed": settings.bootstrap_seed,
-            "rng": "rand 0.8 StdRng::seed_from_u64",
+            "rng": "ChaCha20 (rand_chacha), key (seed, bootstrap)",
         },
         "wilcoxon": "scipy.stats.wilcoxon(tuned, base) defaults (SciPy 1.17): zero_method='wilcox', correction=False, alternative='two-sided', method='auto' (exact for n <= 50 without ties or zeros; exact sign-flip permutation for n <= 13 with ties or zeros; otherwise normal approximation with tie correction)",
     })

@@ -7,7 +7,7 @@
 //! * [`bootstrap_mean_ci`]: seeded bootstrap percentile interval of the mean (resampling
 //!   with replacement, then the `(1 − confidence)/2` and `(1 + confidence)/2` percentiles
 //!   of the resampled means with NumPy's linear interpolation). The random numbers are
-//!   `rand`'s `StdRng` seeded with `seed`, so the interval is reproducible with loratune
+//!   a ChaCha20 stream keyed by `seed` (`crate::rng`), so the interval is reproducible with loratune
 //!   but not bit-identical to `scipy.stats.bootstrap`, which agrees with it up to Monte
 //!   Carlo error.
 //! * [`wilcoxon`]: `scipy.stats.wilcoxon(x, y)` with its defaults (SciPy 1.17:
@@ -29,8 +29,7 @@
 //!   Parity with SciPy is checked by `tests/eval_stats_parity.rs` against
 //!   `tests/fixtures/eval/stats.json` (written by `scripts/make_eval_fixtures.py`).
 use crate::error::{Error, Result};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use crate::rng::{Purpose, Stream};
 use serde::{Deserialize, Serialize};
 
 /// Arithmetic mean; NaN for empty input.
@@ -121,12 +120,12 @@ pub fn bootstrap_mean_ci(
         (f64::NAN, f64::NAN)
     } else {
         let n = xs.len();
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = Stream::new(seed, Purpose::Bootstrap, [0; 3]);
         let mut means = Vec::with_capacity(resamples);
         for _ in 0..resamples {
             let mut sum = 0.0;
             for _ in 0..n {
-                sum += xs[rng.gen_range(0..n)];
+                sum += xs[rng.below(n)];
             }
             means.push(sum / n as f64);
         }

@@ -3,10 +3,9 @@
 use super::logits::{argmax, sample, LogitsProcessor};
 use super::{Context, GenerationSettings};
 use crate::models::t5::{DecoderCache, T5};
+use crate::rng::{Purpose, Stream};
 use crate::Result;
 use candle_core::{DType, Tensor, D};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 /// Decodes one batch; `seeds` (one per row) seed the sampling of each row.
 pub(crate) fn run(
@@ -25,7 +24,10 @@ pub(crate) fn run(
     let processor = LogitsProcessor::new(settings, &ctx.eos);
     let plain_greedy = !settings.do_sample && processor.is_identity();
     let mut histories: Vec<Vec<u32>> = vec![vec![ctx.start]; batch];
-    let mut rngs: Vec<StdRng> = seeds.iter().map(|&s| StdRng::seed_from_u64(s)).collect();
+    let mut rngs: Vec<Stream> = seeds
+        .iter()
+        .map(|&s| Stream::new(s, Purpose::Generate, [0; 3]))
+        .collect();
     // the input row of each running row
     let mut active: Vec<usize> = (0..batch).collect();
     let mut cache = DecoderCache::with_capacity(settings.max_new_tokens + 1);

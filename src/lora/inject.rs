@@ -3,8 +3,8 @@ use super::config::{name_matches, LoraConfig, TargetModules};
 use super::Adaptable;
 use crate::error::{Error, Result};
 use crate::nn::{AdapterShape, LoraAdapter};
+use crate::rng::{Purpose, Stream};
 use candle_core::Var;
-use rand::SeedableRng;
 
 /// What an injection touched.
 #[derive(Debug, Default, Clone)]
@@ -22,9 +22,8 @@ pub struct Injection {
 /// Adds fresh adapters (A Kaiming-uniform, B zero) and trainable copies, as `get_peft_model`.
 pub fn inject(model: &mut dyn Adaptable, config: &LoraConfig, seed: u64) -> Result<Injection> {
     config.validate().map_err(Error::Config)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut report = Injection::default();
-    for linear in model.linears_mut() {
+    for (index, linear) in model.linears_mut().into_iter().enumerate() {
         if config.saves(&linear.name) {
             linear.make_trainable()?;
             report.saved.push(linear.name.clone());
@@ -42,7 +41,8 @@ pub fn inject(model: &mut dyn Adaptable, config: &LoraConfig, seed: u64) -> Resu
                 &shape,
                 w.dtype(),
                 w.device(),
-                &mut rng,
+                // each module's own stream: adding a target leaves the others' weights as they were
+                &mut Stream::new(seed, Purpose::LoraInit, [index as u64, 0, 0]),
             )?;
             adapter.scale = config.scale(r, alpha);
             linear.adapter = Some(adapter);

@@ -3,13 +3,13 @@
 use crate::error::Result;
 use crate::nn::Weights;
 use crate::nn::{Linear, Param};
+use crate::rng::{Purpose, Stream};
 use candle_core::Tensor;
-use rand::{Rng, SeedableRng};
 
 /// Linear layers that a checkpoint may lack, initialised as Transformers' `_init_weights`
 /// does (weight ~ normal(0, initializer_range), bias 0) from a seeded generator.
 pub struct FreshInit {
-    rng: rand::rngs::StdRng,
+    rng: Stream,
     std: f64,
     /// Names of the tensors created here rather than loaded.
     pub(crate) created: Vec<String>,
@@ -18,7 +18,7 @@ pub struct FreshInit {
 impl FreshInit {
     pub fn new(seed: u64, initializer_range: f64) -> Self {
         Self {
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rng: Stream::new(seed, Purpose::HeadInit, [0; 3]),
             std: initializer_range,
             created: Vec::new(),
         }
@@ -36,7 +36,7 @@ impl FreshInit {
             return Linear::load(w, name, in_features, out_features, true);
         }
         let values: Vec<f32> = (0..in_features * out_features)
-            .map(|_| (self.normal() * self.std) as f32)
+            .map(|_| (self.rng.normal() * self.std) as f32)
             .collect();
         let weight =
             Tensor::from_vec(values, (out_features, in_features), &w.device)?.to_dtype(w.dtype)?;
@@ -44,13 +44,6 @@ impl FreshInit {
         self.created.push(format!("{name}.weight"));
         self.created.push(format!("{name}.bias"));
         Ok(Linear::new(name, weight, Some(Param::frozen(bias))))
-    }
-
-    /// A standard normal sample (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u1: f64 = 1.0 - self.rng.gen::<f64>();
-        let u2: f64 = self.rng.gen::<f64>();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
 

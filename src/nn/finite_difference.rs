@@ -2,6 +2,7 @@
 //! wrote ourselves: the unit tests of nn's kernels, and tests/grad_check.rs (which includes this
 //! file) for the public layers; and the largest difference of two f32 tensors, for the unit
 //! tests that compare a kernel with the candle ops it replaces.
+use crate::rng::{Purpose, Stream};
 use candle_core::{Device, Tensor, Var};
 
 /// The largest |x| of an f32 tensor.
@@ -20,20 +21,18 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
 /// inputs on every run.
 #[allow(dead_code)] // as `max_abs`
 pub fn random_normal(shape: &[usize], mean: f32, std: f32, seed: u64) -> Tensor {
-    use rand::SeedableRng;
-    use rand_distr::Distribution;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let normal = rand_distr::Normal::new(mean, std).expect("a finite std");
+    let mut rng = Stream::new(seed, Purpose::Synthetic, [0; 3]);
     let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+    let v: Vec<f32> = (0..n)
+        .map(|_| (mean as f64 + std as f64 * rng.normal()) as f32)
+        .collect();
     Tensor::from_vec(v, shape, &Device::Cpu).expect("shape matches")
 }
 
 pub fn random(shape: &[usize], seed: u64) -> Tensor {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = Stream::new(seed, Purpose::Synthetic, [0; 3]);
     let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let v: Vec<f64> = (0..n).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 

@@ -51,11 +51,17 @@ impl Linear {
     }
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let ys = self.compute(xs, train)?;
+        super::finite_check::inspect(&self.name, &ys)?;
+        Ok(ys)
+    }
+
+    fn compute(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let w = self.weight.tensor();
         let bias = self.bias.as_ref().map(Param::tensor);
+        let seed = self.adapter.as_ref().and_then(|a| a.dropout_seed(train));
         if let Some(adapter) = &self.adapter {
-            let fused =
-                cpu::lora_linear::forward(xs, &w, bias.as_ref(), adapter.for_kernel(train))?;
+            let fused = cpu::lora_linear::forward(xs, &w, bias.as_ref(), adapter.for_kernel(seed))?;
             if let Some(ys) = fused {
                 return Ok(ys);
             }
@@ -68,7 +74,7 @@ impl Linear {
             },
         };
         if let Some(adapter) = &self.adapter {
-            ys = (ys + adapter.forward(xs, train)?)?;
+            ys = (ys + adapter.forward_masked(xs, seed)?)?;
         }
         Ok(ys)
     }

@@ -27,13 +27,13 @@ impl LoraAdapter {
         shape: &AdapterShape,
         dtype: DType,
         device: &Device,
-        rng: &mut impl rand::Rng,
+        rng: &mut crate::rng::Stream,
     ) -> Result<Self> {
         // kaiming_uniform_(a=√5): bound = gain·√(3/fan_in), gain = √(2/(1+a²)) ⇒ bound = 1/√fan_in
         let bound = 1.0 / (in_features as f64).sqrt();
         let r = shape.r;
         let values: Vec<f32> = (0..r * in_features)
-            .map(|_| rng.gen_range(-bound..bound) as f32)
+            .map(|_| rng.uniform_in(-bound, bound) as f32)
             .collect();
         let a = Tensor::from_vec(values, (r, in_features), device)?.to_dtype(dtype)?;
         let b = Tensor::zeros((out_features, r), dtype, device)?;
@@ -51,10 +51,20 @@ impl LoraAdapter {
     }
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let xs = if train && self.dropout > 0.0 {
-            super::dropout::dropout(xs, self.dropout as f64, train)?
-        } else {
-            xs.clone()
+        self.forward_masked(xs, self.dropout_seed(train))
+    }
+
+    /// The seed of this call's dropout mask (from the trainer's scope), `None` when no dropout
+    /// applies. One draw per call, whichever kernel then runs it.
+    pub(crate) fn dropout_seed(&self, train: bool) -> Option<u64> {
+        (train && self.dropout > 0.0).then(super::dropout::next_seed)
+    }
+
+    /// The adapter's output with the dropout mask of `seed` (none without).
+    pub(crate) fn forward_masked(&self, xs: &Tensor, seed: Option<u64>) -> Result<Tensor> {
+        let xs = match seed {
+            Some(seed) => super::dropout::masked(xs, self.dropout as f64, seed)?,
+            None => xs.clone(),
         };
         let in_features = self.a.dim(1)?;
         let rows = xs.elem_count() / in_features;
@@ -68,13 +78,15 @@ impl LoraAdapter {
             .reshape(dims)
     }
 
-    /// The adapter as the fused linear kernel takes it: dropout only in training.
-    pub(crate) fn for_kernel(&self, train: bool) -> cpu::lora_linear::Adapter<'_> {
+    /// The adapter as the fused linear kernel takes it, with the dropout mask of `seed` (none
+    /// without).
+    pub(crate) fn for_kernel(&self, seed: Option<u64>) -> cpu::lora_linear::Adapter<'_> {
         cpu::lora_linear::Adapter {
             a: self.a.as_tensor(),
             b: self.b.as_tensor(),
             scale: self.scale,
-            dropout: if train { self.dropout } else { 0.0 },
+            dropout: if seed.is_some() { self.dropout } else { 0.0 },
+            seed: seed.unwrap_or(0),
         }
     }
 

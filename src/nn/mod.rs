@@ -10,6 +10,7 @@
 //! - `attention/`: one entry point, `attention::attend`, choosing between the CPU kernels
 //!   (`fused/` per (sequence, head) with its backward pass, `one_query.rs` for a decoding step)
 //!   and the candle-op reference (`reference.rs`).
+//! - `finite_check`: names the first layer whose output is not finite, when a step is replayed.
 //! - `kv_cache`: keys and values of incremental decoding, in preallocated buffers.
 //! - `softmax.rs`, `grad_attach.rs`: candle's fused softmax and norm kernels given a backward
 //!   pass (the attention reference, norms off the CPU).
@@ -21,6 +22,7 @@ pub mod attention;
 pub(crate) mod cpu;
 pub mod dropout;
 pub mod embedding;
+pub mod finite_check;
 #[cfg(test)]
 mod finite_difference;
 mod grad_attach;

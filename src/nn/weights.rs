@@ -23,7 +23,7 @@ pub struct Weights {
 
 struct Synthetic {
     std: f64,
-    rng: RefCell<rand::rngs::StdRng>,
+    rng: RefCell<crate::rng::Stream>,
     made: RefCell<HashMap<String, Tensor>>,
 }
 
@@ -68,12 +68,15 @@ impl Weights {
     /// Weights with no file behind them: every requested tensor is drawn from N(0, std²)
     /// (zeros when `std` is 0) with a seeded generator. Optional tensors count as absent.
     pub fn synthetic(std: f64, seed: u64, dtype: DType, device: &Device) -> Self {
-        use rand::SeedableRng;
         let mut weights =
             Self::from_tensors(HashMap::new(), PathBuf::from("<synthetic>"), dtype, device);
         weights.synthetic = Some(Synthetic {
             std,
-            rng: RefCell::new(rand::rngs::StdRng::seed_from_u64(seed)),
+            rng: RefCell::new(crate::rng::Stream::new(
+                seed,
+                crate::rng::Purpose::Synthetic,
+                [0; 3],
+            )),
             made: RefCell::new(HashMap::new()),
         });
         weights

@@ -9,7 +9,8 @@ mod validate;
 
 pub use decoding::EarlyStopping;
 pub use sections::{
-    DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, Schedule, Task, TrainSection,
+    DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, ResumeFrom, Schedule, Task,
+    TrainSection,
 };
 pub use validate::validation_metrics;
 

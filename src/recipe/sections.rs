@@ -152,6 +152,15 @@ pub enum Schedule {
     Cosine,
 }
 
+/// `train.resume_from_checkpoint`: `true` (the newest checkpoint of the run), `false` (none)
+/// or a checkpoint folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResumeFrom {
+    Latest(bool),
+    Checkpoint(PathBuf),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvalStrategy {
@@ -193,7 +202,8 @@ pub struct TrainSection {
     pub(crate) adam_epsilon: f64,
     /// Gradient clipping by global norm (0 disables clipping).
     pub(crate) max_grad_norm: f64,
-    /// Seed of the LoRA initialisation and of a new classification head.
+    /// Seed of the LoRA initialisation, a new classification head and every dropout mask
+    /// (`data.seed` orders and samples the data).
     pub(crate) seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N` (also used by evaluation and merging).
     pub(crate) device: DeviceChoice,
@@ -209,6 +219,11 @@ pub struct TrainSection {
     pub(crate) metric_for_best_model: Option<String>,
     /// Write a checkpoint every this many optimizer steps.
     pub(crate) save_steps: Option<usize>,
+    /// Keep only the newest this many checkpoints (never deleting the best one).
+    pub(crate) save_total_limit: Option<usize>,
+    /// Continue from a checkpoint: `true` for the newest in `output_dir/checkpoints`, or a
+    /// checkpoint folder (Transformers' name; `--resume` sets it).
+    pub resume_from_checkpoint: Option<ResumeFrom>,
     /// Log the training loss every this many optimizer steps.
     pub(crate) logging_steps: usize,
     /// Halve the batch (doubling accumulation) when a batch does not fit in memory.
@@ -218,6 +233,9 @@ pub struct TrainSection {
     pub(crate) early_stopping_patience: Option<usize>,
     /// The least change of the metric for best model that counts as an improvement.
     pub(crate) early_stopping_threshold: f64,
+    /// Skip an optimizer step whose loss or gradient is not finite (counted and logged)
+    /// instead of stopping the run.
+    pub(crate) skip_nonfinite_steps: bool,
 }
 
 impl Default for TrainSection {
@@ -245,10 +263,13 @@ impl Default for TrainSection {
             save_best: false,
             metric_for_best_model: None,
             save_steps: None,
+            save_total_limit: None,
+            resume_from_checkpoint: None,
             logging_steps: 10,
             auto_batch_size: false,
             early_stopping_patience: None,
             early_stopping_threshold: 0.0,
+            skip_nonfinite_steps: false,
         }
     }
 }

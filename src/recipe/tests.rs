@@ -76,6 +76,7 @@ save_best = false
 logging_steps = 10
 auto_batch_size = false
 early_stopping_threshold = 0.0
+skip_nonfinite_steps = false
 
 [eval]
 samples = 50

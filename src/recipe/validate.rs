@@ -108,6 +108,7 @@ impl Recipe {
         non_negative("train.max_grad_norm", t.max_grad_norm)?;
         at_least_one("train.logging_steps", t.logging_steps)?;
         some_at_least_one("train.save_steps", t.save_steps)?;
+        some_at_least_one("train.save_total_limit", t.save_total_limit)?;
         some_at_least_one("train.eval_steps", t.eval_steps)?;
         if t.eval_strategy == EvalStrategy::Steps && t.eval_steps.is_none() {
             return Err(

@@ -80,6 +80,8 @@ pub(crate) enum Logs<'a> {
     },
     /// Validation metrics (`eval_loss`, ...).
     Eval(&'a BTreeMap<String, f64>),
+    /// A step skipped for a non-finite loss or gradient; `skipped` so far.
+    Skipped { skipped: usize },
 }
 
 impl Logs<'_> {
@@ -93,6 +95,9 @@ impl Logs<'_> {
                 grad_norm,
             } => {
                 json!({"step": step, "epoch": epoch, "loss": loss, "learning_rate": learning_rate, "grad_norm": grad_norm})
+            }
+            Logs::Skipped { skipped } => {
+                json!({"step": step, "epoch": epoch, "skipped_nonfinite": true, "skipped_so_far": skipped})
             }
             Logs::Eval(metrics) => {
                 let mut record = json!({"step": step, "epoch": epoch});
@@ -146,6 +151,19 @@ pub(crate) trait Callback {
     fn on_train_end(&mut self, _state: &TrainerView) -> Result<()> {
         Ok(())
     }
+    /// The name under which checkpoints keep this callback's state (Transformers'
+    /// `ExportableState`); `None` for a callback without state.
+    fn state_name(&self) -> Option<&'static str> {
+        None
+    }
+    /// The state a checkpoint keeps (called when `state_name` is `Some`).
+    fn save_state(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
+    /// Takes back the state of a checkpoint, after `on_train_begin` of a resumed run.
+    fn load_state(&mut self, _state: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// `metrics.jsonl`: one line per training log and one per evaluation.
@@ -154,10 +172,8 @@ pub(crate) struct MetricsLogger {
 }
 
 impl MetricsLogger {
-    pub(crate) fn create(path: &Path) -> Result<Self> {
-        Ok(Self {
-            log: MetricsLog::create(path)?,
-        })
+    pub(crate) fn new(log: MetricsLog) -> Self {
+        Self { log }
     }
 }
 

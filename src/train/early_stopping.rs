@@ -58,6 +58,23 @@ pub(crate) fn validate(settings: &TrainSection) -> Result<()> {
 }
 
 impl Callback for EarlyStopping {
+    fn state_name(&self) -> Option<&'static str> {
+        Some("early_stopping")
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({ "counter": self.counter }))
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        self.counter = state["counter"].as_u64().ok_or_else(|| {
+            Error::Config(format!(
+                "checkpoint: early stopping state {state} has no counter"
+            ))
+        })? as usize;
+        Ok(())
+    }
+
     fn on_evaluate(&mut self, state: &TrainerView, evaluation: &Evaluation) -> Result<Control> {
         let value = evaluation.value;
         let improved = match state.best {

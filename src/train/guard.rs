@@ -61,6 +61,33 @@ impl Callback for LearningGuard {
         }
         Ok(Control::Continue)
     }
+
+    fn state_name(&self) -> Option<&'static str> {
+        Some("learning_guard")
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
+            "learning_steps": self.learning_steps,
+            "got_gradient": self.got_gradient,
+        }))
+    }
+
+    /// A resumed run checks (if it still has to) against the weights it resumed with.
+    fn load_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let bad = || {
+            Error::Config(format!(
+                "checkpoint: learning guard state {state} is malformed"
+            ))
+        };
+        self.learning_steps = state["learning_steps"].as_u64().ok_or_else(bad)? as usize;
+        let seen: Vec<bool> =
+            serde_json::from_value(state["got_gradient"].clone()).map_err(|_| bad())?;
+        if seen.len() == self.got_gradient.len() {
+            self.got_gradient = seen;
+        }
+        Ok(())
+    }
 }
 
 /// Stops the run when some trainable tensor received no gradient or did not change:

@@ -135,18 +135,41 @@ pub(crate) fn train_recipe_with(
     callbacks: Vec<Box<dyn Callback + '_>>,
 ) -> Result<TrainReport> {
     super::early_stopping::validate(&recipe.train)?;
-    let device = crate::device::select_device(recipe.train.device)?;
+    let files = crate::hub::resolve_model(&recipe.model.name)?;
+    let model_type = crate::models::model_type(&files)?;
     let dtype = recipe.train.precision.dtype();
+    if dtype == DType::F16 && model_type == "t5" {
+        return Err(Error::Unsupported(
+            "train.precision = \"fp16\" is refused for T5: its feed-forward activations exceed \
+             float16's range (65504) and overflow to inf/NaN, in every framework (Transformers keeps \
+             T5's `wo` in float32 for that reason); use \"bf16\" (same range as float32) or \"f32\""
+                .into(),
+        ));
+    }
+    let device = crate::device::select_device(recipe.train.device)?;
     if device.is_cpu() && matches!(dtype, DType::BF16 | DType::F16) {
         return Err(Error::Unsupported(format!(
             "train.precision = \"{}\" needs a GPU (candle has no {dtype:?} matrix multiply on the CPU)",
             recipe.train.precision
         )));
     }
-    let files = crate::hub::resolve_model(&recipe.model.name)?;
-    prepare_output_dir(recipe, &files)?;
-    let model_type = crate::models::model_type(&files)?;
-    let recipe_toml = Some(recipe.to_toml()?);
+    let resume = super::resume::checkpoint_to_resume(recipe)?;
+    // the recipe as the run computes it: the checkpoint's copy is compared without the choice
+    // of checkpoint
+    let mut recorded = recipe.clone();
+    recorded.train.resume_from_checkpoint = None;
+    let recipe_toml = recorded.to_toml()?;
+    match &resume {
+        Some(checkpoint) => {
+            super::resume::check_recipe(checkpoint, &recipe_toml)?;
+            // a run continues in place; a checkpoint resumed into a new folder starts one
+            if !recipe.train.output_dir.join(run_dir::RUN_MARKER).is_file() {
+                prepare_output_dir(recipe, &files)?;
+            }
+        }
+        None => prepare_output_dir(recipe, &files)?,
+    }
+    let recipe_toml = Some(recipe_toml);
     // The model of the recipe's task, kept here for the objective that borrows it.
     let (mut seq2seq, mut classifier);
     let (objective, config, params): (Box<dyn Objective + '_>, _, _) = match recipe.model.task {
@@ -210,6 +233,7 @@ pub(crate) fn train_recipe_with(
             shuffle: recipe.data.shuffle,
             data_seed: recipe.data.seed,
             recipe_toml,
+            resume,
         },
         callbacks,
     )

@@ -5,9 +5,11 @@ pub(crate) mod checkpoint;
 pub(crate) mod early_stopping;
 pub(crate) mod guard;
 pub mod job;
+mod kill_point;
 pub(crate) mod metrics;
 pub mod objective;
 pub mod optimizer;
+mod resume;
 pub(crate) mod schedule;
 pub(crate) mod trainer;
 

@@ -71,6 +71,16 @@ impl AdamW {
         Ok(())
     }
 
+    /// Continues from a checkpoint: its moments (in parameter order) and completed steps.
+    pub(crate) fn restore(&mut self, moments: Vec<(Tensor, Tensor)>, step: usize) -> Result<()> {
+        for (slot, (m, v)) in self.slots.iter_mut().zip(moments) {
+            slot.m = m.to_dtype(DType::F32)?;
+            slot.v = v.to_dtype(DType::F32)?;
+        }
+        self.step = step;
+        Ok(())
+    }
+
     /// First and second moments, for checkpoints.
     pub(crate) fn state(&self) -> Vec<(Tensor, Tensor)> {
         self.slots

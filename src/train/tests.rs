@@ -109,6 +109,7 @@ fn run_with(
             shuffle: false,
             data_seed: 0,
             recipe_toml: None,
+            resume: None,
         },
         callbacks,
     )?;
@@ -153,6 +154,7 @@ impl Callback for Recorder {
         let kind = match logs {
             Logs::Train { .. } => "train",
             Logs::Eval(_) => "eval",
+            Logs::Skipped { .. } => "skipped",
         };
         self.push(format!("log {kind} {}", state.global_step));
         Ok(Control::Continue)
@@ -312,6 +314,7 @@ fn train_runs_without_extra_callbacks() {
         shuffle: true,
         data_seed: 1,
         recipe_toml: None,
+        resume: None,
     })
     .unwrap();
     assert_eq!((report.steps, report.stopped_early), (3, None));

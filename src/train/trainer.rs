@@ -6,17 +6,18 @@ use super::callback::{
     Callback, Control, Evaluation, Logs, MetricsLogger, ProgressBar, Saved, StepOutcome,
     TrainerView,
 };
-use super::checkpoint::{self, TrainerState};
+use super::checkpoint::{self, Position, Snapshot, TrainerState};
 use super::early_stopping::EarlyStopping;
 use super::guard::LearningGuard;
+use super::kill_point;
+use super::metrics::MetricsLog;
 use super::optimizer::{clip_factor, AdamW};
 use super::schedule::learning_rate;
 use crate::error::{Error, Result};
 use crate::lora::{peft, LoraConfig};
 use crate::recipe::{EvalStrategy, TrainSection};
+use crate::rng::{Purpose, Stream};
 use candle_core::{Tensor, Var};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,8 +40,10 @@ pub struct TrainRun<'a> {
     pub settings: &'a TrainSection,
     pub shuffle: bool,
     pub data_seed: u64,
-    /// The resolved recipe, written as `recipe.toml` beside the results.
+    /// The resolved recipe, written as `recipe.toml` beside the results and in checkpoints.
     pub recipe_toml: Option<String>,
+    /// Continue from this checkpoint (checked against the recipe by the caller).
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +121,7 @@ pub(crate) struct Trainer<'a> {
     settings: &'a TrainSection,
     shuffle: bool,
     data_seed: u64,
+    recipe_toml: Option<String>,
     out: PathBuf,
     adapter_dir: PathBuf,
     metrics_path: PathBuf,
@@ -130,6 +134,10 @@ pub(crate) struct Trainer<'a> {
     global_step: usize,
     /// Fractional epoch after the last step.
     epoch: f64,
+    /// Where the data loop stands after the last step.
+    position: Position,
+    /// The checkpoint's callback states, handed over once `on_train_begin` has run.
+    resumed_callbacks: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     best: Option<(usize, f64)>,
     step_losses: Vec<f64>,
     /// Losses of the steps since the last training log line.
@@ -140,6 +148,8 @@ pub(crate) struct Trainer<'a> {
     last_step: Option<StepOutcome>,
     callbacks: Callbacks<'a>,
     warned_no_validation: bool,
+    /// Steps skipped for non-finite values (`train.skip_nonfinite_steps`).
+    skipped_steps: usize,
 }
 
 impl<'a> Trainer<'a> {
@@ -164,7 +174,7 @@ impl<'a> Trainer<'a> {
             ));
         }
         let (_, total) = step_counts(examples, s);
-        let optimizer = AdamW::new(
+        let mut optimizer = AdamW::new(
             &run.params,
             s.adam_beta1,
             s.adam_beta2,
@@ -172,22 +182,31 @@ impl<'a> Trainer<'a> {
             s.weight_decay,
         )?;
         let metrics_path = out.join("metrics.jsonl");
+        let resumed = match &run.resume {
+            Some(dir) => Some(checkpoint::load(dir, &run.params, &mut optimizer)?),
+            None => None,
+        };
+        let log = match &resumed {
+            Some(state) => MetricsLog::resume(&metrics_path, state.global_step)?,
+            None => MetricsLog::create(&metrics_path)?,
+        };
         let mut list: Vec<Box<dyn Callback + 'a>> = vec![
             Box::new(LearningGuard::new()),
-            Box::new(MetricsLogger::create(&metrics_path)?),
+            Box::new(MetricsLogger::new(log)),
             Box::new(ProgressBar::new()),
         ];
         if let Some(early_stopping) = early_stopping {
             list.push(Box::new(early_stopping));
         }
         list.extend(callbacks);
-        Ok(Self {
+        let mut trainer = Self {
             objective: run.objective,
             params: run.params,
             lora: run.lora,
             settings: s,
             shuffle: run.shuffle,
             data_seed: run.data_seed,
+            recipe_toml: run.recipe_toml,
             adapter_dir: out.join("adapter"),
             out,
             metrics_path,
@@ -196,6 +215,8 @@ impl<'a> Trainer<'a> {
             optimizer,
             global_step: 0,
             epoch: 0.0,
+            position: Position::default(),
+            resumed_callbacks: None,
             best: None,
             step_losses: Vec::with_capacity(total),
             window: Vec::new(),
@@ -204,7 +225,52 @@ impl<'a> Trainer<'a> {
             last_step: None,
             callbacks: Callbacks { list, stop: None },
             warned_no_validation: false,
-        })
+            skipped_steps: 0,
+        };
+        if let Some(state) = resumed {
+            trainer.continue_from(state);
+        }
+        Ok(trainer)
+    }
+
+    /// Takes over a checkpoint's position, losses and best (its tensors are already loaded).
+    fn continue_from(&mut self, state: TrainerState) {
+        self.global_step = state.global_step;
+        self.epoch = state.epoch;
+        self.position = state.position;
+        self.best = state.best_step.zip(state.best_metric);
+        self.step_losses = state.step_losses;
+        self.window = state.log_window;
+        self.split = state.split;
+        self.skipped_steps = state.skipped_steps;
+        self.resumed_callbacks = Some(state.callbacks);
+        eprintln!(
+            "resuming at step {} of {} (epoch {:.2})",
+            self.global_step, self.total, self.epoch
+        );
+    }
+
+    /// The order of the training examples in epoch `epoch_index`: a function of
+    /// `data.seed` and the epoch alone, so a resumed run sees the same order.
+    fn epoch_order(&self, epoch_index: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.examples).collect();
+        if self.shuffle {
+            Stream::new(self.data_seed, Purpose::Shuffle, [epoch_index, 0, 0]).shuffle(&mut order);
+        }
+        order
+    }
+
+    /// Hands a resumed run's callbacks their checkpointed state.
+    fn restore_callbacks(&mut self) -> Result<()> {
+        let Some(states) = self.resumed_callbacks.take() else {
+            return Ok(());
+        };
+        for callback in self.callbacks.list.iter_mut() {
+            if let Some(state) = callback.state_name().and_then(|name| states.get(name)) {
+                callback.load_state(state)?;
+            }
+        }
+        Ok(())
     }
 
     /// The read-only view callbacks get.
@@ -238,32 +304,37 @@ impl<'a> Trainer<'a> {
         let s = self.settings;
         self.started = Instant::now();
         self.dispatch(|c, v| c.on_train_begin(v).map(|()| Control::Continue))?;
-        let mut epoch_index = 0u64;
+        self.restore_callbacks()?;
+        let Position {
+            mut epoch_index,
+            steps_in_epoch: mut done_in_epoch,
+        } = self.position;
         'outer: while self.global_step < self.total {
-            let mut order: Vec<usize> = (0..self.examples).collect();
-            if self.shuffle {
-                order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
-                    self.data_seed.wrapping_add(epoch_index),
-                ));
-            }
+            let order = self.epoch_order(epoch_index);
             let micro_batches: Vec<Vec<usize>> =
                 order.chunks(s.batch_size).map(|c| c.to_vec()).collect();
             let groups: Vec<&[Vec<usize>]> = micro_batches
                 .chunks(s.gradient_accumulation_steps)
                 .collect();
-            for (group_index, group) in groups.iter().enumerate() {
+            for (group_index, group) in groups.iter().enumerate().skip(done_in_epoch) {
                 if self.global_step >= self.total {
                     break 'outer;
                 }
                 let epoch = epoch_index as f64 + (group_index + 1) as f64 / groups.len() as f64;
                 self.step(group, epoch)?;
+                self.position = Position {
+                    epoch_index,
+                    steps_in_epoch: group_index + 1,
+                };
                 self.maybe_log()?;
                 self.maybe_evaluate(group_index + 1 == groups.len())?;
                 self.maybe_checkpoint()?;
+                kill_point::reached("step-end", self.global_step);
                 if self.callbacks.stop.is_some() {
                     break 'outer;
                 }
             }
+            done_in_epoch = 0;
             epoch_index += 1;
         }
         self.dispatch(|c, v| c.on_train_end(v).map(|()| Control::Continue))?;
@@ -277,7 +348,13 @@ impl<'a> Trainer<'a> {
         }
         let seconds = self.started.elapsed().as_secs_f64();
         // as Transformers' `trainer.save_metrics("train", ...)`
-        let results = serde_json::json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9)});
+        let results = serde_json::json!({"global_step": step, "train_runtime": seconds, "train_steps_per_second": step as f64 / seconds.max(1e-9), "skipped_nonfinite_steps": self.skipped_steps});
+        if self.skipped_steps > 0 {
+            eprintln!(
+                "skipped {} of {step} steps for non-finite values (train.skip_nonfinite_steps)",
+                self.skipped_steps
+            );
+        }
         crate::output::write_atomic(
             &self.out.join("train_results.json"),
             format!("{results:#}\n").as_bytes(),
@@ -307,10 +384,16 @@ impl<'a> Trainer<'a> {
         );
         let mut sums: Vec<Option<Tensor>> = vec![None; self.params.len()];
         let mut loss_sum = 0.0f64;
-        for rows in group.iter() {
+        for (micro, rows) in group.iter().enumerate() {
             let weight = 1.0 / group.len() as f64;
+            // the dropout masks of this micro-batch: (train.seed, step, micro-batch, module)
+            let keys = DropoutKeys {
+                seed: s.seed,
+                step: self.global_step as u64,
+                micro: micro as u64,
+            };
             loop {
-                match accumulate(self.objective, &self.params, rows, self.split, weight) {
+                match accumulate(self.objective, &self.params, rows, self.split, weight, keys) {
                     Ok((loss, grads)) => {
                         add_into(&mut sums, grads)?;
                         loss_sum += loss * weight;
@@ -339,6 +422,9 @@ impl<'a> Trainer<'a> {
             })
             .collect::<candle_core::Result<_>>()?;
         let (grad_norm, factor) = clip_factor(&grads, s.max_grad_norm)?;
+        if !(loss_sum.is_finite() && grad_norm.is_finite()) {
+            return self.non_finite(group, loss_sum, epoch);
+        }
         let grads = if factor < 1.0 {
             grads
                 .iter()
@@ -351,12 +437,6 @@ impl<'a> Trainer<'a> {
         drop(grads);
         self.global_step += 1;
         self.epoch = epoch;
-        let step = self.global_step;
-        if !loss_sum.is_finite() {
-            return Err(Error::Config(format!(
-                "loss became {loss_sum} at step {step}: lower train.learning_rate"
-            )));
-        }
         self.step_losses.push(loss_sum);
         self.window.push(loss_sum);
         self.last_step = Some(StepOutcome {
@@ -370,6 +450,74 @@ impl<'a> Trainer<'a> {
             last.gradients = Vec::new();
         }
         result
+    }
+
+    /// A step whose loss or gradient is not finite: skipped with `train.skip_nonfinite_steps`
+    /// (counted and logged); else the run stops, naming the first module whose output or
+    /// gradient went non-finite, found by replaying the step with checks on (the replay sees
+    /// the same data and dropout masks). Nothing is updated and no checkpoint is touched.
+    fn non_finite(&mut self, group: &[Vec<usize>], loss: f64, epoch: f64) -> Result<()> {
+        let step = self.global_step + 1;
+        if self.settings.skip_nonfinite_steps {
+            self.skipped_steps += 1;
+            self.global_step = step;
+            self.epoch = epoch;
+            tracing::warn!(
+                "step {step}: the loss or a gradient is not finite (loss {loss}); step skipped                  (train.skip_nonfinite_steps), {} skipped so far",
+                self.skipped_steps
+            );
+            self.log(Logs::Skipped {
+                skipped: self.skipped_steps,
+            })?;
+            self.last_step = None;
+            return self.dispatch(|c, v| c.on_step_end(v));
+        }
+        let culprit = self.first_non_finite(group)?;
+        let last_good = checkpoint::list(&self.out)?
+            .pop()
+            .map(|(_, dir)| format!("the last good checkpoint is {}", dir.display()))
+            .unwrap_or_else(|| "no checkpoint was written before it".into());
+        Err(Error::Training(format!(
+            "step {step}: the loss is {loss}; the first non-finite value is {culprit}. Training stopped and              {last_good}. Lower train.learning_rate or train.max_grad_norm, check the data of this step,              or set train.skip_nonfinite_steps = true to skip such steps"
+        )))
+    }
+
+    /// Replays the micro-batches of a step with every layer's output checked: the first module
+    /// whose output, or parameter whose gradient, is not finite.
+    fn first_non_finite(&self, group: &[Vec<usize>]) -> Result<String> {
+        for (micro, rows) in group.iter().enumerate() {
+            let keys = DropoutKeys {
+                seed: self.settings.seed,
+                step: self.global_step as u64,
+                micro: micro as u64,
+            };
+            let weight = 1.0 / group.len() as f64;
+            let (result, module) = crate::nn::finite_check::watch(|| {
+                accumulate(self.objective, &self.params, rows, self.split, weight, keys)
+            });
+            let which = if group.len() > 1 {
+                format!(" of micro-batch {} of {}", micro + 1, group.len())
+            } else {
+                String::new()
+            };
+            if let Some(module) = module {
+                return Ok(format!("the output of {module} (forward pass{which})"));
+            }
+            let (loss, grads) = result?;
+            if !loss.is_finite() {
+                return Ok(format!(
+                    "the loss{which} (every layer's output was finite: the loss itself overflowed)"
+                ));
+            }
+            for ((name, _), grad) in self.params.iter().zip(grads) {
+                if let Some(grad) = grad {
+                    if !crate::nn::finite_check::is_finite(&grad)? {
+                        return Ok(format!("the gradient of {name}{which}"));
+                    }
+                }
+            }
+        }
+        Ok("not found on replay: the step gave finite values the second time (a non-deterministic kernel?)".into())
     }
 
     /// Hands a log entry to the callbacks (`metrics.jsonl`, the console), as Transformers'
@@ -387,6 +535,9 @@ impl<'a> Trainer<'a> {
         let Some(last) = &self.last_step else {
             return Ok(());
         };
+        if self.window.is_empty() {
+            return Ok(());
+        }
         let (learning_rate, grad_norm) = (last.learning_rate, last.grad_norm);
         let loss = self.window.iter().sum::<f64>() / self.window.len() as f64;
         self.window.clear();
@@ -459,14 +610,41 @@ impl<'a> Trainer<'a> {
         {
             return Ok(());
         }
-        let dir = self.out.join("checkpoints").join(format!("step-{step}"));
+        let dir = checkpoint::dir_of(&self.out, step);
+        let mut callbacks = std::collections::BTreeMap::new();
+        for callback in &self.callbacks.list {
+            if let Some(name) = callback.state_name() {
+                callbacks.insert(name.to_string(), callback.save_state()?);
+            }
+        }
         let state = TrainerState {
-            global_step: step,
-            epoch: self.epoch,
             best_metric: self.best.map(|b| b.1),
             best_step: self.best.map(|b| b.0),
+            position: self.position,
+            optimizer_step: self.optimizer.step,
+            split: self.split,
+            skipped_steps: self.skipped_steps,
+            log_window: self.window.clone(),
+            step_losses: self.step_losses.clone(),
+            callbacks,
+            ..TrainerState::new(step, self.epoch)
         };
-        checkpoint::save(&dir, &self.params, self.lora, &self.optimizer, &state)?;
+        let best_adapter =
+            (self.settings.save_best && self.best.is_some()).then_some(self.adapter_dir.as_path());
+        checkpoint::save(
+            &dir,
+            &Snapshot {
+                params: &self.params,
+                config: self.lora,
+                optimizer: &self.optimizer,
+                state: &state,
+                recipe_toml: self.recipe_toml.as_deref(),
+                best_adapter,
+            },
+        )?;
+        if let Some(keep) = self.settings.save_total_limit {
+            checkpoint::prune(&self.out, keep, self.best.map(|b| b.0))?;
+        }
         self.dispatch(|c, v| c.on_save(v, Saved::Checkpoint(&dir)))
     }
 }
@@ -484,6 +662,14 @@ fn add_into(sums: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) -> candle_c
     Ok(())
 }
 
+/// What addresses the dropout masks of one micro-batch.
+#[derive(Clone, Copy)]
+struct DropoutKeys {
+    seed: u64,
+    step: u64,
+    micro: u64,
+}
+
 /// Forward and backward of one micro-batch (in `split` pieces): its loss and its gradients.
 /// Nothing is kept from a micro-batch that fails part-way (e.g. out of memory), so a retry
 /// with more pieces does not count any piece twice.
@@ -493,12 +679,18 @@ fn accumulate(
     rows: &[usize],
     split: usize,
     weight: f64,
+    keys: DropoutKeys,
 ) -> Result<(f64, Vec<Option<Tensor>>)> {
     let piece = rows.len().div_ceil(split.max(1));
     let mut loss_total = 0.0;
     let mut sums: Vec<Option<Tensor>> = vec![None; params.len()];
-    for part in rows.chunks(piece) {
+    for (index, part) in rows.chunks(piece).enumerate() {
         let share = part.len() as f64 / rows.len() as f64;
+        let _masks = crate::nn::dropout::scope(
+            keys.seed,
+            keys.step,
+            keys.micro * split as u64 + index as u64,
+        );
         let loss = objective.batch_loss(part, true)?;
         loss_total += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? * share;
         let grads = (loss * (weight * share))?.backward()?;

@@ -6,14 +6,19 @@ use super::data::with_f32;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// `xs` with elements zeroed with probability `p` (0 < p < 1) and the rest scaled by 1/(1-p),
-/// with a gradient; `xs` must be a CPU f32 tensor.
-pub fn dropout(xs: &Tensor, p: f32) -> Result<Tensor> {
-    let op = Dropout {
-        p,
-        seed: rand::random(),
-    };
-    xs.contiguous()?.apply_op1(op)
+/// `xs` with elements zeroed with probability `p` (0 < p < 1) and the rest scaled by 1/(1-p)
+/// by the mask of `seed`, with a gradient; `xs` must be a CPU f32 tensor.
+pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    xs.contiguous()?.apply_op1(Dropout { p, seed })
+}
+
+/// The multipliers of `n` elements that [`apply_mask`] uses for `seed` and `p`.
+pub fn mask(seed: u64, p: f32, n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n];
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, o)| fill_mask(seed, i, p, o));
+    out
 }
 
 /// The dropout multipliers of one stream: 0 with probability `p`, else 1/(1-p). The same `seed`

@@ -255,6 +255,8 @@ pub struct Adapter<'a> {
     pub scale: f64,
     /// The input dropout to apply: 0 outside training.
     pub dropout: f32,
+    /// The dropout mask's seed.
+    pub seed: u64,
 }
 
 /// `x·Wᵀ + b + adapter(x)` as one op, or `None` when it does not apply (another device or
@@ -283,7 +285,7 @@ pub fn forward(
         bias: bias.map(Tensor::contiguous).transpose()?,
         scale: adapter.scale as f32,
         dropout,
-        seed: if dropout > 0.0 { rand::random() } else { 0 },
+        seed: adapter.seed,
         hidden: Saved::new("lora linear"),
     };
     Ok(Some(xs.contiguous()?.apply_op3(
@@ -314,7 +316,7 @@ mod tests {
             )?;
             let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 24, 5), &dev)?)?;
             let bias = with_bias.then_some(&bias);
-            let fused = forward(&x, &w, bias, adapter.for_kernel(true))?.expect("applies");
+            let fused = forward(&x, &w, bias, adapter.for_kernel(None))?.expect("applies");
             let mut chain = (x.broadcast_matmul(&w.t()?)? + adapter.forward(&x, true)?)?;
             if let Some(b) = bias {
                 chain = chain.broadcast_add(b)?;

@@ -34,7 +34,11 @@ pub(super) fn attend(inputs: &AttentionInputs, with_gradient: bool) -> Result<Te
         bias: inputs.bias.cloned(),
         scale: inputs.scale as f32,
         dropout: dropout as f32,
-        seed: if dropout > 0.0 { rand::random() } else { 0 },
+        seed: if dropout > 0.0 {
+            crate::nn::dropout::next_seed()
+        } else {
+            0
+        },
         save: with_gradient,
         probs: Saved::new("attention"),
     };

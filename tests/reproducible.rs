@@ -23,8 +23,13 @@ fn recipe(dir: &Path, case: &str) -> PathBuf {
             fixtures().join("distilbert/cls2"),
             "task = \"classification\"\nlabels = [\"negative\", \"positive\"]",
             lora_case("distilbert_cls").join("train.jsonl"),
-            "max_source_tokens = 40\n",
+            // evaluations too: the best adapter and early stopping's counter go through resume
+            "max_source_tokens = 40\nvalidation_fraction = 0.3\n",
         ),
+    };
+    let evaluation = match case {
+        "t5" => "",
+        _ => "eval_strategy = \"steps\"\neval_steps = 1\nsave_best = true\nearly_stopping_patience = 4\n",
     };
     let path = dir.join(format!("{case}.toml"));
     std::fs::write(
@@ -33,7 +38,7 @@ fn recipe(dir: &Path, case: &str) -> PathBuf {
             "[model]\nname = \"{}\"\n{model_keys}\n[data]\ntrain = \"{}\"\n{extra}shuffle = true\nseed = 3\n\
              [lora]\nr = 4\nlora_alpha = 8\nlora_dropout = 0.2\n\
              [train]\noutput_dir = \"{}\"\nlearning_rate = 5e-3\nbatch_size = 2\ngradient_accumulation_steps = 2\n\
-             max_steps = 6\nwarmup_steps = 2\nlogging_steps = 1\nsave_steps = 2\nseed = 7\ndevice = \"cpu\"\n",
+             max_steps = 6\nwarmup_steps = 2\nlogging_steps = 1\nsave_steps = 2\nseed = 7\ndevice = \"cpu\"\n{evaluation}",
             model.display(),
             data.display(),
             dir.join(format!("{case}-run")).display(),
@@ -89,7 +94,11 @@ fn same_recipe_same_bytes_other_seed_other_run() {
         train_ok(&recipe, &runs[1], &[], &[("RAYON_NUM_THREADS", "1")]);
         train_ok(&recipe, &runs[2], &["--set", "train.seed=8"], &[]);
         let first = losses(&runs[0]);
-        assert_eq!(first.len(), 6, "{case}: one log line per step");
+        // the classifier stops early (its F1 does not move in 4 evaluations): at step 5
+        let steps = if case == "t5" { 6 } else { 5 };
+        assert_eq!(first.len(), steps, "{case}: one log line per step");
+        let results = read_json(&runs[0].join("train_results.json"));
+        assert_eq!(results["global_step"], steps, "{case}");
         assert_eq!(
             first,
             losses(&runs[1]),
@@ -124,7 +133,7 @@ fn kill_and_resume(recipe: &Path, reference: &Path, out: &Path, point: &str) {
         String::from_utf8_lossy(&killed.stderr)
     );
     assert!(
-        !out.join("adapter").exists(),
+        !out.join("train_results.json").exists(),
         "{point}: the killed run finished"
     );
     let resumed = train(recipe, out, &["--resume"], &[]);
@@ -150,8 +159,17 @@ fn kill_and_resume(recipe: &Path, reference: &Path, out: &Path, point: &str) {
         "{point}: metrics.jsonl differs"
     );
     // the checkpoints are the same too
-    for step in [2, 4, 6] {
-        let file = format!("checkpoints/step-{step}/adapter_model.safetensors");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(out), names(reference), "{point}");
+    for step in names(reference) {
+        let file = format!("checkpoints/{step}/adapter_model.safetensors");
         assert!(
             std::fs::read(out.join(&file)).unwrap()
                 == std::fs::read(reference.join(&file)).unwrap(),
@@ -163,6 +181,12 @@ fn kill_and_resume(recipe: &Path, reference: &Path, out: &Path, point: &str) {
 #[test]
 fn killed_and_resumed_runs_give_the_uninterrupted_bytes() {
     let tmp = tempfile::tempdir().unwrap();
+    // a classifier with evaluations, the best adapter and early stopping, killed mid-run
+    let classifier = recipe(tmp.path(), "distilbert");
+    let classifier_reference = tmp.path().join("classifier-reference");
+    train_ok(&classifier, &classifier_reference, &[], &[]);
+    let out = tmp.path().join("classifier-killed");
+    kill_and_resume(&classifier, &classifier_reference, &out, "step-end:5");
     let recipe = recipe(tmp.path(), "t5");
     let reference = tmp.path().join("reference");
     train_ok(&recipe, &reference, &[], &[]);
@@ -188,17 +212,24 @@ fn killed_and_resumed_runs_give_the_uninterrupted_bytes() {
 
 /// Ten or more kill points, each resumed (`cargo test --test reproducible -- --ignored`).
 #[test]
-#[ignore = "slow: 14 killed and resumed runs"]
+#[ignore = "slow: 12 killed and resumed runs"]
 fn killed_anywhere_and_resumed_gives_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     for case in ["t5", "distilbert"] {
         let recipe = recipe(tmp.path(), case);
         let reference = tmp.path().join(format!("{case}-reference"));
         train_ok(&recipe, &reference, &[], &[]);
-        // (a run killed before its first checkpoint has nothing to resume from)
-        let points: Vec<String> = (2..=6)
+        // (a run killed before its first checkpoint has nothing to resume from; the
+        // classifier stops early after step 5)
+        let last = if case == "t5" { 6 } else { 5 };
+        let points: Vec<String> = (2..=last)
             .map(|s| format!("step-end:{s}"))
-            .chain([4, 6].map(|s| format!("checkpoint-half-written:{s}")))
+            .chain(
+                [4, 6]
+                    .into_iter()
+                    .filter(|&s| s <= last)
+                    .map(|s| format!("checkpoint-half-written:{s}")),
+            )
             .collect();
         for (i, point) in points.iter().enumerate() {
             let out = tmp.path().join(format!("{case}-killed-{i}"));
@@ -264,4 +295,52 @@ fn resume_refuses_a_changed_recipe_and_save_total_limit_keeps_the_newest() {
     );
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("is not a loratune checkpoint"), "{err}");
+}
+
+/// `loratune run --resume` continues the training, then evaluates as `run` does.
+#[test]
+fn run_resumes_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = recipe(tmp.path(), "t5");
+    let out = tmp.path().join("run");
+    let test_data = format!(
+        "data.test=\"{}\"",
+        fixtures().join("t5/flan_like/inputs.jsonl").display()
+    );
+    let args = |resume: bool| {
+        let mut args = vec![
+            "run".to_string(),
+            recipe.to_str().unwrap().to_string(),
+            "--set".into(),
+            format!("train.output_dir=\"{}\"", out.display()),
+            "--set".into(),
+            test_data.clone(),
+            "--set".into(),
+            "eval.samples=3".into(),
+            "--set".into(),
+            "eval.max_new_tokens=4".into(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    let killed = Command::new(env!("CARGO_BIN_EXE_loratune"))
+        .args(args(false))
+        .env("LORATUNE_TEST_KILL_AT", "step-end:3")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let resumed = Command::new(env!("CARGO_BIN_EXE_loratune"))
+        .args(args(true))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&resumed.stdout),
+        String::from_utf8_lossy(&resumed.stderr),
+    );
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming at step 2 of 6"), "{stderr}");
+    assert!(stdout.contains("rougeL: base"), "{stdout}");
+    assert_eq!(read_jsonl(&out.join("report/examples.jsonl")).len(), 3);
 }

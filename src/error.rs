@@ -6,11 +6,12 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
-    #[error("{path}: {source}")]
+    /// The message already holds the OS's text ("… (os error 2)"), so the I/O error is not
+    /// also a `source`: a chain printer (anyhow's `{:#}`) would print that text twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{path}: {message}")]
@@ -46,7 +47,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     pub(crate) fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

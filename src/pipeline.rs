@@ -65,7 +65,7 @@ pub enum Job {
 
 /// Checks everything a job needs before any weights load, so that a mistake is refused in
 /// seconds rather than after training: every local data file exists and can be read,
-/// `lora.init_adapter` holds its two files, the model (and `eval.bertscore_model`, whose
+/// `lora.init_adapter` holds its two files (and its config agrees with the recipe), the model (and `eval.bertscore_model`, whose
 /// `bertscore_layer` must exist) resolves, evaluation has a test split, and
 /// `train.output_dir` can be written.
 pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
@@ -98,6 +98,7 @@ pub fn preflight(recipe: &Recipe, job: Job) -> Result<()> {
     }
     if let Some(dir) = recipe.lora.init_adapter.as_ref().filter(|_| trains) {
         check_adapter(dir, "lora.init_adapter")?;
+        crate::lora::init_adapter::checked_config(recipe, None)?;
     }
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     for path in std::iter::once(&files.config)

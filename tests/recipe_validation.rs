@@ -111,6 +111,15 @@ fn impossible_values_are_refused_on_load() {
         (&["train.max_grad_norm=-1"], "train.max_grad_norm = -1: must be a finite number ≥ 0"),
         (&["train.logging_steps=0"], "train.logging_steps = 0: must be at least 1"),
         (&["eval.samples=0"], "eval.samples = 0: must be at least 1"),
+        (&["data.train_samples=0"], "data.train_samples = 0: must be at least 1"),
+        (
+            &["lora.target_modules=(q"],
+            "--set lora.target_modules=(q: lora.target_modules = \"(q\" is not a regular expression",
+        ),
+        (
+            &["lora.r=\"4\""],
+            "--set lora.r=\"4\": lora.r: expected an integer, found a string (\"4\")",
+        ),
         (&[v, "train.eval_strategy=steps"], "train.eval_strategy = \"steps\" needs train.eval_steps"),
         (&[v, "train.eval_strategy=steps", "train.eval_steps=0"], "train.eval_steps = 0: must be at least 1"),
         (&["data.validation_fraction=0"], "data.validation_fraction = 0: must be in (0, 1)"),
@@ -200,6 +209,63 @@ fn missing_inputs_are_refused_before_weights_load() {
         empty_adapter.to_string_lossy().into_owned(),
     ]);
     refused(&s, &args, "--adapter = ");
+}
+
+#[test]
+fn init_adapter_settings_that_disagree_are_refused_before_weights_load() {
+    let s = setup();
+    // the recipe's r = 4, lora_alpha = 8, target_modules = ["q", "v"] are the adapter's
+    let adapter = lora_case("t5_qv").join("adapter");
+    let init = format!("lora.init_adapter={}", adapter.display());
+    let config = adapter.join("adapter_config.json");
+    let want = format!(
+        "the recipe's LoRA settings contradict {}, which fixes them for a run that continues this adapter: lora.r = 8 but r = 4 there; lora.lora_dropout = 0.1 but lora_dropout = 0 there",
+        config.display()
+    );
+    for command in ["train", "run"] {
+        let sets = [
+            &init,
+            "lora.r=8",
+            "lora.lora_dropout=0.1",
+            "data.test={data}",
+        ];
+        refused(&s, &job(&s, command, &sets), &want);
+    }
+}
+
+#[test]
+fn no_training_examples_names_the_file_and_the_filters() {
+    let s = setup();
+    let blank = s.root.join("blank.jsonl");
+    std::fs::write(
+        &blank,
+        "{\"source\": \"a\", \"target\": \" \"}\n{\"source\": \"\", \"target\": \"b\"}\n{\"source\": \"c\", \"target\": \"d\"}\n",
+    )
+    .unwrap();
+    let empty = s.root.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let train = |p: &Path| format!("data.train={}", p.display());
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![train(&empty)],
+            format!("data.train = \"{}\": no training examples: the file has no rows", empty.display()),
+        ),
+        (
+            vec![
+                train(&blank),
+                "data.skip_empty=true".into(),
+                "data.validation_fraction=0.5".into(),
+            ],
+            format!(
+                "data.train = \"{}\": no training examples: the file has 3 rows, data.skip_empty = true skipped 2 with an empty text field, data.validation_fraction = 0.5 held out 1 for validation",
+                blank.display()
+            ),
+        ),
+    ];
+    for (sets, want) in &cases {
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        refused(&s, &job(&s, "train", &sets), want);
+    }
 }
 
 #[test]

@@ -4,14 +4,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// `target_modules`: a list of names (a module matches when its full name equals an entry
-/// or ends with "." + entry) or a regular expression that must match the whole name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum TargetModules {
-    Names(Vec<String>),
-    Pattern(String),
-}
+pub(crate) use crate::recipe::TargetModules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskType {
@@ -134,19 +127,29 @@ impl LoraConfig {
         {
             return Err("layers_to_transform is not supported".into());
         }
-        if let TargetModules::Pattern(p) = &self.target_modules {
-            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("target_modules: {e}"))?;
-        }
-        Ok(())
+        self.target_modules.check()
     }
 
-    /// Whether LoRA wraps the module with this full dotted name (PEFT's rule).
+    /// Whether LoRA wraps the module with this full dotted name (PEFT's
+    /// `check_target_module_exists`). `"all-linear"` matches nothing here: it names modules
+    /// only once a model expands it ([`LoraConfig::expand_all_linear`]).
     pub(crate) fn targets(&self, name: &str) -> bool {
         match &self.target_modules {
             TargetModules::Names(names) => names.iter().any(|t| name_matches(name, t)),
-            TargetModules::Pattern(p) => regex::Regex::new(&format!("^(?:{p})$"))
-                .map(|re| re.is_match(name))
-                .unwrap_or(false),
+            TargetModules::Pattern(_) => match self.target_modules.regex() {
+                Some(Ok(re)) => re.is_match(name),
+                _ => false,
+            },
+        }
+    }
+
+    /// PEFT's `_maybe_include_all_linear_layers`: `"all-linear"` becomes the full names of
+    /// every linear layer of the model except its output layer (a language model's head, or
+    /// a classifier's final layer), which is what PEFT then writes in `adapter_config.json`.
+    /// Any other `target_modules` is left as it is.
+    pub(crate) fn expand_all_linear(&mut self, model: &mut dyn super::Adaptable) {
+        if self.target_modules.is_all_linear() {
+            self.target_modules = TargetModules::Names(all_linear(model));
         }
     }
 
@@ -180,6 +183,18 @@ impl LoraConfig {
             TargetModules::Pattern(p) => vec![p.clone()],
         }
     }
+}
+
+/// What `"all-linear"` means for a model: the full names of its linear layers but the output
+/// layer.
+pub(crate) fn all_linear(model: &mut dyn super::Adaptable) -> Vec<String> {
+    let output = model.output_layer();
+    model
+        .linears_mut()
+        .iter()
+        .map(|l| l.name.clone())
+        .filter(|name| Some(name) != output.as_ref())
+        .collect()
 }
 
 /// PEFT's list rule: equal, or ends with "." + entry.

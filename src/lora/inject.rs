@@ -12,16 +12,21 @@ pub struct Injection {
     /// Modules that got a LoRA adapter.
     pub adapted: Vec<String>,
     /// Modules that became trainable copies (`modules_to_save`).
-    pub(crate) saved: Vec<String>,
+    pub saved: Vec<String>,
     /// `target_modules` entries that matched nothing.
     pub(crate) unmatched_targets: Vec<String>,
     /// `modules_to_save` entries that matched nothing.
     pub(crate) unmatched_saves: Vec<String>,
 }
 
-/// Adds fresh adapters (A Kaiming-uniform, B zero) and trainable copies, as `get_peft_model`.
+/// Adds fresh adapters (A Kaiming-uniform, B zero) and trainable copies, as `get_peft_model`
+/// (`"all-linear"` included: see [`LoraConfig::expand_all_linear`]).
 pub fn inject(model: &mut dyn Adaptable, config: &LoraConfig, seed: u64) -> Result<Injection> {
     config.validate().map_err(Error::Config)?;
+    let asked = &config.target_modules;
+    let mut config = config.clone();
+    config.expand_all_linear(model);
+    refuse_overlap(model, &config, asked)?;
     let mut report = Injection::default();
     for (index, linear) in model.linears_mut().into_iter().enumerate() {
         if config.saves(&linear.name) {
@@ -60,6 +65,33 @@ pub fn inject(model: &mut dyn Adaptable, config: &LoraConfig, seed: u64) -> Resu
         |n, t| n.ends_with(t),
     );
     Ok(report)
+}
+
+/// PEFT adapts the targets first and then fails to wrap a LoRA layer as a trainable copy: a
+/// module both adapted and saved is refused with PEFT's reason. (`modules_to_save` matches by
+/// suffix, so `classifier` also names DistilBERT's `pre_classifier`.)
+fn refuse_overlap(
+    model: &mut dyn Adaptable,
+    config: &LoraConfig,
+    asked: &TargetModules,
+) -> Result<()> {
+    let both: Vec<String> = model
+        .linears_mut()
+        .iter()
+        .map(|l| l.name.clone())
+        .filter(|name| config.saves(name) && config.targets(name))
+        .collect();
+    if both.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "LoRA modules {both:?} are matched by target_modules {} and by modules_to_save {:?} (a module \
+         whose name ends with an entry); PEFT refuses that (\"modules_to_save cannot be applied to \
+         modules of type lora.Linear\"): leave them out of target_modules (a list, or a regular \
+         expression) or out of modules_to_save",
+        asked,
+        config.modules_to_save.as_deref().unwrap_or_default()
+    )))
 }
 
 fn unmatched(

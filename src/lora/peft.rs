@@ -99,7 +99,9 @@ impl ApplyReport {
 
 /// Puts an adapter's weights into the model (adapters on targets, copies for saved modules).
 pub fn apply(model: &mut dyn Adaptable, adapter: &Adapter) -> Result<ApplyReport> {
-    let config = &adapter.config;
+    let mut config = adapter.config.clone();
+    config.expand_all_linear(model);
+    let config = &config;
     let mut report = ApplyReport::default();
     let mut used = BTreeSet::new();
     let mut take = |key: String, report: &mut ApplyReport| -> Option<Tensor> {

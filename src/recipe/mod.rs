@@ -5,6 +5,8 @@
 mod decoding;
 pub(crate) mod keys;
 mod sections;
+mod target_modules;
+mod type_errors;
 mod validate;
 
 pub use decoding::EarlyStopping;
@@ -12,6 +14,7 @@ pub use sections::{
     DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, ResumeFrom, Schedule, Task,
     TrainSection,
 };
+pub(crate) use target_modules::TargetModules;
 pub use validate::validation_metrics;
 
 use crate::error::{Error, Result};
@@ -49,9 +52,11 @@ impl Recipe {
             let key = apply_override(&mut value, item)?;
             origins.push((key, item));
         }
-        let recipe: Recipe = value
+        let given = given_keys(&value, "lora");
+        let mut recipe: Recipe = value
             .try_into()
             .map_err(|e| typed_error(path, text, &origins, e))?;
+        recipe.lora.given = given;
         recipe
             .check_values()
             .map_err(|m| value_error(path, text, &origins, m))?;
@@ -61,6 +66,14 @@ impl Recipe {
     pub(crate) fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
     }
+}
+
+/// The keys a section of the file (after `--set`) holds.
+fn given_keys(root: &toml::Value, section: &str) -> std::collections::BTreeSet<String> {
+    root.get(section)
+        .and_then(toml::Value::as_table)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn recipe_error(path: &Path, text: &str, e: toml::de::Error) -> Error {
@@ -113,7 +126,7 @@ fn typed_error(
         .and_then(|(_, rest)| rest.strip_suffix('`'))
         .map(|p| p.split('.').map(str::to_string).collect())
         .unwrap_or_default();
-    let message = e.message();
+    let message = type_errors::plain(e.message());
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|m| m.strip_suffix('`'))
@@ -126,7 +139,7 @@ fn typed_error(
         return Error::file(path, missing);
     }
     let message = if key.is_empty() {
-        message.to_string()
+        message
     } else {
         format!("{}: {message}", key.join("."))
     };

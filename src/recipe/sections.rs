@@ -1,9 +1,11 @@
 //! The recipe's sections, one struct each. Every key has a `///` line; defaults are the
 //! `Default` impls (Transformers' where a key mirrors one of its options).
 use super::decoding::EarlyStopping;
+use super::target_modules::TargetModules;
 use crate::device::{DeviceChoice, DtypeChoice, Precision};
 use crate::tokenizer::TruncationSide;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,12 +125,26 @@ pub struct LoraSection {
     pub(crate) lora_alpha: f64,
     /// Dropout on the LoRA input.
     pub(crate) lora_dropout: f64,
-    /// Module names (suffixes) to adapt (default: PEFT's for the architecture).
-    pub(crate) target_modules: Option<Vec<String>>,
+    /// Modules to adapt (default: PEFT's for the architecture): a list of names (suffixes),
+    /// `"all-linear"` (every linear layer but the output layer) or a regular expression that
+    /// must match a module's whole name.
+    pub(crate) target_modules: Option<TargetModules>,
     /// Modules trained in full and saved with the adapter (classification: `classifier`).
     pub(crate) modules_to_save: Option<Vec<String>>,
-    /// Start from this adapter (PEFT format) instead of a fresh one.
+    /// Start from this adapter (PEFT format) instead of a fresh one. Its `adapter_config.json`
+    /// fixes r, lora_alpha, lora_dropout, target_modules and modules_to_save: those keys may be
+    /// left out, and any that are set must agree with it.
     pub(crate) init_adapter: Option<PathBuf>,
+    /// The keys the recipe file or a `--set` gave (the others hold defaults).
+    #[serde(skip)]
+    pub(crate) given: BTreeSet<String>,
+}
+
+impl LoraSection {
+    /// Whether the recipe set `key` itself rather than leaving its default.
+    pub(crate) fn is_given(&self, key: &str) -> bool {
+        self.given.contains(key)
+    }
 }
 
 impl Default for LoraSection {
@@ -140,6 +156,7 @@ impl Default for LoraSection {
             target_modules: None,
             modules_to_save: None,
             init_adapter: None,
+            given: BTreeSet::new(),
         }
     }
 }

@@ -104,7 +104,10 @@ fn overrides_and_unknown_keys() {
     .unwrap();
     assert_eq!(r.train.learning_rate, 3e-4);
     assert_eq!(r.data.train.as_deref(), Some("../x.jsonl"));
-    assert_eq!(r.lora.target_modules.unwrap(), vec!["q", "v"]);
+    assert_eq!(
+        r.lora.target_modules.unwrap(),
+        TargetModules::Names(vec!["q".into(), "v".into()])
+    );
     let err = error("", &["train.learnin_rate=1"]);
     assert!(err.contains("learnin_rate"), "{err}");
 }
@@ -372,4 +375,51 @@ fn refused_values_are_blamed_on_their_line_or_their_set() {
     assert!(error("[train]\nsave_best = true\n", &[])
         .contains("load_best_model_at_end requires an evaluation strategy"));
     assert!(parse("[train]\nmax_steps = 1\nnum_train_epochs = 0\n", &[]).is_ok());
+}
+
+#[test]
+fn target_modules_take_peft_strings() {
+    let r = parse("[lora]\ntarget_modules = \"all-linear\"\n", &[]).unwrap();
+    assert!(r.lora.target_modules.unwrap().is_all_linear());
+    let r = parse("", &[r"lora.target_modules=.*\.(q|v)"]).unwrap();
+    assert_eq!(
+        r.lora.target_modules.unwrap(),
+        TargetModules::Pattern(r".*\.(q|v)".into())
+    );
+    let err = error("[lora]\nr = 4\ntarget_modules = \"(q\"\n", &[]);
+    assert!(
+        err.starts_with("r.toml, line 8: lora.target_modules = \"(q\" is not a regular expression"),
+        "{err}"
+    );
+    let err = error("", &["lora.target_modules=(q"]);
+    assert!(
+        err.starts_with("--set lora.target_modules=(q: lora.target_modules"),
+        "{err}"
+    );
+}
+
+#[test]
+fn given_lora_keys_are_recorded() {
+    let r = parse("[lora]\nr = 4\n", &["lora.lora_alpha=16"]).unwrap();
+    assert!(r.lora.is_given("r") && r.lora.is_given("lora_alpha"));
+    assert!(!r.lora.is_given("target_modules") && !r.lora.is_given("lora_dropout"));
+}
+
+#[test]
+fn type_errors_name_the_key_in_plain_words() {
+    let err = error("[lora]\nr = \"4\"\n", &[]);
+    assert_eq!(
+        err,
+        "r.toml, line 7: lora.r: expected an integer, found a string (\"4\")"
+    );
+    let err = error("", &["lora.r=\"4\""]);
+    assert_eq!(
+        err,
+        "--set lora.r=\"4\": lora.r: expected an integer, found a string (\"4\")"
+    );
+    let err = error("", &["lora.target_modules=3"]);
+    assert_eq!(
+        err,
+        "--set lora.target_modules=3: lora.target_modules: expected a list of module names, \"all-linear\" or a regular expression"
+    );
 }

@@ -69,6 +69,7 @@ impl Recipe {
         let d = &self.data;
         at_least_one("data.max_source_tokens", d.max_source_tokens)?;
         at_least_one("data.max_target_tokens", d.max_target_tokens)?;
+        some_at_least_one("data.train_samples", d.train_samples)?;
         if let Some(f) = d.validation_fraction {
             if !(f > 0.0 && f < 1.0) {
                 return Err(format!("data.validation_fraction = {f}: must be in (0, 1)"));
@@ -86,7 +87,11 @@ impl Recipe {
                 l.lora_alpha
             ));
         }
-        unit_interval("lora.lora_dropout", l.lora_dropout)
+        unit_interval("lora.lora_dropout", l.lora_dropout)?;
+        match &l.target_modules {
+            Some(targets) => targets.check().map_err(|m| format!("lora.{m}")),
+            None => Ok(()),
+        }
     }
 
     fn validate_train(&self) -> Result<(), String> {

@@ -1,5 +1,6 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
 use super::callback::Callback;
+use super::empty_split::{no_training_examples, TrainCounts};
 use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
 use super::trainer::{train_with, Objective, TrainReport, TrainRun};
 use crate::data::dataset::{
@@ -38,10 +39,11 @@ pub(crate) fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
         l.r,
         l.lora_alpha,
         l.lora_dropout,
-        l.target_modules
-            .clone()
-            .unwrap_or_else(|| crate::lora::targets::default_targets(model_type)),
+        crate::lora::targets::default_targets(model_type),
     );
+    if let Some(targets) = &l.target_modules {
+        config.target_modules = targets.clone();
+    }
     config.base_model_name_or_path = Some(recipe.model.name.clone());
     match recipe.model.task {
         Task::Seq2seq => {
@@ -70,10 +72,12 @@ pub(crate) fn prepare_lora(
     let config = match &recipe.lora.init_adapter {
         Some(dir) => {
             peft::load_into(model, dir)?;
-            LoraConfig::read(&dir.join(peft::CONFIG_FILE))?
+            // the adapter's config, now also compared with "all-linear" on the loaded model
+            crate::lora::init_adapter::checked_config(recipe, Some(&mut *model))?
+                .ok_or_else(|| Error::Config("lora.init_adapter is not set".into()))?
         }
         None => {
-            let config = lora_config(recipe, model_type);
+            let mut config = lora_config(recipe, model_type);
             let report = inject(model, &config, recipe.train.seed)?;
             if !report.unmatched_targets.is_empty() || !report.unmatched_saves.is_empty() {
                 return Err(Error::Config(format!(
@@ -84,6 +88,8 @@ pub(crate) fn prepare_lora(
                     model.linears_mut().first().map(|l| l.name.clone()).unwrap_or_default()
                 )));
             }
+            // PEFT writes "all-linear" out as the module names it chose
+            config.expand_all_linear(model);
             config
         }
     };
@@ -100,26 +106,44 @@ pub(crate) fn seq2seq_splits(
     let d = &recipe.data;
     let fields = example_fields(d);
     splits(d, |p| {
-        seq2seq_examples(&read_rows(Path::new(p))?, &fields, Path::new(p))
+        let rows = read_rows(Path::new(p))?;
+        Ok((rows.len(), seq2seq_examples(&rows, &fields, Path::new(p))?))
     })
 }
 
 /// Seeded subsets of the train file and of the validation file (or a share carved from train).
-fn splits<T>(d: &DataSection, load: impl Fn(&str) -> Result<Vec<T>>) -> Result<(Vec<T>, Vec<T>)> {
+/// `load` gives a file's row count and its examples. An empty training split is refused,
+/// naming the file and the filters that emptied it.
+fn splits<T>(
+    d: &DataSection,
+    load: impl Fn(&str) -> Result<(usize, Vec<T>)>,
+) -> Result<(Vec<T>, Vec<T>)> {
     let train_path = d
         .train
         .as_deref()
         .ok_or_else(|| Error::Config("data.train is not set".into()))?;
-    let mut train_examples = load(train_path)?;
+    let (rows, mut train_examples) = load(train_path)?;
+    let examples = train_examples.len();
     let mut validation = match &d.validation {
-        Some(p) => load(p)?,
+        Some(p) => load(p)?.1,
         None => Vec::new(),
     };
     if let (None, Some(fraction)) = (&d.validation, d.validation_fraction) {
         (train_examples, validation) = carve(train_examples, fraction, d.seed);
     }
+    let after_validation = train_examples.len();
+    let train_examples = sample(train_examples, d.train_samples, d.seed);
+    if train_examples.is_empty() {
+        let counts = TrainCounts {
+            rows,
+            examples,
+            after_validation,
+            sampled: 0,
+        };
+        return Err(no_training_examples(d, train_path, counts));
+    }
     Ok((
-        sample(train_examples, d.train_samples, d.seed),
+        train_examples,
         sample(validation, d.validation_samples, d.seed),
     ))
 }
@@ -135,6 +159,9 @@ pub(crate) fn train_recipe_with(
     callbacks: Vec<Box<dyn Callback + '_>>,
 ) -> Result<TrainReport> {
     super::early_stopping::validate(&recipe.train)?;
+    // with lora.init_adapter, the adapter's LoRA values (the ones used) are recorded; a recipe
+    // contradicting them is refused here, before any work
+    let as_used = crate::lora::init_adapter::recipe_as_used(recipe)?;
     let files = crate::hub::resolve_model(&recipe.model.name)?;
     let model_type = crate::models::model_type(&files)?;
     let dtype = recipe.train.precision.dtype();
@@ -156,7 +183,7 @@ pub(crate) fn train_recipe_with(
     let resume = super::resume::checkpoint_to_resume(recipe)?;
     // the recipe as the run computes it: the checkpoint's copy is compared without the choice
     // of checkpoint
-    let mut recorded = recipe.clone();
+    let mut recorded = as_used;
     recorded.train.resume_from_checkpoint = None;
     let recipe_toml = recorded.to_toml()?;
     match &resume {
@@ -281,14 +308,10 @@ pub(crate) fn classification_splits(
     let d = &recipe.data;
     let names = recipe.model.labels.as_deref().or(names);
     let fields = example_fields(d);
-    let load = |p: &str| -> Result<Vec<ClassificationExample>> {
-        classification_examples(
-            &read_rows(Path::new(p))?,
-            &fields,
-            names,
-            num_labels,
-            Path::new(p),
-        )
+    let load = |p: &str| -> Result<(usize, Vec<ClassificationExample>)> {
+        let rows = read_rows(Path::new(p))?;
+        let examples = classification_examples(&rows, &fields, names, num_labels, Path::new(p))?;
+        Ok((rows.len(), examples))
     };
     splits(d, load)
 }

@@ -3,6 +3,7 @@
 pub(crate) mod callback;
 pub(crate) mod checkpoint;
 pub(crate) mod early_stopping;
+mod empty_split;
 pub(crate) mod guard;
 pub mod job;
 mod kill_point;

@@ -47,7 +47,11 @@ fn logits(model: &SequenceClassifier, base: &Path) -> Vec<Vec<f32>> {
 }
 
 fn assert_logits(got: &[Vec<f32>], expected: &Path, tolerance: f64, what: &str) {
-    for (g, w) in got.iter().zip(read_jsonl(expected)) {
+    let path = expected;
+    let expected = read_jsonl(path);
+    assert_eq!(got.len(), expected.len(), "{what}: rows");
+    let mut worst = 0.0f64;
+    for (g, w) in got.iter().zip(expected) {
         let w: Vec<f64> = w["logits"]
             .as_array()
             .unwrap()
@@ -55,11 +59,14 @@ fn assert_logits(got: &[Vec<f32>], expected: &Path, tolerance: f64, what: &str) 
             .map(|v| v.as_f64().unwrap())
             .collect();
         let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert_eq!(g.len(), w.len(), "{what}: labels");
         for (a, b) in g.iter().zip(&w) {
             let rel = (*a as f64 - b).abs() / scale;
+            worst = worst.max(rel);
             assert!(rel <= tolerance, "{what}: {g:?} vs {w:?} (rel {rel:e})");
         }
     }
+    eprintln!("{what}: {} within {worst:e}", path.display());
 }
 
 #[test]

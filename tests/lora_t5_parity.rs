@@ -57,12 +57,15 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
 
 fn assert_close(got: &[f64], expected: &Path, tolerance: f64, what: &str) {
     let want = read_jsonl(expected);
-    assert_eq!(got.len(), want.len());
+    assert_eq!(got.len(), want.len(), "{what}: rows");
+    let mut worst = 0.0f64;
     for (g, w) in got.iter().zip(&want) {
         let w = w["loss"].as_f64().unwrap();
         let rel = (g - w).abs() / w.abs();
+        worst = worst.max(rel);
         assert!(rel <= tolerance, "{what}: {g} vs {w} (rel {rel:e})");
     }
+    eprintln!("{what}: {} within {worst:e}", expected.display());
 }
 
 #[test]

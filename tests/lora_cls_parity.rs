@@ -10,6 +10,15 @@ use std::path::Path;
 
 const CASES: [&str; 2] = ["distilbert_cls", "bert_cls"];
 
+/// Relative tolerance of a case's step losses and trained logits against PEFT's run, about 3×
+/// what was measured: distilbert_cls 1.5e-5 / 3.3e-5, bert_cls 5.1e-7 / 1.0e-5.
+fn training_tolerance(case: &str) -> (f64, f64) {
+    match case {
+        "distilbert_cls" => (5e-5, 1e-4),
+        _ => (2e-6, 3e-5),
+    }
+}
+
 fn open(model: &Path, adapter: Option<&Path>) -> SequenceClassifier {
     let files = loratune::hub::resolve_model(model.to_str().unwrap()).unwrap();
     let options = Options {
@@ -98,12 +107,13 @@ fn training_steps_match_peft() {
         let out = tmp.path().join("run");
         let recipe = lora_training_recipe(case, "classification", &model_dir, &train, &out);
         let report = loratune::train::job::train_recipe(&recipe).unwrap();
-        assert_step_losses(case, &report.step_losses, 1e-3);
+        let (steps, trained) = training_tolerance(case);
+        assert_step_losses(case, &report.step_losses, steps);
         let model = open(&lora_base(case), Some(&report.adapter_dir));
         assert_logits(
             &logits(&model, &lora_base(case)),
             &lora_case(case).join("expected_trained_outputs.jsonl"),
-            1e-3,
+            trained,
             case,
         );
     }

@@ -158,7 +158,8 @@ fn trainer_runs_match_transformers() {
         let log = assert_log_matches(case, &out);
         let adapter = adapter_difference(case, &out);
         eprintln!("{case}: log rel {log:e}, adapter {adapter:e} of the update");
-        // measured: ≤ 2e-6 (see LOG_TOLERANCE; the adapter is the end of the same trajectory)
+        // measured: 0.8–1.0e-5 of the update (T5), 4.8e-5 (DistilBERT); clipping the mean
+        // instead of the Trainer's sum lands 0.25 away in t5_clip20 (settings.json replays)
         assert!(
             adapter < 1e-4,
             "{case}: final adapter differs by {adapter:e} of the update"

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const STEPS: usize = 300;
+const FIRST: usize = 20;
 
 /// VmRSS of a process in KiB.
 fn resident_kib(pid: u32) -> Option<u64> {

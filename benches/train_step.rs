@@ -1,5 +1,5 @@
 //! One LoRA training step (forward, backward, AdamW) against PyTorch + PEFT on the same
-//! shapes and thread count; prints a table with the ratio. `cargo bench --bench train_step`.
+//! shapes and thread count (`BENCH_THREADS`, default 2, for both); prints a table with the ratio. `cargo bench --bench train_step`.
 //! Python comes from `LORATUNE_PYTHON` (default: the reference environment's
 //! `.venv/reference/bin/python`, made by `scripts/reference-env.sh`, if present, else `python3`);
 //! without torch/peft the bench says why and prints only our timings. The two sides take turns for `BENCH_ROUNDS` rounds (default 3), so that
@@ -148,8 +148,14 @@ fn time_steps(step: &mut dyn FnMut(), repeats: u64) -> f64 {
 }
 
 fn main() {
-    loratune::runtime::init();
+    // BENCH_THREADS (default 2) limits both sides: PyTorch through `torch.set_num_threads`,
+    // loratune through RAYON_NUM_THREADS (its rayon pool and candle's gemm threads), set before
+    // any thread starts. An explicit RAYON_NUM_THREADS wins, as in generate_speed.
     let threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", &threads);
+    }
+    loratune::runtime::init();
     let spec = serde_json::json!({"cases": [
         {"name": "t5-small LoRA r16 q,v, batch 4, 256→64", "kind": "t5", "vocab": 32128, "d_model": 512, "d_kv": 64,
          "d_ff": 1024, "layers": 6, "heads": 8, "r": 16, "targets": ["q", "v"], "batch": 4, "source_len": 256,

@@ -38,6 +38,7 @@ fn matches_bert_score_with_and_without_idf() {
         let scorer = BertScorer::load(settings, &candle_core::Device::Cpu).unwrap();
         let scores = scorer.score(&predictions, &references).unwrap();
         let mut worst = 0.0f64;
+        assert_eq!(scores.len(), cases.len(), "scores for every case");
         for (case, got) in cases.iter().zip(&scores) {
             let want: Vec<f64> = case[key]
                 .as_array()
@@ -45,6 +46,7 @@ fn matches_bert_score_with_and_without_idf() {
                 .iter()
                 .map(|v| v.as_f64().unwrap())
                 .collect();
+            assert_eq!(want.len(), 3, "{key}: precision, recall, F1");
             for (g, w) in [got.precision, got.recall, got.f1].iter().zip(&want) {
                 worst = worst.max((g - w).abs());
                 assert!(
@@ -162,6 +164,7 @@ fn roberta_matches_bert_score_with_and_without_idf() {
             .score(&predictions, &references)
             .unwrap();
         let mut worst = 0.0f64;
+        assert_eq!(scores.len(), cases.len(), "scores for every case");
         for (case, got) in cases.iter().zip(&scores) {
             let want: Vec<f64> = case[key]
                 .as_array()
@@ -169,6 +172,7 @@ fn roberta_matches_bert_score_with_and_without_idf() {
                 .iter()
                 .map(|v| v.as_f64().unwrap())
                 .collect();
+            assert_eq!(want.len(), 3, "{key}: precision, recall, F1");
             for (g, w) in [got.precision, got.recall, got.f1].iter().zip(&want) {
                 worst = worst.max((g - w).abs());
                 assert!(
@@ -246,10 +250,14 @@ fn score_command_default_roberta_large_from_the_hub_cache() {
         "{}",
         String::from_utf8_lossy(&layer1.stderr)
     );
-    for (case, row) in cases.iter().zip(read_jsonl(&output)) {
+    let rows = read_jsonl(&output);
+    assert_eq!(rows.len(), cases.len(), "score --output rows");
+    for (case, row) in cases.iter().zip(rows) {
         let got = ["bertscore_precision", "bertscore_recall", "bertscore_f1"]
             .map(|k| row[k].as_f64().unwrap());
-        for (g, w) in got.iter().zip(case["no_idf"].as_array().unwrap()) {
+        let want = case["no_idf"].as_array().unwrap();
+        assert_eq!(want.len(), got.len());
+        for (g, w) in got.iter().zip(want) {
             assert!(
                 (g - w.as_f64().unwrap()).abs() <= 1e-5,
                 "{got:?} vs {} for {case}",

@@ -57,6 +57,7 @@ fn row_error(ours: &[f64], expected: &[f64]) -> f64 {
 /// Largest |ours − expected| relative to the row's largest |expected| (no floor), as the
 /// issue states it for logits.
 fn logit_error(ours: &[f64], expected: &[f64]) -> f64 {
+    assert_eq!(ours.len(), expected.len());
     let scale = expected
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()))
@@ -141,6 +142,7 @@ fn check_classifier(rel: &str, labels: usize, names: Option<&[&str]>) {
     let (x, mask) = batch(&seqs, model.pad_token_id);
     let logits = rows(&model.forward(&x, &mask, false).unwrap());
     let mut worst_batch = 0.0f64;
+    assert_eq!(logits.len(), expected.len(), "{rel}: batch rows");
     for (row, exp) in logits.iter().zip(&expected) {
         let err = logit_error(row, &floats(&exp["logits"]));
         assert!(
@@ -287,6 +289,7 @@ fn headless_bert_hidden_states_and_pooler() {
     let (x, mask) = batch(&seqs, 0);
     let a = plain.hidden_states(&x, None, &mask, false).unwrap();
     let b = model.hidden_states(&x, &mask, false).unwrap();
+    assert_eq!(a.len(), b.len(), "hidden states per layer");
     for (a, b) in a.iter().zip(&b) {
         assert_eq!(max_abs_diff(a, b), 0.0);
     }
@@ -630,6 +633,7 @@ fn roberta_hidden_states() {
     let (x, mask) = batch(&seqs, 1);
     let a = model.hidden_states(&x, None, &mask, false).unwrap();
     let b = headless.hidden_states(&x, None, &mask, false).unwrap();
+    assert_eq!(a.len(), b.len(), "hidden states per layer");
     for (a, b) in a.iter().zip(&b) {
         assert_eq!(max_abs_diff(a, b), 0.0);
     }

@@ -75,6 +75,7 @@ fn summary_statistics_and_wilcoxon_match_scipy() {
                 1e-12,
             );
         }
+        assert_eq!(tuned.len(), base.len(), "{name}: paired scores");
         let diffs: Vec<f64> = tuned.iter().zip(&base).map(|(t, b)| t - b).collect();
         close(name, "diff mean", mean(&diffs), &case["diff_mean"], 1e-12);
 

@@ -259,6 +259,7 @@ fn logits_processors_match_transformers() {
                 .map(|v| v.as_f64().unwrap() as f32)
                 .collect();
             processor.process(&history, &mut scores);
+            assert_eq!(scores.len(), row["processed"].as_array().unwrap().len());
             for (v, (got, want)) in scores
                 .iter()
                 .zip(row["processed"].as_array().unwrap())

@@ -10,6 +10,15 @@ use std::path::Path;
 
 const CASES: [&str; 2] = ["distilbert_cls", "bert_cls"];
 
+/// Relative tolerance of a case's step losses and trained logits against PEFT's run, about 3×
+/// what was measured: distilbert_cls 1.5e-5 / 3.3e-5, bert_cls 5.1e-7 / 1.0e-5.
+fn training_tolerance(case: &str) -> (f64, f64) {
+    match case {
+        "distilbert_cls" => (5e-5, 1e-4),
+        _ => (2e-6, 3e-5),
+    }
+}
+
 fn open(model: &Path, adapter: Option<&Path>) -> SequenceClassifier {
     let files = loratune::hub::resolve_model(model.to_str().unwrap()).unwrap();
     let options = Options {
@@ -47,7 +56,11 @@ fn logits(model: &SequenceClassifier, base: &Path) -> Vec<Vec<f32>> {
 }
 
 fn assert_logits(got: &[Vec<f32>], expected: &Path, tolerance: f64, what: &str) {
-    for (g, w) in got.iter().zip(read_jsonl(expected)) {
+    let path = expected;
+    let expected = read_jsonl(path);
+    assert_eq!(got.len(), expected.len(), "{what}: rows");
+    let mut worst = 0.0f64;
+    for (g, w) in got.iter().zip(expected) {
         let w: Vec<f64> = w["logits"]
             .as_array()
             .unwrap()
@@ -55,11 +68,14 @@ fn assert_logits(got: &[Vec<f32>], expected: &Path, tolerance: f64, what: &str) 
             .map(|v| v.as_f64().unwrap())
             .collect();
         let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert_eq!(g.len(), w.len(), "{what}: labels");
         for (a, b) in g.iter().zip(&w) {
             let rel = (*a as f64 - b).abs() / scale;
+            worst = worst.max(rel);
             assert!(rel <= tolerance, "{what}: {g:?} vs {w:?} (rel {rel:e})");
         }
     }
+    eprintln!("{what}: {} within {worst:e}", path.display());
 }
 
 #[test]
@@ -91,12 +107,13 @@ fn training_steps_match_peft() {
         let out = tmp.path().join("run");
         let recipe = lora_training_recipe(case, "classification", &model_dir, &train, &out);
         let report = loratune::train::job::train_recipe(&recipe).unwrap();
-        assert_step_losses(case, &report.step_losses, 1e-3);
+        let (steps, trained) = training_tolerance(case);
+        assert_step_losses(case, &report.step_losses, steps);
         let model = open(&lora_base(case), Some(&report.adapter_dir));
         assert_logits(
             &logits(&model, &lora_base(case)),
             &lora_case(case).join("expected_trained_outputs.jsonl"),
-            1e-3,
+            trained,
             case,
         );
     }

@@ -11,6 +11,16 @@ use std::path::{Path, PathBuf};
 
 const CASES: [&str; 2] = ["t5_qv", "t5_all"];
 
+/// Relative tolerance of a case's step losses and trained outputs against PEFT's run, about 3×
+/// what was measured: t5_qv 2.9e-7 / 2.2e-7; t5_all 1.7e-4 / 1.9e-4 (its t5v1_like base is
+/// ill-conditioned: tests/fixtures/lora/README.md, Conditioning).
+fn training_tolerance(case: &str) -> f64 {
+    match case {
+        "t5_all" => 5e-4,
+        _ => 1e-6,
+    }
+}
+
 fn case_dir(case: &str) -> PathBuf {
     lora_case(case)
 }
@@ -57,12 +67,15 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
 
 fn assert_close(got: &[f64], expected: &Path, tolerance: f64, what: &str) {
     let want = read_jsonl(expected);
-    assert_eq!(got.len(), want.len());
+    assert_eq!(got.len(), want.len(), "{what}: rows");
+    let mut worst = 0.0f64;
     for (g, w) in got.iter().zip(&want) {
         let w = w["loss"].as_f64().unwrap();
         let rel = (g - w).abs() / w.abs();
+        worst = worst.max(rel);
         assert!(rel <= tolerance, "{what}: {g} vs {w} (rel {rel:e})");
     }
+    eprintln!("{what}: {} within {worst:e}", expected.display());
 }
 
 #[test]
@@ -103,7 +116,7 @@ fn training_steps_match_peft() {
             case, "seq2seq", &model_dir, &train, &out,
         ))
         .unwrap();
-        assert_step_losses(case, &report.step_losses, 1e-3);
+        assert_step_losses(case, &report.step_losses, training_tolerance(case));
         let metrics = read_jsonl(&out.join("metrics.jsonl"));
         assert_eq!(metrics.len(), report.step_losses.len());
         for key in ["step", "epoch", "loss", "learning_rate", "grad_norm"] {
@@ -115,7 +128,7 @@ fn training_steps_match_peft() {
         assert_close(
             &losses(&model, &base_dir(case)),
             &case_dir(case).join("expected_trained_outputs.jsonl"),
-            1e-3,
+            training_tolerance(case),
             case,
         );
         assert!(out.join("recipe.toml").is_file());

@@ -96,18 +96,6 @@ fn classification_recipe_runs_end_to_end() {
     assert!(out.join("adapter/adapter_model.safetensors").is_file());
 }
 
-fn shared(path: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(path);
-    assert!(
-        p.exists(),
-        "{} is missing (CI has ../shared beside the repository)",
-        p.display()
-    );
-    p.to_string_lossy().into_owned()
-}
-
 /// The shipped recipes run offline with `--set` overrides: tiny fixture models (no pretrained
 /// T5 exists offline), the real data in ../shared, a few steps.
 #[test]

@@ -94,6 +94,7 @@ fn scoring_twice_with_a_warm_cache_gives_the_same_result() {
         })
         .collect();
     let cloned = scorer.clone();
+    assert_eq!(cases.len(), first.len());
     for (c, f) in cases.iter().zip(&first) {
         let again = cloned.score(
             c["reference"].as_str().unwrap(),

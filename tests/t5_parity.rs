@@ -195,10 +195,9 @@ fn cli_loss_and_generate_match_transformers() {
         "4",
     ]);
     let losses = read_jsonl(&loss_out);
-    for (got, want) in losses
-        .iter()
-        .zip(read_jsonl(&dir.join("expected_loss.jsonl")))
-    {
+    let expected_losses = read_jsonl(&dir.join("expected_loss.jsonl"));
+    assert_eq!(losses.len(), expected_losses.len(), "loss --output rows");
+    for (got, want) in losses.iter().zip(expected_losses) {
         assert_eq!(got["id"], want["id"]);
         assert_eq!(got["tokens"], want["tokens"]);
         let (g, w) = (
@@ -207,10 +206,14 @@ fn cli_loss_and_generate_match_transformers() {
         );
         assert!((g - w).abs() / w <= 1e-4, "{g} vs {w}");
     }
-    for (got, want) in read_jsonl(&gen_out)
-        .iter()
-        .zip(read_jsonl(&dir.join("expected_generate.jsonl")))
-    {
+    let generated = read_jsonl(&gen_out);
+    let expected_generated = read_jsonl(&dir.join("expected_generate.jsonl"));
+    assert_eq!(
+        generated.len(),
+        expected_generated.len(),
+        "generate --output rows"
+    );
+    for (got, want) in generated.iter().zip(expected_generated) {
         assert_eq!(got["id"], want["id"]);
         if want["min_top2_gap"].as_f64().unwrap() > 1e-3 {
             assert_eq!(got["generated"], want["generated"]);

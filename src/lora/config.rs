@@ -69,7 +69,32 @@ fn whole_as_integer<S: Serializer>(value: &f64, s: S) -> std::result::Result<S::
     }
 }
 
+/// The keys PEFT 0.21.2's `LoraConfig.save_pretrained` writes besides those loratune models
+/// (above), with the values PEFT writes for a plain LoRA; `peft_version` names the PEFT release
+/// whose format the file follows. PEFT reads a file without them, but a written adapter carries
+/// every key of PEFT's own (tests/trainer_parity.rs compares the two files).
+const PEFT_DEFAULTS: &str = r#"{
+  "alora_invocation_tokens": null, "arrow_config": null, "auto_mapping": null,
+  "corda_config": null, "ensure_weight_tying": false, "eva_config": null,
+  "exclude_modules": null, "kasa_config": null, "layer_replication": null,
+  "layers_pattern": null, "loftq_config": {}, "lora_bias": false, "lora_ga_config": null,
+  "megatron_config": null, "megatron_core": "megatron.core", "monteclora_config": null,
+  "peft_version": "0.21.2", "qalora_group_size": 16, "revision": null,
+  "target_parameters": null, "trainable_token_indices": null, "use_bdlora": null,
+  "use_qalora": false, "velora_config": null
+}"#;
+
 impl LoraConfig {
+    /// `adapter_config.json` as PEFT writes it: every key of PEFT's (ours over its defaults),
+    /// sorted, indented by two spaces.
+    pub(crate) fn to_peft_json(&self) -> serde_json::Result<String> {
+        let mut keys: BTreeMap<String, serde_json::Value> = serde_json::from_str(PEFT_DEFAULTS)?;
+        if let serde_json::Value::Object(ours) = serde_json::to_value(self)? {
+            keys.extend(ours);
+        }
+        serde_json::to_string_pretty(&keys)
+    }
+
     pub fn new(r: usize, lora_alpha: f64, lora_dropout: f64, target_modules: Vec<String>) -> Self {
         Self {
             peft_type: lora(),

@@ -241,7 +241,9 @@ pub(crate) fn write_parameters(
         .collect();
     let mut config = config.clone();
     config.inference_mode = true;
-    let json = serde_json::to_string_pretty(&config).map_err(|e| Error::Config(e.to_string()))?;
+    let json = config
+        .to_peft_json()
+        .map_err(|e| Error::Config(e.to_string()))?;
     out.write(CONFIG_FILE, json.as_bytes())?;
     out.write_tensors(WEIGHTS_FILE, &tensors)
 }

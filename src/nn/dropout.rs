@@ -109,7 +109,7 @@ mod tests {
             .iter()
             .all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
         // the gradient goes through the same mask
-        let weights = random_normal(&[300, 1000], 0.0, 1.0, 3);
+        let weights = random_normal((300, 1000), 0.0, 1.0, 3);
         let grads = (&y * &weights)?.sum_all()?.backward()?;
         let want = (weights * &y)?;
         let diff = max_abs_diff(grads.get(&x).expect("grad"), &want)?;

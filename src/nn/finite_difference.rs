@@ -17,13 +17,19 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
     max_abs(&(a - b)?)
 }
 
-/// f32 values drawn from normal(mean, std) by a seeded generator, so that a test sees the same
-/// inputs on every run.
+/// f32 values (on the CPU) drawn from normal(mean, std) by a seeded generator, so that a test
+/// sees the same inputs on every run: the unit tests' only source of random tensors (candle's
+/// `Tensor::randn` draws from an unseeded thread generator on the CPU).
 #[allow(dead_code)] // as `max_abs`
-pub fn random_normal(shape: &[usize], mean: f32, std: f32, seed: u64) -> Tensor {
+pub fn random_normal(
+    shape: impl Into<candle_core::Shape>,
+    mean: f32,
+    std: f32,
+    seed: u64,
+) -> Tensor {
+    let shape: candle_core::Shape = shape.into();
     let mut rng = Stream::new(seed, Purpose::Synthetic, [0; 3]);
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
+    let v: Vec<f32> = (0..shape.elem_count())
         .map(|_| (mean as f64 + std as f64 * rng.normal()) as f32)
         .collect();
     Tensor::from_vec(v, shape, &Device::Cpu).expect("shape matches")

@@ -166,20 +166,19 @@ impl InputGrad for LayerNormGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::max_abs_diff;
-    use candle_core::{Device, Var};
+    use crate::nn::finite_difference::{max_abs_diff, random_normal};
+    use candle_core::Var;
 
     /// The fused CPU f32 norms (with and without a residual) against the composed f64 ones:
     /// outputs, and gradients of both inputs.
     #[test]
     fn fused_norms_match_autograd() -> Result<()> {
-        let dev = Device::Cpu;
         let shape = (2, 5, 37);
-        let x = (Tensor::randn(0f64, 2.0, shape, &dev)? + 0.5)?;
-        let r = Tensor::randn(0f64, 1.0, shape, &dev)?;
-        let g = Tensor::randn(0f64, 1.0, shape, &dev)?;
-        let w = Tensor::randn(1f64, 0.3, 37, &dev)?;
-        let b = Tensor::randn(0f64, 0.3, 37, &dev)?;
+        let x = (random_normal(shape, 0.0, 2.0, 1).to_dtype(candle_core::DType::F64)? + 0.5)?;
+        let r = random_normal(shape, 0.0, 1.0, 2).to_dtype(candle_core::DType::F64)?;
+        let g = random_normal(shape, 0.0, 1.0, 3).to_dtype(candle_core::DType::F64)?;
+        let w = random_normal(37, 1.0, 0.3, 4).to_dtype(candle_core::DType::F64)?;
+        let b = random_normal(37, 0.0, 0.3, 5).to_dtype(candle_core::DType::F64)?;
         let eps = 1e-6;
         let f32s = |t: &Tensor| t.to_dtype(DType::F32);
         let max_rel = |a: &Tensor, want: &Tensor| -> Result<f32> {

@@ -162,14 +162,16 @@ impl AtomicDir {
         std::fs::write(&path, bytes).map_err(|e| write_error(&path, e))
     }
 
-    /// Writes tensors as `name` in safetensors format.
+    /// Writes tensors as `name` in safetensors format, with the metadata PyTorch's writers put
+    /// there (`{"format": "pt"}`, as PEFT's and Transformers' `save_pretrained`).
     pub(crate) fn write_tensors(
         &self,
         name: &str,
         tensors: &std::collections::HashMap<String, candle_core::Tensor>,
     ) -> Result<()> {
         let path = self.temp.join(name);
-        candle_core::safetensors::save(tensors, &path).map_err(|e| {
+        let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+        safetensors::serialize_to_file(tensors.iter(), Some(metadata), &path).map_err(|e| {
             match io_cause(&e).and_then(|io| io.raw_os_error()) {
                 Some(code) => write_error(&path, std::io::Error::from_raw_os_error(code)),
                 None => Error::file(&path, e.to_string()),

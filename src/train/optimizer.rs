@@ -19,8 +19,8 @@ pub struct AdamW {
 }
 
 impl AdamW {
-    /// `params` are (name, variable); names ending in `.bias` get no weight decay, as in
-    /// Transformers' Trainer.
+    /// `params` are (name, variable); biases and norm weights get no weight decay, chosen by
+    /// name as Transformers' Trainer does (see [`decays`]).
     pub fn new(
         params: &[(String, Var)],
         beta1: f64,
@@ -35,7 +35,7 @@ impl AdamW {
                     var: var.clone(),
                     m: var.zeros_like()?.to_dtype(DType::F32)?,
                     v: var.zeros_like()?.to_dtype(DType::F32)?,
-                    decay: !name.ends_with(".bias"),
+                    decay: decays(name),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -90,8 +90,25 @@ impl AdamW {
     }
 }
 
-/// √Σ‖g‖², and the factor `torch.nn.utils.clip_grad_norm_` scales by (≤ 1).
-pub(crate) fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)> {
+/// Whether weight decay applies to the parameter `name`: not to biases and norm weights, by the
+/// name patterns of Transformers' `Trainer.get_decay_parameter_names` (`bias`, `layernorm`,
+/// `rmsnorm`, a `norm` or `*_norm` path segment; case-insensitive). Its other exclusion, any
+/// parameter of a `torch.nn.LayerNorm`, names the same tensors in our models (T5 `layer_norm`,
+/// BERT `LayerNorm`, DistilBERT `sa_layer_norm`/`output_layer_norm`).
+pub(crate) fn decays(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let excluded = ["bias", "layernorm", "rmsnorm"]
+        .iter()
+        .any(|p| name.contains(p))
+        || name
+            .split('.')
+            .any(|segment| segment == "norm" || segment.ends_with("_norm"));
+    !excluded
+}
+
+/// √Σ‖g‖² of `grads`, and the factor `torch.nn.utils.clip_grad_norm_` scales `scale · grads` by
+/// (≤ 1; 1 when `max_norm` is 0).
+pub(crate) fn clip_factor(grads: &[Tensor], max_norm: f64, scale: f64) -> Result<(f64, f64)> {
     let mut total = 0.0f64;
     for g in grads {
         total += g
@@ -102,9 +119,37 @@ pub(crate) fn clip_factor(grads: &[Tensor], max_norm: f64) -> Result<(f64, f64)>
     }
     let norm = total.sqrt();
     let factor = if max_norm > 0.0 {
-        (max_norm / (norm + 1e-6)).min(1.0)
+        (max_norm / (norm * scale + 1e-6)).min(1.0)
     } else {
         1.0
     };
     Ok((norm, factor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decays;
+
+    #[test]
+    fn no_decay_for_biases_and_norms_as_the_trainer() {
+        for name in [
+            "base_model.model.classifier.bias",
+            "base_model.model.pre_classifier.bias",
+            "base_model.model.bert.embeddings.LayerNorm.weight",
+            "base_model.model.distilbert.transformer.layer.0.sa_layer_norm.weight",
+            "base_model.model.encoder.block.0.layer.0.layer_norm.weight",
+            "base_model.model.encoder.final_layer_norm.weight",
+            "base_model.model.model.norm.weight",
+        ] {
+            assert!(!decays(name), "{name}");
+        }
+        for name in [
+            "base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight",
+            "base_model.model.classifier.weight",
+            "base_model.model.pre_classifier.weight",
+            "base_model.model.normalizer.weight",
+        ] {
+            assert!(decays(name), "{name}");
+        }
+    }
 }

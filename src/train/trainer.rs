@@ -421,11 +421,19 @@ impl<'a> Trainer<'a> {
                 None => var.zeros_like(),
             })
             .collect::<candle_core::Result<_>>()?;
-        let (grad_norm, factor) = clip_factor(&grads, s.max_grad_norm)?;
+        // `grads` is the gradient of the step's loss, the mean of its micro-batches' mean losses
+        // (what we log, with its norm). Transformers' Trainer (5.x, models taking **kwargs such
+        // as T5 and BERT-likes, which ignore its `num_items_in_batch`) does not divide by the
+        // micro-batches: it clips and steps with their SUM, `group.len()` times ours. Clipping
+        // is not scale-free, so we clip and step with that sum too: same update as the Trainer
+        // (tests/trainer_parity.rs; the README's "Transformers' Trainer logs").
+        let trainer_scale = group.len() as f64;
+        let (grad_norm, clip) = clip_factor(&grads, s.max_grad_norm, trainer_scale)?;
         if !(loss_sum.is_finite() && grad_norm.is_finite()) {
             return self.non_finite(group, loss_sum, epoch);
         }
-        let grads = if factor < 1.0 {
+        let factor = trainer_scale * clip;
+        let grads = if factor != 1.0 {
             grads
                 .iter()
                 .map(|g| g * factor)

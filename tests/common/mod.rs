@@ -41,6 +41,20 @@ pub fn fixture_dirs(family: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// A path under ../shared (the real models and data beside the repository); missing is a
+/// failure, never a skip.
+pub fn shared(path: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(path);
+    assert!(
+        p.exists(),
+        "{} is missing (CI has ../shared beside the repository)",
+        p.display()
+    );
+    p.to_string_lossy().into_owned()
+}
+
 /// Runs the built `loratune` binary; panics with its stderr on failure.
 pub fn run_cli(args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
@@ -71,9 +85,26 @@ pub fn lora_base(case: &str) -> PathBuf {
 /// rows laid out in the reference's batch order so that consecutive batches match it.
 /// Returns (model dir, train file).
 pub fn lora_training_copy(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
+    let model_dir = dropout_free_copy(&lora_base(case), tmp);
+    let rows = read_jsonl(&lora_case(case).join("train.jsonl"));
+    let mut ordered = String::new();
+    for step in read_jsonl(&lora_case(case).join("expected_steps.jsonl")) {
+        for r in step["rows"].as_array().unwrap() {
+            ordered.push_str(&rows[r.as_u64().unwrap() as usize].to_string());
+            ordered.push('\n');
+        }
+    }
+    let train = tmp.join("train.jsonl");
+    std::fs::write(&train, ordered).unwrap();
+    (model_dir, train)
+}
+
+/// A copy of the model in `base` (as `tmp/model`) with every dropout of its config set to 0,
+/// so that training in train mode computes what a reference computed without dropout.
+pub fn dropout_free_copy(base: &Path, tmp: &Path) -> PathBuf {
     let model_dir = tmp.join("model");
     std::fs::create_dir_all(&model_dir).unwrap();
-    for entry in std::fs::read_dir(lora_base(case)).unwrap() {
+    for entry in std::fs::read_dir(base).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
     }
@@ -92,17 +123,7 @@ pub fn lora_training_copy(case: &str, tmp: &Path) -> (PathBuf, PathBuf) {
         }
     }
     std::fs::write(model_dir.join("config.json"), config.to_string()).unwrap();
-    let rows = read_jsonl(&lora_case(case).join("train.jsonl"));
-    let mut ordered = String::new();
-    for step in read_jsonl(&lora_case(case).join("expected_steps.jsonl")) {
-        for r in step["rows"].as_array().unwrap() {
-            ordered.push_str(&rows[r.as_u64().unwrap() as usize].to_string());
-            ordered.push('\n');
-        }
-    }
-    let train = tmp.join("train.jsonl");
-    std::fs::write(&train, ordered).unwrap();
-    (model_dir, train)
+    model_dir
 }
 
 /// A recipe that reproduces a PEFT fixture's training run from its adapter.
@@ -137,18 +158,23 @@ pub fn lora_training_recipe(
     loratune::recipe::Recipe::parse(&text, Path::new("test.toml"), &[]).unwrap()
 }
 
-/// Step losses of a training report against the fixture's `expected_steps.jsonl`.
-pub fn assert_step_losses(case: &str, got: &[f64], tolerance: f64) {
+/// Step losses of a training report against the fixture's `expected_steps.jsonl`; returns the
+/// largest relative difference (printed, for sizing tolerances).
+pub fn assert_step_losses(case: &str, got: &[f64], tolerance: f64) -> f64 {
     let expected = read_jsonl(&lora_case(case).join("expected_steps.jsonl"));
     assert_eq!(got.len(), expected.len(), "{case}: number of steps");
+    let mut worst = 0.0f64;
     for (g, w) in got.iter().zip(&expected) {
         let w = w["loss"].as_f64().unwrap();
         let rel = (g - w).abs() / w.abs();
+        worst = worst.max(rel);
         assert!(
             rel <= tolerance,
             "{case}: step loss {g} vs {w} (rel {rel:e})"
         );
     }
+    eprintln!("{case}: step losses within {worst:e} (relative) of the reference");
+    worst
 }
 
 /// Two safetensors files hold the same tensor names.

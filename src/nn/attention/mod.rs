@@ -105,7 +105,7 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::max_abs_diff;
+    use crate::nn::finite_difference::{max_abs_diff, random_normal};
     use candle_core::Device;
 
     /// The inputs of a decoding step: (batch, heads, time, dim) views, no scaling, no dropout.
@@ -132,12 +132,12 @@ mod tests {
         let dev = Device::Cpu;
         let (b, h, t) = (3, 4, 7);
         for (tq, d) in [(1, 20), (1, 16), (5, 20), (5, 16)] {
-            let q = Tensor::randn(0f32, 1.0, (b, h, tq, d), &dev)?;
+            let q = random_normal((b, h, tq, d), 0.0, 1.0, 1);
             // keys/values as views into larger buffers (like a cache with spare capacity)
-            let kb = Tensor::randn(0f32, 1.0, (b, h, t + 5, d), &dev)?;
-            let vb = Tensor::randn(0f32, 1.0, (b, h, t + 5, d), &dev)?;
+            let kb = random_normal((b, h, t + 5, d), 0.0, 1.0, 2);
+            let vb = random_normal((b, h, t + 5, d), 0.0, 1.0, 3);
             let (k, v) = (kb.narrow(2, 0, t)?, vb.narrow(2, 0, t)?);
-            let pos = Tensor::randn(0f32, 1.0, (1, h, tq, t), &dev)?;
+            let pos = random_normal((1, h, tq, t), 0.0, 1.0, 4);
             let mut pad = vec![0f32; b * t];
             pad[t - 1] = f32::MIN;
             pad[2 * t - 2] = f32::MIN;

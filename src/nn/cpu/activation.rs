@@ -126,14 +126,13 @@ pub fn without_gradient(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::max_abs_diff;
-    use candle_core::{Device, Var};
+    use crate::nn::finite_difference::{max_abs_diff, random_normal};
+    use candle_core::Var;
 
     #[test]
     fn activations_match_candle() -> Result<()> {
-        let dev = candle_core::Device::Cpu;
-        let x = (Tensor::randn(0f32, 3.0, (3, 1000), &dev)? * 1.0)?;
-        let g = Tensor::randn(0f32, 1.0, (3, 1000), &dev)?;
+        let x = (random_normal((3, 1000), 0.0, 3.0, 1) * 1.0)?;
+        let g = random_normal((3, 1000), 0.0, 1.0, 2);
         for (kind, want) in [
             (FastActivation::GeluTanh, x.gelu()?),
             (FastActivation::Silu, x.silu()?),
@@ -150,8 +149,8 @@ mod tests {
 
     #[test]
     fn values_and_gradients_match_candle() -> Result<()> {
-        let x = Var::from_tensor(&(Tensor::randn(0f32, 3.0, (4, 5000), &Device::Cpu)?))?;
-        let weights = Tensor::randn(0f32, 1.0, (4, 5000), &Device::Cpu)?;
+        let x = Var::from_tensor(&(random_normal((4, 5000), 0.0, 3.0, 3)))?;
+        let weights = random_normal((4, 5000), 0.0, 1.0, 4);
         type Reference = fn(&Tensor) -> Result<Tensor>;
         let cases: [(FastActivation, Reference); 3] = [
             (FastActivation::Gelu, |x| x.gelu_erf()),

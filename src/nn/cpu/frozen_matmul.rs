@@ -137,8 +137,8 @@ pub fn frozen_matmul(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::{check, max_abs_diff, random};
-    use candle_core::{DType, Device, Var};
+    use crate::nn::finite_difference::{check, max_abs_diff, random, random_normal};
+    use candle_core::{DType, Var};
 
     #[test]
     fn frozen_matmul_backward_and_no_weight_gradient() {
@@ -158,16 +158,15 @@ mod tests {
 
     #[test]
     fn fused_bias_matches_a_broadcast_add() -> Result<()> {
-        let dev = Device::Cpu;
-        let w = Tensor::randn(0f32, 1.0, (7, 5), &dev)?;
-        let b = Tensor::randn(0f32, 1.0, 7, &dev)?;
+        let w = random_normal((7, 5), 0.0, 1.0, 1);
+        let b = random_normal(7, 0.0, 1.0, 2);
         for rows in [2, 40] {
-            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 3, 5), &dev)?)?;
+            let x = Var::from_tensor(&random_normal((rows, 3, 5), 0.0, 1.0, 3))?;
             let fused = frozen_matmul(&x, &w, Some(&b))?;
             let plain = x.broadcast_matmul(&w.t()?)?.broadcast_add(&b)?;
             let diff = max_abs_diff(&fused, &plain)?;
             assert!(diff < 1e-5, "{rows} rows: {diff}");
-            let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
+            let g = random_normal(fused.shape(), 0.0, 1.0, 4);
             let g1 = (fused * &g)?.sum_all()?.backward()?;
             let g2 = (plain * &g)?.sum_all()?.backward()?;
             let diff = max_abs_diff(g1.get(&x).expect("grad"), g2.get(&x).expect("grad"))?;

@@ -298,23 +298,22 @@ pub fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::finite_difference::max_abs_diff;
+    use crate::nn::finite_difference::{max_abs_diff, random_normal};
     use crate::nn::LoraAdapter;
     use candle_core::{Device, Var};
 
     #[test]
     fn output_and_gradients_match_the_op_chain() -> Result<()> {
-        let dev = Device::Cpu;
-        let w = Tensor::randn(0f32, 0.5, (6, 5), &dev)?;
-        let bias = Tensor::randn(0f32, 0.5, 6, &dev)?;
+        let w = random_normal((6, 5), 0.0, 0.5, 1);
+        let bias = random_normal(6, 0.0, 0.5, 2);
         for with_bias in [false, true] {
             let adapter = LoraAdapter::from_tensors(
-                Tensor::randn(0f32, 0.5, (3, 5), &dev)?,
-                Tensor::randn(0f32, 0.5, (6, 3), &dev)?,
+                random_normal((3, 5), 0.0, 0.5, 3),
+                random_normal((6, 3), 0.0, 0.5, 4),
                 6.0,
                 0.0,
             )?;
-            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 24, 5), &dev)?)?;
+            let x = Var::from_tensor(&random_normal((2, 24, 5), 0.0, 1.0, 5))?;
             let bias = with_bias.then_some(&bias);
             let fused = forward(&x, &w, bias, adapter.for_kernel(None))?.expect("applies");
             let mut chain = (x.broadcast_matmul(&w.t()?)? + adapter.forward(&x, true)?)?;
@@ -322,7 +321,7 @@ mod tests {
                 chain = chain.broadcast_add(b)?;
             }
             assert!(max_abs_diff(&fused, &chain)? < 1e-5, "forward");
-            let g = Tensor::randn(0f32, 1.0, fused.shape(), &dev)?;
+            let g = random_normal(fused.shape(), 0.0, 1.0, 6);
             let g1 = (fused * &g)?.sum_all()?.backward()?;
             let g2 = (chain * &g)?.sum_all()?.backward()?;
             for v in [&x, &adapter.a, &adapter.b] {
@@ -338,11 +337,11 @@ mod tests {
         // With dropout, the gradient of A must be (s·g·B)ᵀ·drop(x) for the mask the forward used:
         // check it against a finite difference of the same op (same seed).
         let dev = Device::Cpu;
-        let w = Tensor::randn(0f32, 0.5, (4, 64), &dev)?;
-        let a = Var::from_tensor(&Tensor::randn(0f32, 0.5, (2, 64), &dev)?)?;
-        let b = Tensor::randn(0f32, 0.5, (4, 2), &dev)?;
-        let x = Tensor::randn(0f32, 1.0, (8, 64), &dev)?;
-        let g = Tensor::randn(0f32, 1.0, (8, 4), &dev)?;
+        let w = random_normal((4, 64), 0.0, 0.5, 7);
+        let a = Var::from_tensor(&random_normal((2, 64), 0.0, 0.5, 8))?;
+        let b = random_normal((4, 2), 0.0, 0.5, 9);
+        let x = random_normal((8, 64), 0.0, 1.0, 10);
+        let g = random_normal((8, 4), 0.0, 1.0, 11);
         let op = || LoraLinear {
             weight: w.clone(),
             bias: None,

@@ -1,6 +1,6 @@
 use super::*;
 use crate::nn::attention::{self as dispatcher, reference, Kernel};
-use crate::nn::finite_difference::{max_abs, max_abs_diff};
+use crate::nn::finite_difference::{max_abs, max_abs_diff, random_normal};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Var};
 
@@ -51,8 +51,8 @@ fn gradients(inputs: &AttentionInputs, weights: &Tensor) -> Result<(GradStore, G
 }
 
 /// q, k, v as (batch, time, heads·dim) projections, as the models pass them.
-fn heads(b: usize, t: usize, h: usize, d: usize) -> Var {
-    Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, h * d), &Device::Cpu).unwrap()).unwrap()
+fn heads(b: usize, t: usize, h: usize, d: usize, seed: u64) -> Var {
+    Var::from_tensor(&random_normal((b, t, h * d), 0.0, 1.0, seed)).unwrap()
 }
 
 #[test]
@@ -63,10 +63,14 @@ fn forward_and_gradients_match_the_graph_version() -> Result<()> {
         let mut pad = vec![0f32; b * tk];
         pad[tk - 1] = f32::MIN;
         let pad = Tensor::from_vec(pad, (b, 1, 1, tk), &dev)?;
-        let pos = Tensor::randn(0f32, 1.0, (1, h, tq, tk), &dev)?;
+        let pos = random_normal((1, h, tq, tk), 0.0, 1.0, 2);
         for (bias, scale) in [(None, 1.0), (Some(&pad), 0.35), (Some(&pos), 1.0)] {
-            let (qv, kv, vv) = (heads(b, tq, h, d), heads(b, tk, h, d), heads(b, tk, h, d));
-            let weights = Tensor::randn(0f32, 1.0, (b, tq, h * d), &dev)?;
+            let (qv, kv, vv) = (
+                heads(b, tq, h, d, 11),
+                heads(b, tk, h, d, 12),
+                heads(b, tk, h, d, 13),
+            );
+            let weights = random_normal((b, tq, h * d), 0.0, 1.0, 3);
             let inputs = projected(&qv, &kv, &vv, h, bias, scale);
             let (fast_grads, slow_grads) = gradients(&inputs, &weights)?;
             for x in [&qv, &kv, &vv] {
@@ -88,11 +92,10 @@ fn forward_and_gradients_match_the_graph_version() -> Result<()> {
 #[test]
 fn strided_projections_read_in_place() -> Result<()> {
     // q, k, v as column slices of one (batch, time, 3·heads·dim) projection
-    let dev = Device::Cpu;
     let (b, t, h, d) = (2, 6, 2, 4);
-    let qkv = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, 3 * h * d), &dev)?)?;
+    let qkv = Var::from_tensor(&random_normal((b, t, 3 * h * d), 0.0, 1.0, 4))?;
     let part = |i: usize| qkv.narrow(2, i * h * d, h * d).unwrap();
-    let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
+    let weights = random_normal((b, t, h * d), 0.0, 1.0, 5);
     let (q, k, v) = (part(0), part(1), part(2));
     let (fast_grads, slow_grads) = gradients(&projected(&q, &k, &v, h, None, 0.5), &weights)?;
     let (g1, g2) = (
@@ -105,15 +108,14 @@ fn strided_projections_read_in_place() -> Result<()> {
 
 #[test]
 fn inputs_off_the_graph_get_no_gradient_and_the_others_stay_exact() -> Result<()> {
-    let dev = Device::Cpu;
     let (b, t, h, d) = (2, 5, 3, 8);
-    let weights = Tensor::randn(0f32, 1.0, (b, t, h * d), &dev)?;
+    let weights = random_normal((b, t, h * d), 0.0, 1.0, 6);
     for tracked in [
         [true, false, false],
         [false, true, true],
         [false, false, true],
     ] {
-        let vars: Vec<Var> = (0..3).map(|_| heads(b, t, h, d)).collect();
+        let vars: Vec<Var> = (0..3).map(|i| heads(b, t, h, d, 14 + i)).collect();
         let inputs: Vec<Tensor> = vars
             .iter()
             .zip(tracked)
@@ -146,10 +148,10 @@ fn inputs_off_the_graph_get_no_gradient_and_the_others_stay_exact() -> Result<()
 fn dropout_gradient_matches_finite_differences() -> Result<()> {
     let dev = Device::Cpu;
     let (b, h, t, d) = (1, 2, 6, 4);
-    let q = Tensor::randn(0f64, 1.0, (b, h, t, d), &dev)?.to_dtype(candle_core::DType::F32)?;
-    let k = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
-    let v = Tensor::randn(0f32, 1.0, (b, h, t, d), &dev)?;
-    let weights = Tensor::randn(0f32, 1.0, (b, t, h, d), &dev)?;
+    let q = random_normal((b, h, t, d), 0.0, 1.0, 7);
+    let k = random_normal((b, h, t, d), 0.0, 1.0, 8);
+    let v = random_normal((b, h, t, d), 0.0, 1.0, 9);
+    let weights = random_normal((b, t, h, d), 0.0, 1.0, 10);
     let op = |save| FusedAttention {
         heads: h,
         bias: None,

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod quickstart;
 pub mod recipe;
 pub mod runtime;
+pub mod search;
 pub mod tokenizer;
 pub mod train;
 

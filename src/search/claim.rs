@@ -12,8 +12,11 @@ pub enum Next {
     /// Running trials may still reach the target; look again later.
     Wait,
     /// Run this trial (already marked running for this worker).
-    Run(Trial),
+    Run(Box<Trial>),
 }
+
+/// `sample(history, number)`: the parameters of trial `number`.
+pub type Sample<'a> = dyn FnMut(&[Trial], u64) -> Result<Option<Params>> + 'a;
 
 pub struct Worker<'a> {
     /// `host:pid`.
@@ -29,7 +32,7 @@ pub fn next(
     now: f64,
     heartbeat_timeout: f64,
     me: &Worker,
-    sample: &mut dyn FnMut(&[Trial], u64) -> Result<Option<Params>>,
+    sample: &mut Sample,
 ) -> Result<(Vec<Trial>, Next)> {
     let mut all = trials.to_vec();
     let mut writes = Vec::new();
@@ -96,7 +99,7 @@ pub fn next(
         },
     };
     writes.push(trial.clone());
-    Ok((writes, Next::Run(trial)))
+    Ok((writes, Next::Run(Box::new(trial))))
 }
 
 #[cfg(test)]
@@ -128,7 +131,7 @@ mod tests {
             (1, Some(0), params(4))
         );
         // the retry dies too: failed for good, a new trial is sampled
-        let mut dead_retry = retry;
+        let mut dead_retry = *retry;
         dead_retry.heartbeat = 100.0;
         let failed = writes[0].clone();
         let (_, next2) =

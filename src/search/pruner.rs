@@ -28,7 +28,7 @@ pub fn should_prune(
             }
             let mut losses: Vec<f64> = complete
                 .iter()
-                .filter_map(|t| at_step(*t))
+                .filter_map(|t| at_step(t))
                 .map(|v| direction.loss(v))
                 .collect();
             if losses.is_empty() {
@@ -64,7 +64,7 @@ pub fn should_prune(
                 return None;
             }
             let mut competing: Vec<f64> = others()
-                .filter_map(|t| at_step(t))
+                .filter_map(at_step)
                 .map(|v| direction.loss(v))
                 .collect();
             let own = direction.loss(value);

@@ -17,6 +17,7 @@ pub mod quickstart;
 pub mod recipe;
 pub mod rng;
 pub mod runtime;
+pub mod search;
 pub mod tokenizer;
 pub mod train;
 

@@ -33,6 +33,8 @@ pub enum Purpose {
     Bootstrap,
     /// Synthetic weights and inputs of tests and benches.
     Synthetic,
+    /// Hyperparameter search samplers: counters (trial).
+    Search,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Purpose::Generate => 6,
             Purpose::Bootstrap => 7,
             Purpose::Synthetic => 8,
+            Purpose::Search => 9,
         }
     }
 }

@@ -10,6 +10,7 @@ mod merge_probe;
 mod quickstart;
 mod run;
 mod score;
+mod search;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,8 @@ pub enum Command {
     Adapter(adapter::AdapterArgs),
     /// Classify each text with a BERT or DistilBERT sequence classifier (label, logits, probabilities).
     Classify(classify::ClassifyArgs),
+    /// Hyperparameter search (grid, random, TPE) with pruning, as a study many workers share.
+    Search(search::SearchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Adapter(args) => adapter::run(args),
         Command::Score(args) => score::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Search(args) => search::run(args),
     }
 }
 

@@ -1,0 +1,229 @@
+//! What a search leaves in `--output`: `trials.jsonl`, `best.toml` (the full recipe with the
+//! best parameters, runnable by `loratune run`), `best/adapter/`, `pareto.jsonl` for several
+//! objectives, and the progress line and leaderboard it prints.
+use super::sampler::tpe::dominates;
+use super::space::Space;
+use super::train_trial::trial_overrides;
+use super::trial::{State, Trial};
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+use crate::recipe::Recipe;
+use std::path::{Path, PathBuf};
+
+/// The best complete trial: by the first objective (for several objectives, the Pareto
+/// front's point with the best first objective, which is the same trial).
+pub fn best<'a>(trials: &'a [Trial], space: &Space) -> Option<&'a Trial> {
+    let d = space.objective.directions[0];
+    trials
+        .iter()
+        .filter(|t| t.state == State::Complete && t.values.is_some())
+        .min_by(|a, b| {
+            let la = d.loss(a.values.as_ref().map_or(f64::NAN, |v| v[0]));
+            let lb = d.loss(b.values.as_ref().map_or(f64::NAN, |v| v[0]));
+            la.total_cmp(&lb).then(a.number.cmp(&b.number))
+        })
+}
+
+/// The complete trials no other complete trial dominates.
+pub fn pareto_front<'a>(trials: &'a [Trial], space: &Space) -> Vec<&'a Trial> {
+    let dirs = &space.objective.directions;
+    let losses = |t: &Trial| -> Vec<f64> {
+        t.values
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .zip(dirs)
+            .map(|(v, d)| d.loss(*v))
+            .collect()
+    };
+    let complete: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| {
+            t.state == State::Complete && t.values.as_ref().is_some_and(|v| v.len() == dirs.len())
+        })
+        .collect();
+    complete
+        .iter()
+        .copied()
+        .filter(|t| !complete.iter().any(|o| dominates(&losses(o), &losses(t))))
+        .collect()
+}
+
+fn objective_text(trial: &Trial) -> String {
+    match &trial.values {
+        Some(v) => v
+            .iter()
+            .map(|x| format!("{x:.4}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "-".into(),
+    }
+}
+
+fn params_text(trial: &Trial) -> String {
+    trial
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One line per finished trial: number, state, objective, parameters, best so far and the
+/// study's count.
+pub fn progress_line(trial: &Trial, all: &[Trial], space: &Space, target: usize) -> String {
+    let finished = all.iter().filter(|t| t.state.finished()).count();
+    let best = best(all, space)
+        .map(|b| format!("best {} (trial {})", objective_text(b), b.number))
+        .unwrap_or_else(|| "no complete trial yet".into());
+    let mut line = format!(
+        "[{finished}/{target}] trial {} {}: {} {} [{} {}] | {best}",
+        trial.number,
+        trial.state.name(),
+        space.objective.metrics.join(", "),
+        objective_text(trial),
+        params_text(trial),
+        trial
+            .duration
+            .map(|d| format!("{d:.1}s"))
+            .unwrap_or_default(),
+    );
+    if let (State::Failed, Some(note)) = (trial.state, &trial.note) {
+        line.push_str(&format!(" | {note}"));
+    }
+    line
+}
+
+/// The complete trials from best to worst (at most `top`), then a count of the others.
+pub fn leaderboard(trials: &[Trial], space: &Space, top: usize) -> String {
+    let d = space.objective.directions[0];
+    let mut complete: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| t.state == State::Complete)
+        .collect();
+    complete.sort_by(|a, b| {
+        let v = |t: &Trial| d.loss(t.values.as_ref().map_or(f64::NAN, |v| v[0]));
+        v(a).total_cmp(&v(b))
+    });
+    let mut out = format!(
+        "leaderboard ({} {}):\n",
+        space.objective.metrics.join(", "),
+        space
+            .objective
+            .directions
+            .iter()
+            .map(|d| d.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (rank, t) in complete.iter().take(top).enumerate() {
+        out.push_str(&format!(
+            "{:>3}. trial {:>3}  {}  {}\n",
+            rank + 1,
+            t.number,
+            objective_text(t),
+            params_text(t)
+        ));
+    }
+    let count = |s: State| trials.iter().filter(|t| t.state == s).count();
+    out.push_str(&format!(
+        "{} complete, {} pruned, {} failed, {} running, {} waiting",
+        count(State::Complete),
+        count(State::Pruned),
+        count(State::Failed),
+        count(State::Running),
+        count(State::Waiting)
+    ));
+    out
+}
+
+/// `--status`: every trial, one line each.
+pub fn status(trials: &[Trial], space: &Space) -> String {
+    let mut out = String::new();
+    for t in trials {
+        out.push_str(&format!(
+            "trial {:>3} {:<8} {:<24} {} [{}] {}\n",
+            t.number,
+            t.state.name(),
+            objective_text(t),
+            t.host,
+            params_text(t),
+            t.note.as_deref().unwrap_or_default()
+        ));
+    }
+    out.push_str(&leaderboard(trials, space, 5));
+    out
+}
+
+pub struct OutputPlan<'a> {
+    pub output: &'a Path,
+    pub recipe: &'a Path,
+    pub overrides: &'a [String],
+    /// Where trial N kept its files, if it has any.
+    pub trial_dir: &'a dyn Fn(u64) -> Option<PathBuf>,
+    pub keep_all: bool,
+}
+
+/// Writes the study's outputs. Trials' folders other than the best one's are deleted
+/// (unless `keep_all`) once they are finished.
+pub fn write(plan: &OutputPlan, trials: &[Trial], space: &Space) -> Result<Option<u64>> {
+    let out = plan.output;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut lines = String::new();
+    for t in trials {
+        lines.push_str(&t.record().to_string());
+        lines.push('\n');
+    }
+    write_atomic(&out.join("trials.jsonl"), lines.as_bytes())?;
+    if space.objective.metrics.len() > 1 {
+        let mut front = String::new();
+        for t in pareto_front(trials, space) {
+            front.push_str(&t.record().to_string());
+            front.push('\n');
+        }
+        write_atomic(&out.join("pareto.jsonl"), front.as_bytes())?;
+    }
+    let Some(best) = best(trials, space) else {
+        return Ok(None);
+    };
+    let overrides = trial_overrides(plan.overrides, &best.params, &out.join("best-run"))?;
+    let recipe = Recipe::load(plan.recipe, &overrides)?;
+    let header = format!(
+        "# loratune search: trial {} of {} ({} = {})\n",
+        best.number,
+        space.path.display(),
+        space.objective.metrics.join(", "),
+        objective_text(best)
+    );
+    write_atomic(
+        &out.join("best.toml"),
+        (header + &recipe.to_toml()?).as_bytes(),
+    )?;
+    if let Some(adapter) = (plan.trial_dir)(best.number)
+        .map(|d| d.join("adapter"))
+        .filter(|a| a.is_dir())
+    {
+        let target = out.join("best").join("adapter");
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+        }
+        std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+        for entry in std::fs::read_dir(&adapter).map_err(|e| Error::io(&adapter, e))? {
+            let entry = entry.map_err(|e| Error::io(&adapter, e))?;
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), target.join(entry.file_name()))
+                    .map_err(|e| Error::io(entry.path(), e))?;
+            }
+        }
+    }
+    if !plan.keep_all {
+        for t in trials.iter().filter(|t| {
+            t.number != best.number && !matches!(t.state, State::Running | State::Waiting)
+        }) {
+            if let Some(dir) = (plan.trial_dir)(t.number).filter(|d| d.is_dir()) {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+    }
+    Ok(Some(best.number))
+}

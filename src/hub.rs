@@ -274,7 +274,12 @@ fn shard_names(index: &Path) -> Result<Vec<String>> {
 /// Reads a JSON file into a config struct, naming the file on error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::line(path, e.line(), format!("{e}")))
+    parse_json(&text, path)
+}
+
+/// Parses JSON text into a config struct; errors name `path` and the line.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::line(path, e.line(), format!("{e}")))
 }
 
 #[cfg(test)]

@@ -12,8 +12,14 @@ pub type NumberedRow = (usize, Row);
 /// Reads every non-empty line of a JSON Lines file as a JSON object.
 pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    parse_objects(BufReader::new(file), path)
+}
+
+/// Every non-empty line of JSON Lines text as a JSON object; `path` names the source in
+/// errors. (The file reader streams through this; fuzzing and tests give it bytes.)
+pub fn parse_objects(reader: impl BufRead, path: &Path) -> Result<Vec<NumberedRow>> {
     let mut rows = Vec::new();
-    for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
+    for (index, line) in reader.split(b'\n').enumerate() {
         let line_no = index + 1;
         let bytes = line.map_err(|e| Error::io(path, e))?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {

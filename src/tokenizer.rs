@@ -342,7 +342,14 @@ impl TextTokenizer {
 }
 
 fn read_clean_up_flag(path: &Path) -> Result<Option<bool>> {
-    let value: serde_json::Value = crate::hub::read_json(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    clean_up_flag(&text, path)
+}
+
+/// `clean_up_tokenization_spaces` of a `tokenizer_config.json`'s text (the one key loratune
+/// reads from it); errors name `path`.
+pub fn clean_up_flag(text: &str, path: &Path) -> Result<Option<bool>> {
+    let value: serde_json::Value = crate::hub::parse_json(text, path)?;
     Ok(value
         .get("clean_up_tokenization_spaces")
         .and_then(|v| v.as_bool()))

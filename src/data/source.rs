@@ -21,26 +21,64 @@ pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>> {
     if !path.exists() {
         return Err(Error::file(path, "no such data file"));
     }
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match extension.as_str() {
-        "jsonl" | "ndjson" => read_objects(path),
-        "json" => read_json_array(path),
-        "csv" => read_csv(path),
-        "parquet" => read_parquet(path),
-        other => Err(Error::file(
-            path,
-            format!("unsupported data format '.{other}' (use .jsonl, .json, .csv or .parquet)"),
-        )),
+    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
+    match Format::of(path)? {
+        Format::JsonLines => read_objects(path),
+        Format::JsonArray => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            json_array_rows(&text, path)
+        }
+        Format::Csv => csv_rows(open()?, path),
+        Format::Parquet => parquet_rows(open()?, path),
     }
 }
 
-fn read_json_array(path: &Path) -> Result<Vec<NumberedRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+/// Rows of a data file's contents, read as [`read_rows`] reads the file at `path` (whose
+/// extension picks the format and which errors name). For fuzzing and tests.
+pub fn parse_rows(bytes: &[u8], path: &Path) -> Result<Vec<NumberedRow>> {
+    match Format::of(path)? {
+        Format::JsonLines => crate::jsonl::parse_objects(bytes, path),
+        Format::JsonArray => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                Error::file(path, format!("not valid UTF-8 (byte {})", e.valid_up_to()))
+            })?;
+            json_array_rows(text, path)
+        }
+        Format::Csv => csv_rows(bytes, path),
+        Format::Parquet => parquet_rows(bytes::Bytes::copy_from_slice(bytes), path),
+    }
+}
+
+/// The data formats, by file extension.
+enum Format {
+    JsonLines,
+    JsonArray,
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Self> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match extension.as_str() {
+            "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            "json" => Ok(Format::JsonArray),
+            "csv" => Ok(Format::Csv),
+            "parquet" => Ok(Format::Parquet),
+            other => Err(Error::file(
+                path,
+                format!("unsupported data format '.{other}' (use .jsonl, .json, .csv or .parquet)"),
+            )),
+        }
+    }
+}
+
+fn json_array_rows(text: &str, path: &Path) -> Result<Vec<NumberedRow>> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: serde_json::Value = serde_json::from_str(body)
         .map_err(|e| Error::line(path, e.line(), format!("malformed JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
@@ -57,11 +95,10 @@ fn read_json_array(path: &Path) -> Result<Vec<NumberedRow>> {
 }
 
 /// CSV with a header; the row number reported is the record's line (header = line 1).
-fn read_csv(path: &Path) -> Result<Vec<NumberedRow>> {
+fn csv_rows(source: impl std::io::Read, path: &Path) -> Result<Vec<NumberedRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
-        .from_path(path)
-        .map_err(|e| Error::file(path, e.to_string()))?;
+        .from_reader(source);
     let headers = reader
         .headers()
         .map_err(|e| Error::line(path, 1, format!("header: {e}")))?
@@ -93,10 +130,12 @@ fn read_csv(path: &Path) -> Result<Vec<NumberedRow>> {
 }
 
 /// Parquet through the record reader; the row number reported is the row's index + 1.
-fn read_parquet(path: &Path) -> Result<Vec<NumberedRow>> {
+fn parquet_rows(
+    source: impl parquet::file::reader::ChunkReader + 'static,
+    path: &Path,
+) -> Result<Vec<NumberedRow>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = SerializedFileReader::new(file)
+    let reader = SerializedFileReader::new(source)
         .map_err(|e| Error::file(path, format!("not a readable parquet file: {e}")))?;
     let iter = reader
         .get_row_iter(None)

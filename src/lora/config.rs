@@ -118,7 +118,13 @@ impl LoraConfig {
     }
 
     pub fn read(path: &Path) -> Result<Self> {
-        let config: Self = crate::hub::read_json(path)?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text, path)
+    }
+
+    /// The text of an `adapter_config.json`, parsed and validated; errors name `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let config: Self = crate::hub::parse_json(text, path)?;
         config.validate().map_err(|m| Error::file(path, m))?;
         Ok(config)
     }

@@ -121,6 +121,21 @@ impl BertConfig {
         }
     }
 
+    /// What config.json alone can tell is wrong: the encoder's spec, and a position table
+    /// with room after RoBERTa's padding index.
+    pub(crate) fn check(&self) -> Result<EncoderSpec> {
+        let spec = self.spec()?;
+        spec.validate()?;
+        if self.positions().offset() >= self.max_position_embeddings {
+            return Err(Error::Config(format!(
+                "config.json: max_position_embeddings {} leaves no position after the padding index {}",
+                self.max_position_embeddings,
+                self.pad_id()
+            )));
+        }
+        Ok(spec)
+    }
+
     pub(crate) fn spec(&self) -> Result<EncoderSpec> {
         if let Some(kind) = self
             .position_embedding_type
@@ -175,15 +190,8 @@ impl BertModel {
         prefix: &str,
         fresh: Option<&mut FreshInit>,
     ) -> Result<Self> {
-        let spec = config.spec()?;
+        let spec = config.check()?;
         let positions = config.positions();
-        if positions.offset() >= config.max_position_embeddings {
-            return Err(Error::Config(format!(
-                "config.json: max_position_embeddings {} leaves no position after the padding index {}",
-                config.max_position_embeddings,
-                config.pad_id()
-            )));
-        }
         let embeddings = Embeddings::load(
             w,
             &format!("{prefix}embeddings"),

@@ -1,12 +1,14 @@
 //! Model architectures, one per file, and loading them from Hugging Face files.
 pub(crate) mod bert;
 pub mod classifier;
+mod config_check;
 pub mod distilbert;
 pub(crate) mod encoder;
 pub mod head;
 mod model;
 pub mod t5;
 
+pub use config_check::check_config;
 pub use model::{open, Kind, Model, Opened, Options};
 
 use crate::error::Result;

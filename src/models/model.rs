@@ -4,13 +4,13 @@
 use super::classifier::SequenceClassifier;
 use super::t5::T5;
 use crate::error::{Error, Result};
-use crate::hub::{read_json, ModelFiles};
+use crate::hub::{parse_json, read_json, ModelFiles};
 use crate::lora::Adaptable;
 use crate::nn::Linear;
 use crate::nn::Weights;
 use candle_core::{DType, Device};
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a model does, decided once from its config.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,16 @@ struct Header {
 /// The kind of the model in `files`; unsupported architectures are refused by name.
 pub(crate) fn kind_of(files: &ModelFiles) -> Result<Kind> {
     let header: Header = read_json(&files.config)?;
+    supported(header, &files.config).map(|(_, kind)| kind)
+}
+
+/// config.json's `model_type` and its kind, when loratune implements it (else refused by
+/// name, listing what is supported); `config` names the file.
+pub(crate) fn supported_type(text: &str, config: &Path) -> Result<(&'static str, Kind)> {
+    supported(parse_json(text, config)?, config)
+}
+
+fn supported(header: Header, config: &Path) -> Result<(&'static str, Kind)> {
     let model_type = header.model_type.unwrap_or_default();
     let supported = || {
         SUPPORTED
@@ -58,7 +68,7 @@ pub(crate) fn kind_of(files: &ModelFiles) -> Result<Kind> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let Some((_, kind)) = SUPPORTED.iter().find(|(name, _)| *name == model_type) else {
+    let Some(&(name, kind)) = SUPPORTED.iter().find(|(name, _)| *name == model_type) else {
         let architecture = header
             .architectures
             .and_then(|a| a.first().cloned())
@@ -66,11 +76,11 @@ pub(crate) fn kind_of(files: &ModelFiles) -> Result<Kind> {
             .unwrap_or_default();
         return Err(Error::Unsupported(format!(
             "{}: model_type '{model_type}'{architecture} is not supported (loratune implements: {})",
-            files.config.display(),
+            config.display(),
             supported()
         )));
     };
-    Ok(*kind)
+    Ok((name, kind))
 }
 
 /// How to open a model.

@@ -34,16 +34,24 @@ impl Weights {
         for file in files {
             let loaded = candle_core::safetensors::load(file, device)
                 .map_err(|e| Error::file(file, format!("cannot read safetensors: {e}")))?;
-            for (name, tensor) in loaded {
-                let tensor = if tensor.dtype().is_float() && tensor.dtype() != dtype {
-                    tensor.to_dtype(dtype)?
-                } else {
-                    tensor
-                };
-                tensors.insert(name, tensor);
-            }
+            insert_converted(&mut tensors, loaded, dtype)?;
         }
         let source = files.first().cloned().unwrap_or_default();
+        Ok(Self::from_tensors(tensors, source, dtype, device))
+    }
+
+    /// The tensors of a safetensors file's contents, as [`Weights::load`] reads the file
+    /// (`source` names it in errors). For fuzzing and tests.
+    pub fn from_safetensors_bytes(
+        bytes: &[u8],
+        source: PathBuf,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let loaded = candle_core::safetensors::load_buffer(bytes, device)
+            .map_err(|e| Error::file(&source, format!("cannot read safetensors: {e}")))?;
+        let mut tensors = HashMap::new();
+        insert_converted(&mut tensors, loaded, dtype)?;
         Ok(Self::from_tensors(tensors, source, dtype, device))
     }
 
@@ -209,4 +217,21 @@ impl Weights {
     pub fn tensors(&self) -> &HashMap<String, Tensor> {
         &self.tensors
     }
+}
+
+/// Adds `loaded` to `tensors`, floating-point tensors converted to `dtype`.
+fn insert_converted(
+    tensors: &mut HashMap<String, Tensor>,
+    loaded: HashMap<String, Tensor>,
+    dtype: DType,
+) -> Result<()> {
+    for (name, tensor) in loaded {
+        let tensor = if tensor.dtype().is_float() && tensor.dtype() != dtype {
+            tensor.to_dtype(dtype)?
+        } else {
+            tensor
+        };
+        tensors.insert(name, tensor);
+    }
+    Ok(())
 }

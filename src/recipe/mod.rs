@@ -63,7 +63,8 @@ impl Recipe {
         Ok(recipe)
     }
 
-    pub(crate) fn to_toml(&self) -> Result<String> {
+    /// The recipe as TOML (what a run folder records as `recipe.toml`).
+    pub fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
     }
 }

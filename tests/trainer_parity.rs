@@ -167,8 +167,11 @@ fn trainer_runs_match_transformers() {
     }
 }
 
-/// The safetensors header of an adapter: name → (dtype, shape), and its metadata.
-fn header(dir: &Path) -> (BTreeMap<String, (String, Vec<usize>)>, Option<Value>) {
+/// Tensor name → (dtype, shape).
+type TensorInfo = BTreeMap<String, (String, Vec<usize>)>;
+
+/// The safetensors header of an adapter: its tensors, and its metadata.
+fn header(dir: &Path) -> (TensorInfo, Option<Value>) {
     let bytes = std::fs::read(dir.join("adapter_model.safetensors")).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let names = meta

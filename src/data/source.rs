@@ -134,6 +134,32 @@ fn parquet_rows(
     source: impl parquet::file::reader::ChunkReader + 'static,
     path: &Path,
 ) -> Result<Vec<NumberedRow>> {
+    // The parquet crate (60) panics on some corrupt metadata (e.g. a negative column start,
+    // found by tests/parser_properties.rs) instead of returning an error: such a file is
+    // refused as corrupt, without the panic's message on the console.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_parquet_rows(source, path)
+    }));
+    std::panic::set_hook(previous_hook);
+    result.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unreadable metadata".into());
+        Err(Error::file(
+            path,
+            format!("not a readable parquet file: corrupt ({reason})"),
+        ))
+    })
+}
+
+fn read_parquet_rows(
+    source: impl parquet::file::reader::ChunkReader + 'static,
+    path: &Path,
+) -> Result<Vec<NumberedRow>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let reader = SerializedFileReader::new(source)
         .map_err(|e| Error::file(path, format!("not a readable parquet file: {e}")))?;

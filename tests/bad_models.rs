@@ -20,21 +20,6 @@ fn edit_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
 }
 
-/// Runs loratune expecting a clean refusal; returns its stderr.
-fn refused(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_loratune"))
-        .args(args)
-        .output()
-        .expect("loratune runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    stderr
-}
-
 fn generate(model: &Path, extra: &[&str], tmp: &Path) -> String {
     let input = fixtures().join("t5/flan_like/inputs.jsonl");
     let out = tmp.join("out.jsonl");

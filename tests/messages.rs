@@ -4,21 +4,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-/// Runs loratune expecting a clean refusal; returns its stderr.
-fn refused(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_loratune"))
-        .args(args)
-        .output()
-        .expect("loratune runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{args:?}: {stderr}"
-    );
-    stderr
-}
-
 #[test]
 fn os_errors_are_not_repeated() {
     let tmp = tempfile::tempdir().unwrap();

@@ -69,6 +69,22 @@ pub fn run_cli(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs the built `loratune` binary expecting a clean refusal (exit status 1, no panic, no
+/// backtrace); returns its stderr.
+pub fn refused(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loratune"))
+        .args(args)
+        .output()
+        .expect("loratune runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{args:?}: {stderr}"
+    );
+    stderr
+}
+
 /// A directory of the PEFT reference fixtures (`tests/fixtures/lora/<case>`).
 pub fn lora_case(case: &str) -> PathBuf {
     fixtures().join("lora").join(case)

@@ -2,7 +2,6 @@
 //! many layers the error passed through, and the message names the file.
 mod common;
 use common::*;
-use std::process::Command;
 
 #[test]
 fn os_errors_are_not_repeated() {

@@ -3,7 +3,6 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn copy_model(from: &str, to: &Path) -> PathBuf {
     std::fs::create_dir_all(to).unwrap();

@@ -16,9 +16,23 @@ pub fn read_objects(path: &Path) -> Result<Vec<NumberedRow>> {
 }
 
 /// Every non-empty line of JSON Lines text as a JSON object; `path` names the source in
-/// errors. (The file reader streams through this; fuzzing and tests give it bytes.)
+/// errors. (Fuzzing and tests give it bytes.)
 pub fn parse_objects(reader: impl BufRead, path: &Path) -> Result<Vec<NumberedRow>> {
     let mut rows = Vec::new();
+    visit_objects(reader, path, |line, row| {
+        rows.push((line, row));
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Hands each non-empty line's object to `visit` with its line number, one at a time, so a
+/// file larger than memory can be read.
+pub fn visit_objects(
+    reader: impl BufRead,
+    path: &Path,
+    mut visit: impl FnMut(usize, Row) -> Result<()>,
+) -> Result<()> {
     for (index, line) in reader.split(b'\n').enumerate() {
         let line_no = index + 1;
         let bytes = line.map_err(|e| Error::io(path, e))?;
@@ -35,12 +49,12 @@ pub fn parse_objects(reader: impl BufRead, path: &Path) -> Result<Vec<NumberedRo
             continue;
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => rows.push((line_no, map)),
+            Ok(Value::Object(map)) => visit(line_no, map)?,
             Ok(_) => return Err(Error::line(path, line_no, "expected a JSON object")),
             Err(e) => return Err(Error::line(path, line_no, format!("malformed JSON: {e}"))),
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// A string field of a row; errors name the file, line and field.

@@ -2,7 +2,7 @@
 //! file, line and field.
 use super::prompt::render;
 use crate::error::{Error, Result};
-use crate::jsonl::NumberedRow;
+use crate::jsonl::{NumberedRow, Row};
 use crate::rng::{Purpose, Stream};
 use serde_json::Value;
 use std::path::Path;
@@ -34,7 +34,7 @@ pub struct ClassificationExample {
     pub label: usize,
 }
 
-fn field_text(row: &crate::jsonl::Row, field: &str, path: &Path, line: usize) -> Result<String> {
+fn field_text(row: &Row, field: &str, path: &Path, line: usize) -> Result<String> {
     match row.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Null) | None => {
@@ -55,46 +55,9 @@ pub fn seq2seq_examples(
     data: &ExampleFields,
     path: &Path,
 ) -> Result<Vec<Seq2SeqExample>> {
-    let mut examples = Vec::with_capacity(rows.len());
-    let mut skipped = 0usize;
-    for (line, row) in rows {
-        let source = match &data.prompt {
-            Some(template) => render(template, row).map_err(|field| {
-                Error::line(
-                    path,
-                    *line,
-                    format!("missing field '{field}' (used in the prompt)"),
-                )
-            })?,
-            None => field_text(row, &data.source_field, path, *line)?,
-        };
-        let target = field_text(row, &data.target_field, path, *line)?;
-        let empty_field = if source.trim().is_empty() {
-            Some(&data.source_field)
-        } else if target.trim().is_empty() {
-            Some(&data.target_field)
-        } else {
-            None
-        };
-        if let Some(field) = empty_field {
-            if data.skip_empty {
-                skipped += 1;
-                continue;
-            }
-            return Err(Error::line(
-                path,
-                *line,
-                format!("field '{field}' is empty (set data.skip_empty = true to skip such rows)"),
-            ));
-        }
-        examples.push(Seq2SeqExample {
-            id: row.get("id").cloned(),
-            source,
-            target,
-        });
-    }
-    report_skipped(skipped, path);
-    Ok(examples)
+    every_row(rows, path, |line, row| {
+        seq2seq_example(row, line, data, path)
+    })
 }
 
 /// Text and integer label of each row; labels may be integers or names from `labels`.
@@ -105,90 +68,156 @@ pub fn classification_examples(
     num_labels: usize,
     path: &Path,
 ) -> Result<Vec<ClassificationExample>> {
+    every_row(rows, path, |line, row| {
+        classification_example(row, line, data, labels, num_labels, path)
+    })
+}
+
+/// The examples of `rows` (`make` gives `None` for a row skipped as empty).
+fn every_row<T>(
+    rows: &[NumberedRow],
+    path: &Path,
+    make: impl Fn(usize, &Row) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
     let mut examples = Vec::with_capacity(rows.len());
-    let mut skipped = 0usize;
-    let field = &data.label_field;
     for (line, row) in rows {
-        let text = match &data.prompt {
-            Some(template) => render(template, row).map_err(|f| {
-                Error::line(
-                    path,
-                    *line,
-                    format!("missing field '{f}' (used in the prompt)"),
-                )
-            })?,
-            None => field_text(row, &data.text_field, path, *line)?,
-        };
-        if text.trim().is_empty() {
-            if data.skip_empty {
-                skipped += 1;
-                continue;
-            }
-            return Err(Error::line(
-                path,
-                *line,
-                format!(
-                    "field '{}' is empty (set data.skip_empty = true to skip such rows)",
-                    data.text_field
-                ),
-            ));
+        if let Some(example) = make(*line, row)? {
+            examples.push(example);
         }
-        let label = match row.get(field) {
-            // 1.0 is label 1 (pandas writes integer columns with missing values as floats).
-            Some(Value::Number(n)) => match n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
-                    .map(|f| f as u64)
-            }) {
-                Some(v) if (v as usize) < num_labels => v as usize,
-                _ => {
-                    return Err(Error::line(
-                        path,
-                        *line,
-                        format!("field '{field}': label {n} is outside 0..{num_labels}"),
-                    ))
-                }
-            },
-            Some(Value::String(name)) => {
-                let position = labels.and_then(|l| l.iter().position(|x| x == name));
-                match (position, name.parse::<usize>()) {
-                    (Some(i), _) => i,
-                    (None, Ok(v)) if v < num_labels => v,
-                    _ => {
-                        return Err(Error::line(
-                            path,
-                            *line,
-                            format!(
-                                "field '{field}': unknown label '{name}' (known: {:?})",
-                                labels.unwrap_or_default()
-                            ),
-                        ))
-                    }
-                }
-            }
-            Some(Value::Bool(b)) if num_labels == 2 => usize::from(*b),
-            Some(Value::Null) | None => {
-                return Err(Error::line(path, *line, format!("missing field '{field}'")))
-            }
-            Some(other) => {
-                return Err(Error::line(
-                    path,
-                    *line,
-                    format!("field '{field}': label {other} is not an integer or a name"),
-                ))
-            }
-        };
-        examples.push(ClassificationExample {
-            id: row.get("id").cloned(),
-            text,
-            label,
-        });
     }
-    report_skipped(skipped, path);
+    report_skipped(rows.len() - examples.len(), path);
     Ok(examples)
 }
 
-fn report_skipped(skipped: usize, path: &Path) {
+/// The source and target of one row, or `None` for a row with an empty field when
+/// `skip_empty` is set.
+pub(crate) fn seq2seq_example(
+    row: &Row,
+    line: usize,
+    data: &ExampleFields,
+    path: &Path,
+) -> Result<Option<Seq2SeqExample>> {
+    let source = match &data.prompt {
+        Some(template) => render(template, row).map_err(|field| {
+            Error::line(
+                path,
+                line,
+                format!("missing field '{field}' (used in the prompt)"),
+            )
+        })?,
+        None => field_text(row, &data.source_field, path, line)?,
+    };
+    let target = field_text(row, &data.target_field, path, line)?;
+    let empty_field = if source.trim().is_empty() {
+        Some(&data.source_field)
+    } else if target.trim().is_empty() {
+        Some(&data.target_field)
+    } else {
+        None
+    };
+    if let Some(field) = empty_field {
+        if data.skip_empty {
+            return Ok(None);
+        }
+        return Err(Error::line(
+            path,
+            line,
+            format!("field '{field}' is empty (set data.skip_empty = true to skip such rows)"),
+        ));
+    }
+    Ok(Some(Seq2SeqExample {
+        id: row.get("id").cloned(),
+        source,
+        target,
+    }))
+}
+
+/// The text and label of one row, or `None` for an empty text when `skip_empty` is set.
+pub(crate) fn classification_example(
+    row: &Row,
+    line: usize,
+    data: &ExampleFields,
+    labels: Option<&[String]>,
+    num_labels: usize,
+    path: &Path,
+) -> Result<Option<ClassificationExample>> {
+    let field = &data.label_field;
+    let text = match &data.prompt {
+        Some(template) => render(template, row).map_err(|f| {
+            Error::line(
+                path,
+                line,
+                format!("missing field '{f}' (used in the prompt)"),
+            )
+        })?,
+        None => field_text(row, &data.text_field, path, line)?,
+    };
+    if text.trim().is_empty() {
+        if data.skip_empty {
+            return Ok(None);
+        }
+        return Err(Error::line(
+            path,
+            line,
+            format!(
+                "field '{}' is empty (set data.skip_empty = true to skip such rows)",
+                data.text_field
+            ),
+        ));
+    }
+    let label = match row.get(field) {
+        // 1.0 is label 1 (pandas writes integer columns with missing values as floats).
+        Some(Value::Number(n)) => match n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }) {
+            Some(v) if (v as usize) < num_labels => v as usize,
+            _ => {
+                return Err(Error::line(
+                    path,
+                    line,
+                    format!("field '{field}': label {n} is outside 0..{num_labels}"),
+                ))
+            }
+        },
+        Some(Value::String(name)) => {
+            let position = labels.and_then(|l| l.iter().position(|x| x == name));
+            match (position, name.parse::<usize>()) {
+                (Some(i), _) => i,
+                (None, Ok(v)) if v < num_labels => v,
+                _ => {
+                    return Err(Error::line(
+                        path,
+                        line,
+                        format!(
+                            "field '{field}': unknown label '{name}' (known: {:?})",
+                            labels.unwrap_or_default()
+                        ),
+                    ))
+                }
+            }
+        }
+        Some(Value::Bool(b)) if num_labels == 2 => usize::from(*b),
+        Some(Value::Null) | None => {
+            return Err(Error::line(path, line, format!("missing field '{field}'")))
+        }
+        Some(other) => {
+            return Err(Error::line(
+                path,
+                line,
+                format!("field '{field}': label {other} is not an integer or a name"),
+            ))
+        }
+    };
+    Ok(Some(ClassificationExample {
+        id: row.get("id").cloned(),
+        text,
+        label,
+    }))
+}
+
+pub(crate) fn report_skipped(skipped: usize, path: &Path) {
     if skipped > 0 {
         tracing::warn!("{}: skipped {skipped} rows with empty text", path.display());
     }

@@ -4,5 +4,6 @@ pub mod classification_metrics;
 pub mod dataset;
 pub mod hub_dataset;
 pub mod prompt;
+pub mod selected;
 pub mod source;
 pub mod tokenized;

@@ -26,6 +26,17 @@ impl TokenizedPairs {
         })
     }
 
+    /// Tokenized pairs from (source, target) ids.
+    pub fn from_pairs(pairs: Vec<(Vec<u32>, Vec<u32>)>) -> Self {
+        let (sources, targets) = pairs.into_iter().unzip();
+        Self { sources, targets }
+    }
+
+    /// The (source, target) ids of each pair.
+    pub fn into_pairs(self) -> Vec<(Vec<u32>, Vec<u32>)> {
+        self.sources.into_iter().zip(self.targets).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.sources.len()
     }
@@ -53,6 +64,17 @@ impl TokenizedTexts {
             ids: tok.encode_batch(&texts)?,
             labels: examples.iter().map(|e| e.label).collect(),
         })
+    }
+
+    /// Tokenized texts from (ids, label) pairs.
+    pub(crate) fn from_pairs(pairs: Vec<(Vec<u32>, usize)>) -> Self {
+        let (ids, labels) = pairs.into_iter().unzip();
+        Self { ids, labels }
+    }
+
+    /// The (ids, label) of each text.
+    pub(crate) fn into_pairs(self) -> Vec<(Vec<u32>, usize)> {
+        self.ids.into_iter().zip(self.labels).collect()
     }
 
     pub(crate) fn len(&self) -> usize {

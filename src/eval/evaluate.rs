@@ -7,8 +7,8 @@ use super::report::{
 };
 use super::rouge::RougeScorer;
 use crate::data::classification_metrics::ClassificationMetrics;
-use crate::data::dataset::{classification_examples, sample, seq2seq_examples};
-use crate::data::source::read_rows;
+use crate::data::dataset::{classification_example, sample, seq2seq_example};
+use crate::data::selected::ExampleFile;
 use crate::error::{Error, Result};
 use crate::generate::{GenerationConfigFile, GenerationOverrides, GenerationSettings};
 use crate::hub::ModelFiles;
@@ -28,21 +28,22 @@ pub struct Evaluation {
     pub headline: (String, f64, f64),
 }
 
-fn test_rows(recipe: &Recipe) -> Result<(String, Vec<crate::jsonl::NumberedRow>)> {
+/// The test subset: `data.test_samples` of the test file (else the validation file), then
+/// `eval.samples` of those, both seeded; only the chosen rows are built into examples.
+fn test_examples<T>(
+    recipe: &Recipe,
+    make: impl Fn(&Path, usize, &crate::jsonl::Row) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
     let d = &recipe.data;
     let path = d
         .test
         .clone()
         .or_else(|| d.validation.clone())
         .ok_or_else(|| Error::Config("evaluation needs data.test (or data.validation)".into()))?;
-    let rows = read_rows(Path::new(&path))?;
-    Ok((path, rows))
-}
-
-/// The test subset: `data.test_samples` of the file, then `eval.samples` of those, both seeded.
-fn evaluation_subset<T>(recipe: &Recipe, examples: Vec<T>) -> Vec<T> {
-    let subset = sample(examples, recipe.data.test_samples, recipe.data.seed);
-    sample(subset, Some(recipe.eval.samples), recipe.eval.seed)
+    let file = ExampleFile::scan(&path, make)?;
+    let subset = sample((0..file.examples()).collect(), d.test_samples, d.seed);
+    let chosen = sample(subset, Some(recipe.eval.samples), recipe.eval.seed);
+    file.build(&chosen, Ok)
 }
 
 fn base_meta(
@@ -145,20 +146,22 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         out,
         ..
     } = context;
-    let (path, rows) = test_rows(recipe)?;
     let names = recipe
         .model
         .labels
         .clone()
         .or_else(|| base.id2label().map(<[String]>::to_vec));
-    let examples = classification_examples(
-        &rows,
-        &example_fields(&recipe.data),
-        names.as_deref(),
-        base.num_labels(),
-        Path::new(&path),
-    )?;
-    let examples = evaluation_subset(recipe, examples);
+    let fields = example_fields(&recipe.data);
+    let examples = test_examples(recipe, |path, line, row| {
+        classification_example(
+            row,
+            line,
+            &fields,
+            names.as_deref(),
+            base.num_labels(),
+            path,
+        )
+    })?;
     let tokenizer = TextTokenizer::load(files)?.with_truncation_side(recipe.data.truncation_side);
     let max_tokens = recipe.data.max_source_tokens.min(base.max_positions());
     let texts = crate::data::tokenized::TokenizedTexts::new(&examples, &tokenizer, max_tokens)?;
@@ -303,11 +306,10 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
         ..
     } = context;
     crate::lora::merge::merge_in_memory(&mut tuned)?;
-    let (path, rows) = test_rows(recipe)?;
-    let examples = evaluation_subset(
-        recipe,
-        seq2seq_examples(&rows, &example_fields(&recipe.data), Path::new(&path))?,
-    );
+    let fields = example_fields(&recipe.data);
+    let examples = test_examples(recipe, |path, line, row| {
+        seq2seq_example(row, line, &fields, path)
+    })?;
     let tokenizer = TextTokenizer::load(files)?;
     let sources = tokenizer
         .with_truncation_side(recipe.data.truncation_side)

@@ -1,15 +1,14 @@
 //! `train_recipe`: everything `loratune train` does, as one library call.
 use super::callback::Callback;
-use super::empty_split::{no_training_examples, TrainCounts};
 use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjective};
+use super::splits::SplitPlan;
 use super::trainer::{train_with, Objective, TrainReport, TrainRun};
 use crate::data::dataset::{
-    carve, classification_examples, sample, seq2seq_examples, ClassificationExample, ExampleFields,
-    Seq2SeqExample,
+    classification_example, seq2seq_example, ClassificationExample, ExampleFields, Seq2SeqExample,
 };
-use crate::data::source::read_rows;
 use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::{Error, Result};
+use crate::jsonl::Row;
 use crate::lora::config::TaskType;
 use crate::lora::peft;
 use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, TrainableCounts};
@@ -99,53 +98,12 @@ pub(crate) fn prepare_lora(
     Ok((config, trainable_parameters(model)))
 }
 
-/// Train and validation splits of a seq2seq recipe.
-pub(crate) fn seq2seq_splits(
-    recipe: &Recipe,
-) -> Result<(Vec<Seq2SeqExample>, Vec<Seq2SeqExample>)> {
-    let d = &recipe.data;
-    let fields = example_fields(d);
-    splits(d, |p| {
-        let rows = read_rows(Path::new(p))?;
-        Ok((rows.len(), seq2seq_examples(&rows, &fields, Path::new(p))?))
+/// The scanned train and validation files of a seq2seq recipe (every row checked).
+pub(crate) fn seq2seq_splits(recipe: &Recipe) -> Result<SplitPlan<'static, Seq2SeqExample>> {
+    let fields = example_fields(&recipe.data);
+    SplitPlan::new(&recipe.data, move |path: &Path, line, row: &Row| {
+        seq2seq_example(row, line, &fields, path)
     })
-}
-
-/// Seeded subsets of the train file and of the validation file (or a share carved from train).
-/// `load` gives a file's row count and its examples. An empty training split is refused,
-/// naming the file and the filters that emptied it.
-fn splits<T>(
-    d: &DataSection,
-    load: impl Fn(&str) -> Result<(usize, Vec<T>)>,
-) -> Result<(Vec<T>, Vec<T>)> {
-    let train_path = d
-        .train
-        .as_deref()
-        .ok_or_else(|| Error::Config("data.train is not set".into()))?;
-    let (rows, mut train_examples) = load(train_path)?;
-    let examples = train_examples.len();
-    let mut validation = match &d.validation {
-        Some(p) => load(p)?.1,
-        None => Vec::new(),
-    };
-    if let (None, Some(fraction)) = (&d.validation, d.validation_fraction) {
-        (train_examples, validation) = carve(train_examples, fraction, d.seed);
-    }
-    let after_validation = train_examples.len();
-    let train_examples = sample(train_examples, d.train_samples, d.seed);
-    if train_examples.is_empty() {
-        let counts = TrainCounts {
-            rows,
-            examples,
-            after_validation,
-            sampled: 0,
-        };
-        return Err(no_training_examples(d, train_path, counts));
-    }
-    Ok((
-        train_examples,
-        sample(validation, d.validation_samples, d.seed),
-    ))
 }
 
 pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
@@ -201,8 +159,8 @@ pub(crate) fn train_recipe_with(
     let (mut seq2seq, mut classifier);
     let (objective, config, params): (Box<dyn Objective + '_>, _, _) = match recipe.model.task {
         Task::Seq2seq => {
-            let (train_examples, validation) = seq2seq_splits(recipe)?;
-            needs_validation(recipe, validation.len())?;
+            let splits = seq2seq_splits(recipe)?;
+            needs_validation(recipe, splits.validation_len())?;
             let options = Options {
                 expect: Some(Kind::Seq2Seq),
                 dtype,
@@ -213,10 +171,13 @@ pub(crate) fn train_recipe_with(
             let (config, params) = prepare_lora(&mut seq2seq, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
             let (sources, targets) = pair_tokenizers(&tokenizer, &recipe.data)?;
+            let (train, validation) = splits.build(|chunk| {
+                TokenizedPairs::new(&chunk, &sources, &targets).map(TokenizedPairs::into_pairs)
+            })?;
             let objective = Seq2SeqObjective {
                 model: &seq2seq,
-                train: TokenizedPairs::new(&train_examples, &sources, &targets)?,
-                validation: Some(TokenizedPairs::new(&validation, &sources, &targets)?),
+                train: TokenizedPairs::from_pairs(train),
+                validation: Some(TokenizedPairs::from_pairs(validation)),
                 eval_batch_size: recipe.train.batch_size,
             };
             (Box::new(objective), config, params)
@@ -232,9 +193,9 @@ pub(crate) fn train_recipe_with(
                 ..Default::default()
             };
             classifier = open(&files, &options)?.model.into_classifier()?;
-            let (train_examples, validation) =
+            let splits =
                 classification_splits(recipe, classifier.num_labels(), classifier.id2label())?;
-            needs_validation(recipe, validation.len())?;
+            needs_validation(recipe, splits.validation_len())?;
             let (config, params) = prepare_lora(&mut classifier, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?
                 .with_truncation_side(recipe.data.truncation_side);
@@ -242,10 +203,13 @@ pub(crate) fn train_recipe_with(
                 .data
                 .max_source_tokens
                 .min(classifier.max_positions());
+            let (train, validation) = splits.build(|chunk| {
+                TokenizedTexts::new(&chunk, &tokenizer, max_tokens).map(TokenizedTexts::into_pairs)
+            })?;
             let objective = ClassificationObjective {
                 model: &classifier,
-                train: TokenizedTexts::new(&train_examples, &tokenizer, max_tokens)?,
-                validation: Some(TokenizedTexts::new(&validation, &tokenizer, max_tokens)?),
+                train: TokenizedTexts::from_pairs(train),
+                validation: Some(TokenizedTexts::from_pairs(validation)),
                 eval_batch_size: recipe.train.batch_size.max(16),
             };
             (Box::new(objective), config, params)
@@ -299,19 +263,20 @@ fn prepare_output_dir(recipe: &Recipe, files: &crate::hub::ModelFiles) -> Result
     )
 }
 
-/// Train and validation splits of a classification recipe.
+/// The scanned train and validation files of a classification recipe (every row checked).
 pub(crate) fn classification_splits(
     recipe: &Recipe,
     num_labels: usize,
     names: Option<&[String]>,
-) -> Result<(Vec<ClassificationExample>, Vec<ClassificationExample>)> {
-    let d = &recipe.data;
-    let names = recipe.model.labels.as_deref().or(names);
-    let fields = example_fields(d);
-    let load = |p: &str| -> Result<(usize, Vec<ClassificationExample>)> {
-        let rows = read_rows(Path::new(p))?;
-        let examples = classification_examples(&rows, &fields, names, num_labels, Path::new(p))?;
-        Ok((rows.len(), examples))
-    };
-    splits(d, load)
+) -> Result<SplitPlan<'static, ClassificationExample>> {
+    let names = recipe
+        .model
+        .labels
+        .as_deref()
+        .or(names)
+        .map(<[String]>::to_vec);
+    let fields = example_fields(&recipe.data);
+    SplitPlan::new(&recipe.data, move |path: &Path, line, row: &Row| {
+        classification_example(row, line, &fields, names.as_deref(), num_labels, path)
+    })
 }

@@ -279,6 +279,12 @@ fn a_search_killed_with_sigkill_resumes_without_repeating_finished_trials() {
 /// Two worker processes on one study: exactly `n` trials finish, none runs twice, and both
 /// workers ran some.
 fn two_workers_share_a_study(dir: &Path, storage: &str, n: usize) {
+    workers_share_a_study(dir, storage, n, 2, 0.2);
+}
+
+/// `k` worker processes run one study until `n` trials exist, each trial's command sleeping
+/// `sleep` seconds; no trial is lost or run twice, and every worker ran some.
+fn workers_share_a_study(dir: &Path, storage: &str, n: usize, k: usize, sleep: f64) {
     space(dir, "");
     let log = dir.join("runs.log");
     let n_text = n.to_string();
@@ -292,9 +298,9 @@ fn two_workers_share_a_study(dir: &Path, storage: &str, n: usize) {
         "--study",
         "shared",
     ];
-    let workers: Vec<_> = (0..2)
+    let workers: Vec<_> = (0..k)
         .map(|_| {
-            let mut c = search(dir, &args, &objective(&log, 0.2));
+            let mut c = search(dir, &args, &objective(&log, sleep));
             c.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -325,7 +331,7 @@ fn two_workers_share_a_study(dir: &Path, storage: &str, n: usize) {
         .collect();
     workers.sort();
     workers.dedup();
-    assert_eq!(workers.len(), 2, "one worker ran everything: {workers:?}");
+    assert_eq!(workers.len(), k, "a worker ran nothing: {workers:?}");
 }
 
 #[test]
@@ -462,6 +468,19 @@ fn two_workers_share_one_study_on_a_real_postgresql_server() {
     );
 }
 
+/// Scale: 8 worker processes share one PostgreSQL study until 400 trials exist (TPE, a
+/// synthetic objective): none lost, none run twice. The time TPE takes to propose a trial as the
+/// study grows is measured by `cargo bench --bench tpe_proposal`.
+#[test]
+#[ignore = "400 trials from 8 processes (about a minute); run with --ignored"]
+fn eight_workers_share_one_postgresql_study_of_400_trials() {
+    let server = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    workers_share_a_study(tmp.path(), &server.url(), 400, 8, 0.0);
+    eprintln!("400 trials from 8 workers in {:.1?}", started.elapsed());
+}
+
 #[test]
 fn enqueued_trials_run_first_with_their_parameters() {
     let tmp = tempfile::tempdir().unwrap();
@@ -542,6 +561,32 @@ fn a_real_search_trains_each_trial_and_keeps_the_best_adapter() {
         // only the best trial's folder is kept
         let kept: Vec<_> = std::fs::read_dir(out.join("trials")).unwrap().collect();
         assert_eq!(kept.len(), 1, "{strategy}");
+        // the study's database holds the best adapter: `--report` writes it anywhere, with
+        // no trial folder at hand
+        std::fs::remove_dir_all(out.join("trials")).unwrap();
+        let elsewhere = dir.join(format!("{strategy}-report"));
+        run_cli(&[
+            "search",
+            recipe.to_str().unwrap(),
+            "--space",
+            dir.join("space.toml").to_str().unwrap(),
+            "--storage",
+            &format!("sqlite:{}", out.join("study.db").display()),
+            "--output",
+            elsewhere.to_str().unwrap(),
+            "--report",
+        ]);
+        for file in ["adapter_model.safetensors", "adapter_config.json"] {
+            assert_eq!(
+                std::fs::read(elsewhere.join("best/adapter").join(file)).unwrap(),
+                std::fs::read(out.join("best/adapter").join(file)).unwrap(),
+                "{strategy}: {file}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.join("trials.jsonl")).unwrap(),
+            std::fs::read_to_string(out.join("trials.jsonl")).unwrap()
+        );
     }
 }
 
@@ -608,4 +653,57 @@ fn two_objectives_give_a_pareto_front() {
         text.starts_with(&format!("# loratune search: trial {} ", best["number"])),
         "{text}"
     );
+}
+
+/// A worker killed during a real trial (after its checkpoint at step 2): the next worker finds
+/// the trial's heartbeat stale, fails it, and its retry resumes from that checkpoint.
+#[test]
+fn a_retried_trial_resumes_from_the_dead_worker_s_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let recipe = recipe(dir);
+    std::fs::write(
+        dir.join("space.toml"),
+        "[objective]\nmetric = \"eval_loss\"\ndirection = \"minimize\"\n\
+         [params]\n\"lora.r\" = { choice = [2, 4] }\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let command = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_loratune"));
+        c.arg("search")
+            .arg(&recipe)
+            .arg("--space")
+            .arg(dir.join("space.toml"))
+            .arg("--output")
+            .arg(&out)
+            .args(["--trials", "1", "--heartbeat-timeout", "1s"])
+            .args(["--set", "train.save_steps=2", "--set", "train.max_steps=4"]);
+        c
+    };
+    let killed = command()
+        .env("LORATUNE_TEST_KILL_AT", "step-end:3")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the worker was not killed");
+    assert!(out.join("trials/0/checkpoints/step-2").is_dir());
+    std::thread::sleep(Duration::from_millis(1500));
+    let rerun = command().output().unwrap();
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("trial 1: retries trial 0, resuming from its checkpoint at step 2"),
+        "{stderr}"
+    );
+    let trials = trials(dir);
+    assert_eq!(trials[0]["state"], "failed", "{trials:?}");
+    assert_eq!(trials[1]["state"], "complete", "{trials:?}");
+    assert_eq!(trials[1]["retry_of"], 0, "{trials:?}");
+    // the retry trained steps 3 and 4 only
+    let steps: Vec<u64> = read_jsonl(&out.join("trials/1/metrics.jsonl"))
+        .iter()
+        .filter(|m| m.get("loss").is_some())
+        .filter_map(|m| m["step"].as_u64())
+        .collect();
+    assert_eq!(steps, vec![3, 4], "{steps:?}");
 }

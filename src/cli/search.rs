@@ -56,6 +56,11 @@ pub struct SearchArgs {
     /// Print the study's trials and leaderboard, then exit.
     #[arg(long)]
     status: bool,
+    /// Write the study's outputs (trials.jsonl, best.toml, best/adapter/ from the database)
+    /// into --output without running trials, then exit: from any machine that reaches the
+    /// storage.
+    #[arg(long)]
+    report: bool,
     /// Queue a trial with the parameters of this TOML file ("section.key" = value), then exit.
     #[arg(long, value_name = "PARAMS.toml")]
     enqueue: Option<PathBuf>,
@@ -144,7 +149,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             metrics: space.objective.metrics.clone(),
         }),
     };
-    if args.worker || args.parallel <= 1 {
+    if args.report {
+        // no trials here
+    } else if args.worker || args.parallel <= 1 {
         work(&config, runner.as_ref())?;
     } else {
         spawn_workers(&config, args.parallel)?;
@@ -152,7 +159,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     if args.worker {
         return Ok(());
     }
-    let trials = config.open()?.trials(&config.study)?;
+    let mut db = config.open()?;
+    let trials = db.trials(&config.study)?;
+    let stored_adapter = db.best_adapter(&config.study)?;
     let trial_dir = |n: u64| runner.trial_dir(n);
     let best = write(
         &OutputPlan {
@@ -160,6 +169,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             recipe: &args.recipe,
             overrides: &args.overrides,
             trial_dir: &trial_dir,
+            stored_adapter: stored_adapter.as_ref(),
             keep_all: args.keep_all,
         },
         &trials,
@@ -192,15 +202,29 @@ fn spawn_workers(config: &StudyConfig, k: usize) -> anyhow::Result<()> {
                 .args(&args)
                 .arg("--worker")
                 .env("RAYON_NUM_THREADS", &threads)
+                .env(loratune::progress::NO_BARS_ENV, "1")
                 .spawn()?,
         );
     }
+    // the workers print a line per trial; the study's overall bar is drawn here
+    let overall = loratune::progress::bar(config.trials as u64, "trials");
+    let mut db = config.open()?;
     let mut failed = 0;
-    for mut child in children {
-        if !child.wait()?.success() {
-            failed += 1;
+    while !children.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if let Ok(trials) = db.trials(&config.study) {
+            overall.set_position(loratune::search::study::counted(&trials) as u64);
         }
+        let mut running = Vec::new();
+        for mut child in children {
+            match child.try_wait()? {
+                Some(status) => failed += usize::from(!status.success()),
+                None => running.push(child),
+            }
+        }
+        children = running;
     }
+    overall.finish_and_clear();
     if failed > 0 {
         bail!("{failed} of {k} workers failed");
     }

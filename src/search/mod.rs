@@ -1,6 +1,7 @@
 //! Hyperparameter search (`loratune search`): grid, random and TPE samplers, median and ASHA
 //! pruning through the trainer's evaluation hook, and a study shared by any number of
 //! workers through a database (SQLite on one machine, PostgreSQL across machines).
+mod adapter_store;
 pub mod claim;
 pub mod objective;
 pub mod outputs;

@@ -1,8 +1,10 @@
 //! What a search leaves in `--output`: `trials.jsonl`, `best.toml` (the full recipe with the
 //! best parameters, runnable by `loratune run`), `best/adapter/`, `pareto.jsonl` for several
 //! objectives, and the progress line and leaderboard it prints.
+use super::adapter_store::{copy_adapter, write_adapter};
 use super::sampler::tpe::dominates;
 use super::space::Space;
+use super::storage::AdapterFile;
 use super::train_trial::trial_overrides;
 use super::trial::{State, Trial};
 use crate::error::{Error, Result};
@@ -161,6 +163,8 @@ pub struct OutputPlan<'a> {
     pub overrides: &'a [String],
     /// Where trial N kept its files, if it has any.
     pub trial_dir: &'a dyn Fn(u64) -> Option<PathBuf>,
+    /// The best adapter stored in the study's database (trial number, files), if any.
+    pub stored_adapter: Option<&'a (u64, Vec<AdapterFile>)>,
     pub keep_all: bool,
 }
 
@@ -199,20 +203,15 @@ pub fn write(plan: &OutputPlan, trials: &[Trial], space: &Space) -> Result<Optio
         &out.join("best.toml"),
         (header + &recipe.to_toml()?).as_bytes(),
     )?;
-    if let Some(adapter) = (plan.trial_dir)(best.number)
-        .map(|d| d.join("adapter"))
-        .filter(|a| a.is_dir())
-    {
-        let target = out.join("best").join("adapter");
-        if target.exists() {
-            std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-        }
-        std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-        for entry in std::fs::read_dir(&adapter).map_err(|e| Error::io(&adapter, e))? {
-            let entry = entry.map_err(|e| Error::io(&adapter, e))?;
-            if entry.path().is_file() {
-                std::fs::copy(entry.path(), target.join(entry.file_name()))
-                    .map_err(|e| Error::io(entry.path(), e))?;
+    let target = out.join("best").join("adapter");
+    match plan.stored_adapter {
+        Some((number, files)) if *number == best.number => write_adapter(&target, files)?,
+        _ => {
+            if let Some(adapter) = (plan.trial_dir)(best.number)
+                .map(|d| d.join("adapter"))
+                .filter(|a| a.join("adapter_config.json").is_file())
+            {
+                copy_adapter(&adapter, &target)?;
             }
         }
     }

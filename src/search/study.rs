@@ -65,9 +65,12 @@ pub fn work(config: &StudyConfig, runner: &dyn TrialRunner) -> Result<usize> {
     };
     let timeout = config.heartbeat_timeout.as_secs_f64();
     let mut ran = 0;
+    // the study's progress, all workers' trials counted (hidden when stderr is not a terminal)
+    let overall = crate::progress::bar(config.trials as u64, "trials");
     loop {
         let mut decision = Next::Wait;
         db.transact(&config.study, &mut |trials| {
+            overall.set_position(counted(trials) as u64);
             let mut sample = |history: &[Trial], number: u64| {
                 let mut rng = SamplerRng::for_trial(config.seed, number);
                 sampler.sample(&config.space, history, &mut rng)
@@ -77,14 +80,25 @@ pub fn work(config: &StudyConfig, runner: &dyn TrialRunner) -> Result<usize> {
             Ok(writes)
         })?;
         match decision {
-            Next::Done => return Ok(ran),
+            Next::Done => {
+                overall.finish_and_clear();
+                return Ok(ran);
+            }
             Next::Wait => std::thread::sleep(Duration::from_millis(300)),
             Next::Run(trial) => {
-                run_one(config, db.as_mut(), runner, &trial, &name)?;
+                run_one(config, db.as_mut(), runner, &trial, &name, &overall)?;
                 ran += 1;
             }
         }
     }
+}
+
+/// Trials that count towards `--trials`: complete and pruned.
+pub fn counted(trials: &[Trial]) -> usize {
+    trials
+        .iter()
+        .filter(|t| matches!(t.state, State::Complete | State::Pruned))
+        .count()
 }
 
 fn run_one(
@@ -93,6 +107,7 @@ fn run_one(
     runner: &dyn TrialRunner,
     trial: &Trial,
     name: &str,
+    overall: &indicatif::ProgressBar,
 ) -> Result<()> {
     let heartbeat = Heartbeat::start(config, trial.number, name)?;
     let directions = &config.space.objective.directions;
@@ -139,12 +154,22 @@ fn run_one(
         finished = Some((own.clone(), trials.to_vec()));
         Ok(vec![own])
     })?;
+    if let (Some((own, _)), Some(dir)) = (&finished, runner.trial_dir(trial.number)) {
+        if own.state == State::Complete {
+            let adapter = dir.join("adapter");
+            let best =
+                |trials: &[Trial]| super::outputs::best(trials, &config.space).map(|t| t.number);
+            super::adapter_store::store_if_best(db, &config.study, own.number, &adapter, &best)?;
+        }
+    }
     match finished {
         Some((own, mut all)) => {
             if let Some(slot) = all.iter_mut().find(|t| t.number == own.number) {
                 *slot = own.clone();
             }
-            println!("{}", super::outputs::progress_line(&own, &all, &config.space, config.trials));
+            overall.set_position(counted(&all) as u64);
+            let line = super::outputs::progress_line(&own, &all, &config.space, config.trials);
+            crate::progress::println(&line);
         }
         None => eprintln!(
             "trial {}: the study declared this worker dead (no heartbeat for {:?}) while it ran; its result is dropped and the trial is retried",

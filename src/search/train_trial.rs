@@ -1,7 +1,8 @@
 //! A real trial: the recipe with the trial's parameters applied as `--set` overrides, trained
 //! in `OUTPUT/trials/N/` through the trainer with a pruning callback on its evaluation hook.
-//! The objective is each metric's value at the last evaluation (`trainable_params` and
-//! `train_runtime` come from the run itself).
+//! The objective is each metric's value at the evaluation whose adapter the trial keeps: the
+//! best one with `train.save_best` (so the study ranks the model it ships), else the last
+//! (`trainable_params` and `train_runtime` come from the run itself).
 use super::objective::{Outcome, Reporter, TrialRunner};
 use super::trial::{Params, Trial};
 use crate::error::{Error, Result};
@@ -37,8 +38,8 @@ pub fn trial_overrides(base: &[String], params: &Params, output_dir: &Path) -> R
 #[derive(Default)]
 struct Seen {
     trainable: usize,
-    /// Every evaluation's metrics, in order.
-    evaluations: Vec<BTreeMap<String, f64>>,
+    /// Every evaluation's step and metrics, in order.
+    evaluations: Vec<(usize, BTreeMap<String, f64>)>,
     pending: Option<f64>,
     pruned: Option<String>,
 }
@@ -59,11 +60,12 @@ impl Callback for Pruning<'_, '_> {
         Ok(())
     }
 
-    fn on_log(&mut self, _state: &TrainerView, logs: &Logs) -> Result<Control> {
+    fn on_log(&mut self, state: &TrainerView, logs: &Logs) -> Result<Control> {
         if let Logs::Eval(metrics) = logs {
             let mut seen = self.seen.borrow_mut();
             seen.pending = metrics.get(self.metric).copied();
-            seen.evaluations.push((*metrics).clone());
+            seen.evaluations
+                .push((state.global_step, (*metrics).clone()));
         }
         Ok(Control::Continue)
     }
@@ -80,6 +82,32 @@ impl Callback for Pruning<'_, '_> {
     }
 }
 
+impl TrainObjective {
+    /// A retry of a trial whose worker died continues from that trial's newest checkpoint
+    /// (when its folder is reachable from here), in its own folder.
+    fn checkpoint_of_retried(&self, trial: &Trial) -> Result<Option<PathBuf>> {
+        let Some(previous) = trial.retry_of else {
+            return Ok(None);
+        };
+        let Some(dir) = self.trial_dir(previous) else {
+            return Ok(None);
+        };
+        let newest = crate::train::checkpoint::list(&dir)?.pop();
+        match &newest {
+            Some((step, _)) => eprintln!(
+                "trial {}: retries trial {previous}, resuming from its checkpoint at step {step}",
+                trial.number
+            ),
+            None => eprintln!(
+                "trial {}: retries trial {previous}, from the start (it left no checkpoint in {})",
+                trial.number,
+                dir.display()
+            ),
+        }
+        Ok(newest.map(|(_, path)| path))
+    }
+}
+
 impl TrialRunner for TrainObjective {
     fn trial_dir(&self, number: u64) -> Option<PathBuf> {
         Some(self.output.join("trials").join(number.to_string()))
@@ -87,7 +115,13 @@ impl TrialRunner for TrainObjective {
 
     fn run(&self, trial: &Trial, reporter: &mut Reporter) -> Result<Outcome> {
         let dir = self.trial_dir(trial.number).unwrap_or_default();
-        let overrides = trial_overrides(&self.overrides, &trial.params, &dir)?;
+        let mut overrides = trial_overrides(&self.overrides, &trial.params, &dir)?;
+        if let Some(checkpoint) = self.checkpoint_of_retried(trial)? {
+            overrides.push(format!(
+                "train.resume_from_checkpoint={}",
+                toml::Value::String(checkpoint.display().to_string())
+            ));
+        }
         let recipe = Recipe::load(&self.recipe, &overrides)?;
         let seen = RefCell::new(Seen::default());
         let report = {
@@ -103,7 +137,7 @@ impl TrialRunner for TrainObjective {
         if let Some(reason) = seen.pruned {
             return Ok(Outcome::Pruned(reason));
         }
-        let last = seen.evaluations.last();
+        let last = kept_evaluation(&seen.evaluations, recipe.train.save_best, report.best);
         let values = self
             .metrics
             .iter()
@@ -123,5 +157,41 @@ impl TrialRunner for TrainObjective {
             })
             .collect::<Result<Vec<f64>>>()?;
         Ok(Outcome::Complete(values))
+    }
+}
+
+/// The evaluation of the adapter the trial keeps: at the best step with `save_best`, else the
+/// last one.
+fn kept_evaluation(
+    evaluations: &[(usize, BTreeMap<String, f64>)],
+    save_best: bool,
+    best: Option<(usize, f64)>,
+) -> Option<&BTreeMap<String, f64>> {
+    let at_best = match (save_best, best) {
+        (true, Some((step, _))) => evaluations.iter().rev().find(|(s, _)| *s == step),
+        _ => None,
+    };
+    at_best.or(evaluations.last()).map(|(_, metrics)| metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_objective_is_read_where_the_kept_adapter_was_evaluated() {
+        let eval = |step: usize, f1: f64| (step, BTreeMap::from([("eval_f1".to_string(), f1)]));
+        let evaluations = vec![eval(10, 0.5), eval(20, 0.9), eval(30, 0.7)];
+        let f1 = |e: Option<&BTreeMap<String, f64>>| e.map(|m| m["eval_f1"]);
+        assert_eq!(
+            f1(kept_evaluation(&evaluations, true, Some((20, 0.9)))),
+            Some(0.9)
+        );
+        assert_eq!(
+            f1(kept_evaluation(&evaluations, false, Some((20, 0.9)))),
+            Some(0.7)
+        );
+        assert_eq!(f1(kept_evaluation(&evaluations, true, None)), Some(0.7));
+        assert_eq!(f1(kept_evaluation(&[], true, None)), None);
     }
 }

@@ -24,6 +24,36 @@ pub trait Storage: Send {
 
     /// The study's trials, by number.
     fn trials(&mut self, study: &str) -> Result<Vec<Trial>>;
+
+    /// Stores trial `number`'s adapter files as the study's best adapter, replacing the
+    /// previous one, if `best` (run on the trials under the study's lock) names that trial.
+    /// So any worker, or `--report` on any machine, can write the best adapter from the
+    /// database alone. Returns whether it was stored.
+    fn keep_adapter_if_best(
+        &mut self,
+        study: &str,
+        number: u64,
+        files: &[AdapterFile],
+        best: &dyn Fn(&[Trial]) -> Option<u64>,
+    ) -> Result<bool>;
+
+    /// The stored best adapter: its trial's number and its files.
+    fn best_adapter(&mut self, study: &str) -> Result<Option<(u64, Vec<AdapterFile>)>>;
+}
+
+/// A file of an adapter folder: its name and bytes.
+pub type AdapterFile = (String, Vec<u8>);
+
+/// The tables every backend creates (column types are SQL both SQLite and PostgreSQL read,
+/// but for the adapter bytes' type, `BLOB` / `BYTEA`).
+fn schema(bytes_type: &str, integer_type: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, description TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS trials (study TEXT NOT NULL, number {integer_type} NOT NULL,
+             state TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (study, number));
+         CREATE TABLE IF NOT EXISTS adapters (study TEXT NOT NULL, number {integer_type} NOT NULL,
+             name TEXT NOT NULL, data {bytes_type} NOT NULL, PRIMARY KEY (study, name));"
+    )
 }
 
 /// Opens `sqlite:PATH` or `postgres://USER@HOST:PORT/DB` (also `postgresql://`).

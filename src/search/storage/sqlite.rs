@@ -1,7 +1,7 @@
 //! `sqlite:PATH`: the study in one SQLite file (bundled SQLite, nothing to start). Workers on
 //! this machine share it; `BEGIN IMMEDIATE` takes the write lock before reading, so two
 //! workers never claim from the same view of the study.
-use super::{db_error, decode, encode, Storage};
+use super::{db_error, decode, encode, schema, AdapterFile, Storage};
 use crate::error::{Error, Result};
 use crate::search::trial::Trial;
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -29,11 +29,7 @@ impl Sqlite {
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, description TEXT NOT NULL);
-                 CREATE TABLE IF NOT EXISTS trials (study TEXT NOT NULL, number INTEGER NOT NULL,
-                     state TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (study, number));",
-            )
+            .execute_batch(&schema("BLOB", "INTEGER"))
             .map_err(err)?;
         Ok(Sqlite {
             path: path.to_path_buf(),
@@ -102,5 +98,60 @@ impl Storage for Sqlite {
     fn trials(&mut self, study: &str) -> Result<Vec<Trial>> {
         let what = self.what();
         read(&self.connection, &what, study)
+    }
+
+    fn keep_adapter_if_best(
+        &mut self,
+        study: &str,
+        number: u64,
+        files: &[AdapterFile],
+        best: &dyn Fn(&[Trial]) -> Option<u64>,
+    ) -> Result<bool> {
+        let what = self.what();
+        let err = |e: rusqlite::Error| db_error(&what, e);
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        if best(&read(&tx, &what, study)?) != Some(number) {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM adapters WHERE study = ?1", params![study])
+            .map_err(err)?;
+        for (name, data) in files {
+            tx.execute(
+                "INSERT INTO adapters (study, number, name, data) VALUES (?1, ?2, ?3, ?4)",
+                params![study, number as i64, name, data],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+
+    fn best_adapter(&mut self, study: &str) -> Result<Option<(u64, Vec<AdapterFile>)>> {
+        let what = self.what();
+        let err = |e: rusqlite::Error| db_error(&what, e);
+        let mut statement = self
+            .connection
+            .prepare("SELECT number, name, data FROM adapters WHERE study = ?1 ORDER BY name")
+            .map_err(err)?;
+        let rows = statement
+            .query_map(params![study], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get(2)?))
+            })
+            .map_err(err)?
+            .collect::<std::result::Result<Vec<(i64, String, Vec<u8>)>, _>>()
+            .map_err(err)?;
+        Ok(rows
+            .first()
+            .map(|(number, _, _)| *number as u64)
+            .map(|number| {
+                let files = rows
+                    .into_iter()
+                    .map(|(_, name, data)| (name, data))
+                    .collect();
+                (number, files)
+            }))
     }
 }

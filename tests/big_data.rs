@@ -52,7 +52,7 @@ fn write_documents(path: &Path, n: usize) -> u64 {
     for i in 0..n {
         let row = serde_json::json!({
             "id": i.to_string(),
-            "document": words.sentence(330),
+            "document": words.sentence(355),
             "summary": words.sentence(20),
         });
         writeln!(out, "{row}").unwrap();

@@ -60,8 +60,8 @@ fn losses(model: &T5, base: &Path) -> Vec<f64> {
         .to_vec1()
         .unwrap();
     sums.iter()
-        .zip(&pairs.targets)
-        .map(|(s, t)| s / t.len() as f64)
+        .enumerate()
+        .map(|(i, s)| s / pairs.target_len(i) as f64)
         .collect()
 }
 

@@ -140,6 +140,14 @@ fn impossible_values_are_refused_on_load() {
             &["eval.bertscore_model=roberta-large"],
             "eval.bertscore_model needs eval.bertscore_layer",
         ),
+        (
+            &["eval.predict_with_generate=true"],
+            "eval.predict_with_generate = true needs evaluations during training",
+        ),
+        (
+            &[v, "train.eval_strategy=epoch", "train.metric_for_best_model=eval_rougeL"],
+            "eval.predict_with_generate = true adds eval_rouge1/2/L/Lsum",
+        ),
     ];
     for (sets, want) in cases {
         refused(&s, &job(&s, "train", sets), want);

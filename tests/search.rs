@@ -707,3 +707,76 @@ fn a_retried_trial_resumes_from_the_dead_worker_s_checkpoint() {
         .collect();
     assert_eq!(steps, vec![3, 4], "{steps:?}");
 }
+
+/// The summarization path: with `eval.predict_with_generate`, each evaluation of the tiny T5
+/// generates for the validation examples and reports ROUGE, which a search maximizes.
+#[test]
+fn a_rouge_objective_search_on_a_tiny_t5() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = lora_case("t5_qv").join("train.jsonl");
+    let recipe = dir.join("recipe.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "[model]\nname = \"{model}\"\ntask = \"seq2seq\"\n\
+             [data]\ntrain = \"{d}\"\nvalidation = \"{d}\"\nvalidation_samples = 4\n\
+             max_source_tokens = 64\nmax_target_tokens = 32\n\
+             [lora]\nr = 4\nlora_alpha = 8\ntarget_modules = [\"q\", \"v\"]\n\
+             [train]\noutput_dir = \"{out}\"\nlearning_rate = 1e-2\nbatch_size = 4\nmax_steps = 2\n\
+             eval_strategy = \"steps\"\neval_steps = 1\nlogging_steps = 1\n\
+             [eval]\npredict_with_generate = true\nmax_new_tokens = 8\n",
+            model = lora_base("t5_qv").display(),
+            d = data.display(),
+            out = dir.join("unused").display(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("space.toml"),
+        "[objective]\nmetric = \"eval_rougeL\"\ndirection = \"maximize\"\n\
+         [params]\n\"train.learning_rate\" = { loguniform = [1e-3, 5e-2] }\n\"lora.r\" = { choice = [2, 4] }\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let stdout = run_cli(&[
+        "search",
+        recipe.to_str().unwrap(),
+        "--space",
+        dir.join("space.toml").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--strategy",
+        "random",
+        "--trials",
+        "3",
+    ]);
+    assert!(stdout.contains("best: trial"), "{stdout}");
+    let trials = read_jsonl(&out.join("trials.jsonl"));
+    assert_eq!(count(&trials, "complete"), 3, "{trials:?}");
+    for t in &trials {
+        let rouge = t["values"][0].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&rouge), "{t}");
+        assert_eq!(t["intermediate_values"].as_array().unwrap().len(), 2, "{t}");
+    }
+    // the kept trial's evaluations carry every ROUGE variant
+    let best = std::fs::read_dir(out.join("trials"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let evals: Vec<Value> = read_jsonl(&best.join("metrics.jsonl"))
+        .into_iter()
+        .filter(|m| m.get("eval_loss").is_some())
+        .collect();
+    assert_eq!(evals.len(), 2, "{evals:?}");
+    for key in [
+        "eval_rouge1",
+        "eval_rouge2",
+        "eval_rougeL",
+        "eval_rougeLsum",
+    ] {
+        assert!(evals[1][key].is_f64(), "{key} missing: {:?}", evals[1]);
+    }
+}

@@ -6,4 +6,5 @@ pub mod hub_dataset;
 pub mod prompt;
 pub mod selected;
 pub mod source;
+pub mod token_column;
 pub mod tokenized;

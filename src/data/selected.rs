@@ -68,8 +68,27 @@ impl<'a, T> ExampleFile<'a, T> {
     pub fn build<U>(
         &self,
         chosen: &[usize],
-        mut convert: impl FnMut(Vec<T>) -> Result<Vec<U>>,
+        convert: impl FnMut(Vec<T>) -> Result<Vec<U>>,
     ) -> Result<Vec<U>> {
+        let mut out: Vec<Option<U>> = (0..chosen.len()).map(|_| None).collect();
+        self.build_into(chosen, convert, |slot, value| {
+            out[slot] = Some(value);
+            Ok(())
+        })?;
+        out.into_iter()
+            .collect::<Option<Vec<U>>>()
+            .ok_or_else(|| self.changed())
+    }
+
+    /// As [`ExampleFile::build`], but each output goes to `place(slot, output)` as soon as its
+    /// chunk is converted (`slot`: its index in `chosen`), so the caller decides where the
+    /// outputs live (e.g. a column that spills to disk).
+    pub fn build_into<U>(
+        &self,
+        chosen: &[usize],
+        mut convert: impl FnMut(Vec<T>) -> Result<Vec<U>>,
+        mut place: impl FnMut(usize, U) -> Result<()>,
+    ) -> Result<()> {
         const NOT_CHOSEN: usize = usize::MAX;
         let mut slot_of = vec![NOT_CHOSEN; self.examples];
         for (slot, &position) in chosen.iter().enumerate() {
@@ -81,14 +100,15 @@ impl<'a, T> ExampleFile<'a, T> {
             })? = slot;
         }
         let mut chunk = Chunk {
-            out: (0..chosen.len()).map(|_| None).collect(),
             slots: Vec::with_capacity(CHUNK),
             examples: Vec::with_capacity(CHUNK),
         };
-        let changed = || Error::file(&self.path, "the file changed while it was read");
-        let (mut row_index, mut position) = (0usize, 0usize);
+        let (mut row_index, mut position, mut placed) = (0usize, 0usize, 0usize);
         visit_rows(Path::new(&self.path), &mut |file, line, row| {
-            let makes_example = *self.makes_example.get(row_index).ok_or_else(changed)?;
+            let makes_example = *self
+                .makes_example
+                .get(row_index)
+                .ok_or_else(|| self.changed())?;
             row_index += 1;
             if !makes_example {
                 return Ok(());
@@ -98,41 +118,50 @@ impl<'a, T> ExampleFile<'a, T> {
             if slot == NOT_CHOSEN {
                 return Ok(());
             }
-            let example = (self.make)(file, line, &row)?.ok_or_else(changed)?;
+            let example = (self.make)(file, line, &row)?.ok_or_else(|| self.changed())?;
             chunk.slots.push(slot);
             chunk.examples.push(example);
             if chunk.examples.len() == CHUNK {
-                chunk.convert(&mut convert)?;
+                placed += chunk.convert(&mut convert, &mut place)?;
             }
             Ok(())
         })?;
-        chunk.convert(&mut convert)?;
-        chunk
-            .out
-            .into_iter()
-            .collect::<Option<Vec<U>>>()
-            .ok_or_else(changed)
+        placed += chunk.convert(&mut convert, &mut place)?;
+        if placed != chosen.len() {
+            return Err(self.changed());
+        }
+        Ok(())
+    }
+
+    fn changed(&self) -> Error {
+        Error::file(&self.path, "the file changed while it was read")
     }
 }
 
-/// The examples waiting for conversion, and where their outputs go.
-struct Chunk<T, U> {
-    out: Vec<Option<U>>,
+/// The examples waiting for conversion, and the slots their outputs go to.
+struct Chunk<T> {
     slots: Vec<usize>,
     examples: Vec<T>,
 }
 
-impl<T, U> Chunk<T, U> {
-    fn convert(&mut self, convert: &mut impl FnMut(Vec<T>) -> Result<Vec<U>>) -> Result<()> {
+impl<T> Chunk<T> {
+    /// Converts the waiting examples and places the outputs; returns how many.
+    fn convert<U>(
+        &mut self,
+        convert: &mut impl FnMut(Vec<T>) -> Result<Vec<U>>,
+        place: &mut impl FnMut(usize, U) -> Result<()>,
+    ) -> Result<usize> {
         if self.examples.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let converted = convert(std::mem::take(&mut self.examples))?;
         debug_assert_eq!(converted.len(), self.slots.len());
+        let mut placed = 0;
         for (slot, value) in self.slots.drain(..).zip(converted) {
-            self.out[slot] = Some(value);
+            place(slot, value)?;
+            placed += 1;
         }
-        Ok(())
+        Ok(placed)
     }
 }
 

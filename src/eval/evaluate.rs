@@ -1,6 +1,7 @@
 //! `evaluate_recipe`: the base model and the tuned model on the same random test examples,
 //! scored and written as a report (also the last stage of `loratune run`).
 use super::bertscore::{BertScoreSettings, BertScorer};
+use super::columns::example_fields;
 use super::report::{
     checksum_files, rouge_settings, write_report, ClassificationReport, ReportExample, ReportMeta,
     WrittenReport,
@@ -16,7 +17,6 @@ use crate::lora::peft;
 use crate::models::{open, Kind, Model, Options};
 use crate::recipe::{EvalSection, Recipe, Task};
 use crate::tokenizer::TextTokenizer;
-use crate::train::example_fields;
 use candle_core::{DType, Device};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -258,6 +258,23 @@ pub(crate) fn decoding_settings(
     Ok((settings, from))
 }
 
+/// BERTScore as `[eval]` asks for it (`bertscore_model` at `bertscore_layer`, no idf, no
+/// baseline); `None` without `bertscore_model`.
+pub(crate) fn bertscore_settings(eval: &EvalSection) -> Result<Option<BertScoreSettings>> {
+    let Some(model) = &eval.bertscore_model else {
+        return Ok(None);
+    };
+    Ok(Some(BertScoreSettings {
+        model: model.clone(),
+        layer: eval.bertscore_layer.ok_or_else(|| {
+            Error::Config("eval.bertscore_model needs eval.bertscore_layer".into())
+        })?,
+        idf: false,
+        baseline: None,
+        batch_size: 64,
+    }))
+}
+
 /// The decoding settings as the report records them.
 fn decoding_record(s: &GenerationSettings) -> serde_json::Map<String, Value> {
     let decoding = if s.do_sample {
@@ -285,7 +302,7 @@ fn decoding_record(s: &GenerationSettings) -> serde_json::Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-fn percentile_95(mut lengths: Vec<usize>) -> usize {
+pub(crate) fn percentile_95(mut lengths: Vec<usize>) -> usize {
     lengths.sort_unstable();
     let index = ((lengths.len() as f64 - 1.0) * 0.95).ceil() as usize;
     lengths.get(index).copied().unwrap_or(1).max(1)
@@ -371,17 +388,8 @@ fn evaluate_seq2seq(context: Context) -> Result<Evaluation> {
     let references: Vec<String> = examples.iter().map(|e| e.target.clone()).collect();
     let rouge = RougeScorer::new(true);
     meta.settings.insert("rouge".into(), rouge_settings(true));
-    let bertscore = match &recipe.eval.bertscore_model {
-        Some(model) => {
-            let settings = BertScoreSettings {
-                model: model.clone(),
-                layer: recipe.eval.bertscore_layer.ok_or_else(|| {
-                    Error::Config("eval.bertscore_model needs eval.bertscore_layer".into())
-                })?,
-                idf: false,
-                baseline: None,
-                batch_size: 64,
-            };
+    let bertscore = match bertscore_settings(&recipe.eval)? {
+        Some(settings) => {
             let scorer = BertScorer::load(settings.clone(), device)?;
             meta.settings.insert("bertscore".into(), json!({"model": settings.model, "layer": settings.layer, "idf": false, "baseline": Value::Null, "hash": scorer.hash()}));
             Some((

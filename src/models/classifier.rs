@@ -164,7 +164,10 @@ impl SequenceClassifier {
         rows: &[usize],
         train: bool,
     ) -> candle_core::Result<Tensor> {
-        let seqs: Vec<Vec<u32>> = rows.iter().map(|&i| texts.ids[i].clone()).collect();
+        let seqs = rows
+            .iter()
+            .map(|&i| texts.ids(i))
+            .collect::<std::io::Result<Vec<_>>>()?;
         let (ids, mask) = crate::data::batch::pad(&seqs, self.pad_token_id, &self.device)?;
         self.forward(&ids, &mask, train)
     }

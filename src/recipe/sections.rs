@@ -329,6 +329,10 @@ pub struct EvalSection {
     pub(crate) bertscore_model: Option<String>,
     /// The encoder layer BERTScore compares (required with `bertscore_model`).
     pub(crate) bertscore_layer: Option<usize>,
+    /// Seq2SeqTrainer's name: each evaluation during training also generates for the
+    /// validation examples (with these decoding options) and reports `eval_rouge1/2/L/Lsum`
+    /// (and `eval_bertscore_f1` with `bertscore_model`).
+    pub(crate) predict_with_generate: bool,
 }
 
 impl Default for EvalSection {
@@ -350,6 +354,7 @@ impl Default for EvalSection {
             batch_size: None,
             bertscore_model: None,
             bertscore_layer: None,
+            predict_with_generate: false,
         }
     }
 }

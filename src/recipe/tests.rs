@@ -81,6 +81,7 @@ skip_nonfinite_steps = false
 [eval]
 samples = 50
 seed = 42
+predict_with_generate = false
 "#;
     assert_eq!(r.to_toml().unwrap(), want);
     // an empty section gives the section's Default

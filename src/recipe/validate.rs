@@ -3,11 +3,26 @@
 //! allowed, e.g. `train.adam_beta2 = 1.5: must be in [0, 1)`.
 use super::{EvalStrategy, Recipe, Task};
 
-/// The metrics a task's validation produces (`train.metric_for_best_model` picks one).
-pub fn validation_metrics(task: Task) -> &'static [&'static str] {
-    match task {
-        Task::Seq2seq => &["eval_loss"],
-        Task::Classification => &[
+/// The metrics a recipe's validation produces (`train.metric_for_best_model` picks one):
+/// seq2seq adds ROUGE (and BERTScore) with `eval.predict_with_generate`.
+pub fn validation_metrics(recipe: &Recipe) -> Vec<&'static str> {
+    match recipe.model.task {
+        Task::Seq2seq => {
+            let mut known = vec!["eval_loss"];
+            if recipe.eval.predict_with_generate {
+                known.extend([
+                    "eval_rouge1",
+                    "eval_rouge2",
+                    "eval_rougeL",
+                    "eval_rougeLsum",
+                ]);
+                if recipe.eval.bertscore_model.is_some() {
+                    known.push("eval_bertscore_f1");
+                }
+            }
+            known
+        }
+        Task::Classification => vec![
             "eval_loss",
             "eval_accuracy",
             "eval_f1",
@@ -139,13 +154,17 @@ impl Recipe {
             ));
         }
         if let Some(name) = &t.metric_for_best_model {
-            let known = validation_metrics(self.model.task);
+            let known = validation_metrics(self);
             if !known.contains(&name.as_str()) {
                 return Err(format!(
-                    "train.metric_for_best_model = \"{name}\": must be one of {known:?} (the metrics {} validation produces)",
+                    "train.metric_for_best_model = \"{name}\": must be one of {known:?} (the metrics {} validation produces{})",
                     match self.model.task {
                         Task::Seq2seq => "seq2seq",
                         Task::Classification => "classification",
+                    },
+                    match (self.model.task, self.eval.predict_with_generate) {
+                        (Task::Seq2seq, false) => "; eval.predict_with_generate = true adds eval_rouge1/2/L/Lsum",
+                        _ => "",
                     }
                 ));
             }
@@ -159,6 +178,17 @@ impl Recipe {
         some_at_least_one("eval.batch_size", e.batch_size)?;
         if e.bertscore_model.is_some() && e.bertscore_layer.is_none() {
             return Err("eval.bertscore_model needs eval.bertscore_layer".into());
+        }
+        if e.predict_with_generate {
+            if self.model.task != Task::Seq2seq {
+                return Err(
+                    "eval.predict_with_generate = true is for seq2seq models (classification evaluations report eval_f1 and eval_accuracy already)"
+                        .into(),
+                );
+            }
+            if self.train.eval_strategy == EvalStrategy::No {
+                return Err("eval.predict_with_generate = true needs evaluations during training: set train.eval_strategy to \"epoch\" or \"steps\"".into());
+            }
         }
         Ok(())
     }

@@ -4,10 +4,11 @@ use super::objective::{pair_tokenizers, ClassificationObjective, Seq2SeqObjectiv
 use super::splits::SplitPlan;
 use super::trainer::{train_with, Objective, TrainReport, TrainRun};
 use crate::data::dataset::{
-    classification_example, seq2seq_example, ClassificationExample, ExampleFields, Seq2SeqExample,
+    classification_example, seq2seq_example, ClassificationExample, Seq2SeqExample,
 };
 use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::{Error, Result};
+use crate::eval::{example_fields, GenerativeEval};
 use crate::jsonl::Row;
 use crate::lora::config::TaskType;
 use crate::lora::peft;
@@ -15,21 +16,9 @@ use crate::lora::{inject, trainable_parameters, Adaptable, LoraConfig, Trainable
 use crate::models::{open, Kind, Options};
 use crate::output::guard;
 use crate::output::run_dir::{self, RunKind};
-use crate::recipe::{DataSection, Recipe, Task};
+use crate::recipe::{Recipe, Task};
 use candle_core::DType;
 use std::path::Path;
-
-/// Which row columns make an example, from the recipe's `[data]` section.
-pub fn example_fields(d: &DataSection) -> ExampleFields {
-    ExampleFields {
-        prompt: d.prompt.clone(),
-        source_field: d.source_field.clone(),
-        target_field: d.target_field.clone(),
-        text_field: d.text_field.clone(),
-        label_field: d.label_field.clone(),
-        skip_empty: d.skip_empty,
-    }
-}
 
 /// The LoRA configuration a recipe asks for.
 pub(crate) fn lora_config(recipe: &Recipe, model_type: &str) -> LoraConfig {
@@ -171,14 +160,28 @@ pub(crate) fn train_recipe_with(
             let (config, params) = prepare_lora(&mut seq2seq, recipe, &model_type)?;
             let tokenizer = crate::tokenizer::TextTokenizer::load(&files)?;
             let (sources, targets) = pair_tokenizers(&tokenizer, &recipe.data)?;
-            let (train, validation) = splits.build(|chunk| {
-                TokenizedPairs::new(&chunk, &sources, &targets).map(TokenizedPairs::into_pairs)
-            })?;
+            let mut train = TokenizedPairs::with_len(splits.train_len());
+            let mut validation = TokenizedPairs::with_len(splits.validation_len());
+            splits.build_into(
+                |chunk| TokenizedPairs::encode(&chunk, &sources, &targets),
+                |slot, pair| train.set(slot, pair),
+                |slot, pair| validation.set(slot, pair),
+            )?;
+            let generative = match recipe.eval.predict_with_generate {
+                true => Some(GenerativeEval::new(
+                    recipe,
+                    &files,
+                    &splits.validation_examples()?,
+                    &device,
+                )?),
+                false => None,
+            };
             let objective = Seq2SeqObjective {
                 model: &seq2seq,
-                train: TokenizedPairs::from_pairs(train),
-                validation: Some(TokenizedPairs::from_pairs(validation)),
+                train,
+                validation: Some(validation),
                 eval_batch_size: recipe.train.batch_size,
+                generative,
             };
             (Box::new(objective), config, params)
         }
@@ -203,13 +206,17 @@ pub(crate) fn train_recipe_with(
                 .data
                 .max_source_tokens
                 .min(classifier.max_positions());
-            let (train, validation) = splits.build(|chunk| {
-                TokenizedTexts::new(&chunk, &tokenizer, max_tokens).map(TokenizedTexts::into_pairs)
-            })?;
+            let mut train = TokenizedTexts::with_len(splits.train_len());
+            let mut validation = TokenizedTexts::with_len(splits.validation_len());
+            splits.build_into(
+                |chunk| TokenizedTexts::encode(&chunk, &tokenizer, max_tokens),
+                |slot, text| train.set(slot, text),
+                |slot, text| validation.set(slot, text),
+            )?;
             let objective = ClassificationObjective {
                 model: &classifier,
-                train: TokenizedTexts::from_pairs(train),
-                validation: Some(TokenizedTexts::from_pairs(validation)),
+                train,
+                validation: Some(validation),
                 eval_batch_size: recipe.train.batch_size.max(16),
             };
             (Box::new(objective), config, params)

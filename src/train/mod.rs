@@ -16,7 +16,7 @@ mod splits;
 pub(crate) mod trainer;
 
 // Evaluation reads test examples with the same columns as training.
-pub use job::example_fields;
+pub use crate::eval::example_fields;
 pub use trainer::{train, Objective, TrainReport, TrainRun};
 
 #[cfg(test)]

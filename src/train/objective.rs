@@ -5,6 +5,7 @@ use crate::data::batch::Seq2SeqBatch;
 use crate::data::classification_metrics::ClassificationMetrics;
 use crate::data::tokenized::{TokenizedPairs, TokenizedTexts};
 use crate::error::Result;
+use crate::eval::GenerativeEval;
 use crate::models::classifier::SequenceClassifier;
 use crate::models::t5::T5;
 use crate::recipe::DataSection;
@@ -32,8 +33,14 @@ pub fn pairs_batch(
     model: &T5,
     rows: &[usize],
 ) -> candle_core::Result<Seq2SeqBatch> {
-    let src: Vec<Vec<u32>> = rows.iter().map(|&i| pairs.sources[i].clone()).collect();
-    let tgt: Vec<Vec<u32>> = rows.iter().map(|&i| pairs.targets[i].clone()).collect();
+    let src = rows
+        .iter()
+        .map(|&i| pairs.source(i))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let tgt = rows
+        .iter()
+        .map(|&i| pairs.target(i))
+        .collect::<std::io::Result<Vec<_>>>()?;
     let cfg = &model.config;
     Seq2SeqBatch::new(
         &src,
@@ -60,7 +67,7 @@ pub(crate) fn mean_loss(
             .to_dtype(DType::F64)?
             .sum_all()?
             .to_scalar::<f64>()?;
-        tokens += chunk.iter().map(|&i| pairs.targets[i].len()).sum::<usize>();
+        tokens += chunk.iter().map(|&i| pairs.target_len(i)).sum::<usize>();
     }
     Ok(total / tokens.max(1) as f64)
 }
@@ -70,6 +77,8 @@ pub(crate) struct Seq2SeqObjective<'a> {
     pub(crate) train: TokenizedPairs,
     pub(crate) validation: Option<TokenizedPairs>,
     pub(crate) eval_batch_size: usize,
+    /// `eval.predict_with_generate`: evaluations also generate and report ROUGE (BERTScore).
+    pub(crate) generative: Option<GenerativeEval>,
 }
 
 impl Objective for Seq2SeqObjective<'_> {
@@ -87,7 +96,11 @@ impl Objective for Seq2SeqObjective<'_> {
             return Ok(None);
         };
         let loss = mean_loss(validation, self.model, self.eval_batch_size)?;
-        Ok(Some(BTreeMap::from([("eval_loss".to_string(), loss)])))
+        let mut metrics = BTreeMap::from([("eval_loss".to_string(), loss)]);
+        if let Some(generative) = &self.generative {
+            metrics.extend(generative.metrics(self.model)?);
+        }
+        Ok(Some(metrics))
     }
 }
 

@@ -69,19 +69,35 @@ impl<'a, T> SplitPlan<'a, T> {
         self.validation_chosen.len()
     }
 
+    /// The chosen validation examples themselves (e.g. their texts, to score generations).
+    pub(crate) fn validation_examples(&self) -> Result<Vec<T>> {
+        if self.validation_chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let file = self.validation.as_ref().unwrap_or(&self.train);
+        file.build(&self.validation_chosen, Ok)
+    }
+
+    /// Training examples that `build_into` will give.
+    pub(crate) fn train_len(&self) -> usize {
+        self.train_chosen.len()
+    }
+
     /// Builds the chosen training and validation examples, each turned into a `U` by
-    /// `convert` a chunk at a time (tokenized, for training: the texts are not kept).
-    pub(crate) fn build<U>(
+    /// `convert` a chunk at a time (tokenized, for training: the texts are not kept), and hands
+    /// each to `train(slot, value)` or `validation(slot, value)`.
+    pub(crate) fn build_into<U>(
         &self,
         mut convert: impl FnMut(Vec<T>) -> Result<Vec<U>>,
-    ) -> Result<(Vec<U>, Vec<U>)> {
-        let train = self.train.build(&self.train_chosen, &mut convert)?;
-        let validation_file = self.validation.as_ref().unwrap_or(&self.train);
-        let validation = if self.validation_chosen.is_empty() {
-            Vec::new()
-        } else {
-            validation_file.build(&self.validation_chosen, &mut convert)?
-        };
-        Ok((train, validation))
+        train: impl FnMut(usize, U) -> Result<()>,
+        validation: impl FnMut(usize, U) -> Result<()>,
+    ) -> Result<()> {
+        self.train
+            .build_into(&self.train_chosen, &mut convert, train)?;
+        if !self.validation_chosen.is_empty() {
+            let file = self.validation.as_ref().unwrap_or(&self.train);
+            file.build_into(&self.validation_chosen, &mut convert, validation)?;
+        }
+        Ok(())
     }
 }

@@ -361,6 +361,35 @@ fn a_connection_cut_half_way_resumes_with_a_range() {
 }
 
 #[test]
+fn a_stalled_download_times_out_and_resumes() {
+    let hub = HubServer::start();
+    hub.add(flan_repo("google/flan-t5-base"));
+    let weights = std::fs::read(flan_like().join("model.safetensors")).unwrap();
+    let blob_path = format!("/cdn/{}", sha256(&weights));
+    // The server goes silent for a minute after 50,000 bytes; the read timeout is 1 s.
+    hub.stall_once(&blob_path, 50_000);
+    let home = Home::new();
+    let started = std::time::Instant::now();
+    let paths = lines(&home.ok(
+        &hub.url,
+        &[("HF_HUB_DOWNLOAD_TIMEOUT", "1")],
+        &["download", "google/flan-t5-base"],
+    ));
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert_eq!(
+        std::fs::read(by_name(&paths, "model.safetensors")).unwrap(),
+        weights
+    );
+    let ranges: Vec<_> = hub
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET" && s.path == blob_path)
+        .map(|s| s.range)
+        .collect();
+    assert_eq!(ranges, [None, Some("bytes=50000-".to_string())]);
+}
+
+#[test]
 fn a_download_whose_sha256_differs_is_refused_then_fetched_anew() {
     let hub = HubServer::start();
     hub.add(flan_repo("google/flan-t5-base"));
@@ -421,6 +450,8 @@ fn each_error_status_gives_its_message() {
     let bad_token = [("HF_TOKEN", "hf_stale")];
     let check = |extra: &[(&str, &str)], reference: &str, wanted: &[&str]| {
         let err = home.refused(&hub.url, extra, &["download", reference]);
+        // Shown with --nocapture, to read the messages whole.
+        println!("{reference}: {err}");
         for w in wanted {
             assert!(err.contains(w), "{reference}: wanted '{w}' in:\n{err}");
         }

@@ -95,10 +95,8 @@ impl Client {
                     return Err(Failure::from_response(&url, &response))
                 }
                 Err(ureq::Error::Transport(t)) => {
-                    return Err(Failure::Transport {
-                        url,
-                        message: transport_message(&t),
-                    })
+                    let message = transport_message(&t, &url);
+                    return Err(Failure::Transport { url, message });
                 }
             };
             let location = response.header("Location").map(str::to_string);
@@ -134,7 +132,7 @@ impl Client {
                     let wait = backoff(attempt);
                     attempt += 1;
                     tracing::warn!(
-                        "{method} {url}: {failure:?}; retrying in {}s ({attempt}/{})",
+                        "{method} {failure}; retrying in {}s ({attempt}/{})",
                         wait.as_secs(),
                         self.settings.retries
                     );
@@ -161,8 +159,13 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(3))
 }
 
-fn transport_message(t: &ureq::Transport) -> String {
-    let mut text = t.to_string();
+/// The transport error's text and causes, without the URL ureq puts first (the failure has it).
+fn transport_message(t: &ureq::Transport, url: &str) -> String {
+    let full = t.to_string();
+    let mut text = full
+        .strip_prefix(url)
+        .map_or(full.as_str(), |rest| rest.trim_start_matches(": "))
+        .to_string();
     let mut source = std::error::Error::source(t);
     while let Some(s) = source {
         let more = s.to_string();

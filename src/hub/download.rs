@@ -165,7 +165,7 @@ fn wait_after(blob: &Blob, failure: &Failure, failures: &mut u32, retries: u32) 
     let wait = backoff(*failures);
     *failures += 1;
     tracing::warn!(
-        "downloading {}: {failure:?}; resuming in {}s ({failures}/{retries})",
+        "downloading {}: {failure}; resuming in {}s ({failures}/{retries})",
         blob.what,
         wait.as_secs()
     );

@@ -54,6 +54,15 @@ impl Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Transport { url, message } => write!(f, "{url}: {message}"),
+            Failure::Status { url, status, .. } => write!(f, "{url}: HTTP {status}"),
+        }
+    }
+}
+
 /// What was being fetched, for the message.
 pub(crate) struct Target<'a> {
     pub settings: &'a Settings,
@@ -86,8 +95,7 @@ impl Target<'_> {
         };
         match failure {
             Failure::Transport { url, message } => Error::HubUnreachable(format!(
-                "cannot fetch {what}: no answer from {} ({url}): {message}",
-                self.settings.endpoint
+                "cannot fetch {what}: no answer from {url}: {message}"
             )),
             Failure::Status {
                 url,
@@ -127,9 +135,15 @@ impl Target<'_> {
                         "{what}: the repository has no revision '{}' (404){detail}",
                         self.revision
                     ),
-                    (404, _) => format!(
+                    (404, Some("RepoNotFound")) => format!(
                         "{what}: the repository {} does not exist on {} (404): check the name{detail}",
                         self.repo, self.settings.endpoint
+                    ),
+                    // The Hub names what is missing; a bare 404 comes from something else.
+                    (404, _) => format!(
+                        "{what}: HTTP 404 from {url} without the Hub's X-Error-Code: check that \
+                         HF_ENDPOINT ({}) is a Hugging Face Hub and that no proxy is in the way{detail}",
+                        self.settings.endpoint
                     ),
                     (429, _) => format!("{what}: too many requests (429) at {url}{detail}"),
                     _ => format!("{what}: HTTP {status} from {url}{detail}"),

@@ -101,8 +101,9 @@ struct State {
     tokens: Mutex<Vec<String>>,
     /// Bytes per second for file bodies; 0: no cap.
     rate: AtomicU64,
-    /// (path suffix, bytes): the next GET whose path ends so is cut after that many bytes.
-    cut: Mutex<Option<(String, usize)>>,
+    /// (path suffix, bytes, stall): the next GET whose path ends so is cut after that many
+    /// bytes; with `stall`, the connection then stays open and silent for a minute.
+    cut: Mutex<Option<(String, usize, bool)>>,
     /// A path suffix: the next GET of it gets its first byte changed.
     corrupt: Mutex<Option<String>>,
     seen: Mutex<Vec<Seen>>,
@@ -154,7 +155,12 @@ impl HubServer {
     }
 
     pub fn cut_once(&self, path_suffix: &str, after_bytes: usize) {
-        *self.state.cut.lock().unwrap() = Some((path_suffix.to_string(), after_bytes));
+        *self.state.cut.lock().unwrap() = Some((path_suffix.to_string(), after_bytes, false));
+    }
+
+    /// Like `cut_once`, but the connection stalls (open, silent) instead of closing.
+    pub fn stall_once(&self, path_suffix: &str, after_bytes: usize) {
+        *self.state.cut.lock().unwrap() = Some((path_suffix.to_string(), after_bytes, true));
     }
 
     pub fn corrupt_once(&self, path_suffix: &str) {
@@ -312,11 +318,13 @@ fn write_reply(
         return stream.flush();
     }
     let mut limit = body.len();
+    let mut stall = false;
     if reply.file && seen.method == "GET" {
         let mut cut = state.cut.lock().unwrap();
-        if let Some((suffix, after)) = cut.clone() {
+        if let Some((suffix, after, stalls)) = cut.clone() {
             if seen.path.ends_with(&suffix) {
                 limit = limit.min(after);
+                stall = stalls;
                 *cut = None;
             }
         }
@@ -343,6 +351,9 @@ fn write_reply(
         sent = end;
     }
     stream.flush()?;
+    if stall {
+        std::thread::sleep(Duration::from_secs(60));
+    }
     // A cut: drop the connection with the body unfinished.
     let _ = stream.shutdown(std::net::Shutdown::Both);
     Ok(())

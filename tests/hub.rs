@@ -237,14 +237,11 @@ fn a_dataset_split_downloaded_into_an_empty_cache_is_read_offline() {
             ),
     );
     // A dataset whose files are not data files: its parquet conversion has the split.
-    let mut converted = Repo::new(Kind::Dataset, "someone/scripted")
-        .with_file("scripted.py", b"# a loading script".to_vec());
-    converted.parquet = Some(
-        [("default/test/0000.parquet".to_string(), parquet.clone())]
-            .into_iter()
-            .collect(),
+    hub.add(
+        Repo::new(Kind::Dataset, "someone/scripted")
+            .with_file("scripted.py", b"# a loading script".to_vec())
+            .with_parquet_file("default/test/0000.parquet", parquet.clone()),
     );
-    hub.add(converted);
     let home = Home::new();
     for spec in ["hf:someone/imdb-mini:test", "hf:someone/scripted:test"] {
         let paths = lines(&home.ok(&hub.url, &[], &["download", spec]));
@@ -636,4 +633,50 @@ fn python_huggingface_hub_reads_our_cache() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     println!("{text}");
     assert!(out.status.success() && text.contains("\nOK"), "{text}");
+}
+
+/// A download lock held by Python's `huggingface_hub` (its `WeakFileLock`, a `flock`) makes
+/// loratune wait. Ignored for the same reason as the test above.
+#[test]
+#[ignore]
+fn loratune_waits_for_python_holding_the_download_lock() {
+    let hub = HubServer::start();
+    hub.add(flan_repo("google/flan-t5-base"));
+    let home = Home::new();
+    let weights = std::fs::read(flan_like().join("model.safetensors")).unwrap();
+    let lock = home.cache().join(format!(
+        ".locks/models--google--flan-t5-base/{}.lock",
+        sha256(&weights)
+    ));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let python = std::env::var("LORATUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let holder = "import sys, time\nfrom huggingface_hub.utils import WeakFileLock\n\
+                  with WeakFileLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(3)\n";
+    let mut python_child = Command::new(&python)
+        .args(["-c", holder])
+        .arg(&lock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set LORATUNE_PYTHON): {e}"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(python_child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert_eq!(first.trim(), "held", "Python could not take the lock");
+    let started = std::time::Instant::now();
+    let out = home.run(&hub.url, &[], &["download", "google/flan-t5-base"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("another process is downloading model.safetensors"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed().as_secs_f64() > 1.5,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(python_child.wait().unwrap().success());
 }

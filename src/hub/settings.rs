@@ -250,9 +250,9 @@ mod tests {
 
     #[test]
     fn cache_folder_precedence_as_python() {
-        let s = settings(&[("HOME", "/home/u")]);
-        assert_eq!(s.cache, PathBuf::from("/home/u/.cache/huggingface/hub"));
-        let s = settings(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")]);
+        let s = settings(&[("HOME", "/h0me-of-u")]);
+        assert_eq!(s.cache, PathBuf::from("/h0me-of-u/.cache/huggingface/hub"));
+        let s = settings(&[("HOME", "/h0me-of-u"), ("XDG_CACHE_HOME", "/x")]);
         assert_eq!(s.cache, PathBuf::from("/x/huggingface/hub"));
         let s = settings(&[("XDG_CACHE_HOME", "/x"), ("HF_HOME", "/h")]);
         assert_eq!(s.cache, PathBuf::from("/h/hub"));
@@ -260,8 +260,8 @@ mod tests {
         assert_eq!(s.cache, PathBuf::from("/old"));
         let s = settings(&[("HUGGINGFACE_HUB_CACHE", "/old"), ("HF_HUB_CACHE", "/new")]);
         assert_eq!(s.cache, PathBuf::from("/new"));
-        let s = settings(&[("HOME", "/home/u"), ("HF_HUB_CACHE", "~/c")]);
-        assert_eq!(s.cache, PathBuf::from("/home/u/c"));
+        let s = settings(&[("HOME", "/h0me-of-u"), ("HF_HUB_CACHE", "~/c")]);
+        assert_eq!(s.cache, PathBuf::from("/h0me-of-u/c"));
     }
 
     #[test]

@@ -38,14 +38,30 @@ pub enum Access {
     Forbidden,
 }
 
+/// A file's bytes (shared, never copied per request: data sets can be large) and sha256.
+#[derive(Clone, Debug)]
+pub struct Blob {
+    bytes: Arc<Vec<u8>>,
+    sha: String,
+}
+
+impl Blob {
+    fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            sha: sha256_hex(&bytes),
+            bytes: Arc::new(bytes),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Repo {
     pub kind: Kind,
     pub id: String,
     pub commit: String,
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: BTreeMap<String, Blob>,
     /// The files of `refs/convert/parquet`, if the repo has a parquet conversion.
-    pub parquet: Option<BTreeMap<String, Vec<u8>>>,
+    pub parquet: Option<BTreeMap<String, Blob>>,
     pub access: Access,
     pub readers: Vec<String>,
 }
@@ -69,13 +85,21 @@ impl Repo {
         for name in names {
             let bytes = std::fs::read(dir.join(name))
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
-            self.files.insert(name.to_string(), bytes);
+            self.files.insert(name.to_string(), Blob::new(bytes));
         }
         self
     }
 
     pub fn with_file(mut self, name: &str, bytes: Vec<u8>) -> Self {
-        self.files.insert(name.to_string(), bytes);
+        self.files.insert(name.to_string(), Blob::new(bytes));
+        self
+    }
+
+    /// A file of the repo's parquet conversion (`refs/convert/parquet`).
+    pub fn with_parquet_file(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.parquet
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.to_string(), Blob::new(bytes));
         self
     }
 
@@ -95,7 +119,7 @@ pub struct Seen {
 
 #[derive(Default)]
 struct State {
-    repos: Mutex<Vec<Repo>>,
+    repos: Mutex<Vec<Arc<Repo>>>,
     /// (kind, old id) → new id.
     renamed: Mutex<HashMap<(Kind, String), String>>,
     tokens: Mutex<Vec<String>>,
@@ -134,7 +158,7 @@ impl HubServer {
     }
 
     pub fn add(&self, repo: Repo) {
-        self.state.repos.lock().unwrap().push(repo);
+        self.state.repos.lock().unwrap().push(Arc::new(repo));
     }
 
     pub fn rename(&self, kind: Kind, old: &str, new: &str) {
@@ -187,7 +211,7 @@ impl HubServer {
 struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    body: Arc<Vec<u8>>,
     /// The body is a file (bandwidth cap and cuts apply).
     file: bool,
 }
@@ -197,7 +221,7 @@ impl Reply {
         Self {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: Arc::new(Vec::new()),
             file: false,
         }
     }
@@ -210,7 +234,7 @@ impl Reply {
         if let Some(code) = code {
             reply = reply.header("X-Error-Code", code);
         }
-        reply.body = format!("{{\"error\":\"{message}\"}}").into_bytes();
+        reply.body = Arc::new(format!("{{\"error\":\"{message}\"}}").into_bytes());
         reply
     }
 }
@@ -360,7 +384,7 @@ fn write_reply(
 }
 
 /// The repo (after renames), or the reply that refuses it.
-fn authorize(state: &State, seen: &Seen, kind: Kind, id: &str) -> Result<Repo, Reply> {
+fn authorize(state: &State, seen: &Seen, kind: Kind, id: &str) -> Result<Arc<Repo>, Reply> {
     let token = seen
         .authorization
         .as_deref()
@@ -417,13 +441,16 @@ fn authorize(state: &State, seen: &Seen, kind: Kind, id: &str) -> Result<Repo, R
 }
 
 /// The files and commit of a revision, or a 404 `RevisionNotFound`.
-fn at_revision(repo: &Repo, revision: &str) -> Result<(BTreeMap<String, Vec<u8>>, String), Reply> {
+fn at_revision<'a>(
+    repo: &'a Repo,
+    revision: &str,
+) -> Result<(&'a BTreeMap<String, Blob>, String), Reply> {
     if revision == "main" || revision == repo.commit {
-        return Ok((repo.files.clone(), repo.commit.clone()));
+        return Ok((&repo.files, repo.commit.clone()));
     }
     if let Some(parquet) = &repo.parquet {
         if revision == "refs/convert/parquet" || revision == repo.parquet_commit() {
-            return Ok((parquet.clone(), repo.parquet_commit()));
+            return Ok((parquet, repo.parquet_commit()));
         }
     }
     Err(Reply::error(
@@ -444,19 +471,19 @@ fn route(state: &State, seen: &Seen) -> Reply {
     let path = seen.path.as_str();
     if let Some(sha) = path.strip_prefix("/cdn/") {
         let repos = state.repos.lock().unwrap();
-        let bytes = repos
+        let blob = repos
             .iter()
             .flat_map(|r| {
                 r.files
                     .values()
                     .chain(r.parquet.iter().flat_map(|p| p.values()))
             })
-            .find(|b| sha256_hex(b) == sha)
+            .find(|b| b.sha == sha)
             .cloned();
-        return match bytes {
-            Some(bytes) => {
+        return match blob {
+            Some(blob) => {
                 let mut reply = Reply::new(200).header("Accept-Ranges", "bytes");
-                reply.body = bytes;
+                reply.body = blob.bytes;
                 reply.file = true;
                 reply
             }
@@ -513,30 +540,32 @@ fn route(state: &State, seen: &Seen) -> Reply {
             .map(|name| serde_json::json!({ "rfilename": name }))
             .collect();
         let mut reply = Reply::new(200).header("Content-Type", "application/json");
-        reply.body = serde_json::json!({ "id": repo.id, "sha": commit, "siblings": siblings })
-            .to_string()
-            .into_bytes();
+        reply.body = Arc::new(
+            serde_json::json!({ "id": repo.id, "sha": commit, "siblings": siblings })
+                .to_string()
+                .into_bytes(),
+        );
         return reply;
     };
-    let Some(bytes) = files.get(&file) else {
+    let Some(blob) = files.get(&file) else {
         return Reply::error(404, Some("EntryNotFound"), "Entry not found")
             .header("X-Repo-Commit", commit.as_str());
     };
-    let sha = sha256_hex(bytes);
-    if bytes.len() >= LFS_FROM_BYTES {
+    let sha = &blob.sha;
+    if blob.bytes.len() >= LFS_FROM_BYTES {
         return Reply::new(302)
             .header("Location", format!("{base}/cdn/{sha}"))
             .header("X-Repo-Commit", commit.as_str())
             .header("ETag", format!("\"{}\"", &sha256_hex(sha.as_bytes())[..40]))
             .header("X-Linked-Etag", format!("\"{sha}\""))
-            .header("X-Linked-Size", bytes.len().to_string());
+            .header("X-Linked-Size", blob.bytes.len().to_string());
     }
     // A small file: its git blob id would be its etag; any stable 40-hex string will do here.
     let mut reply = Reply::new(200)
         .header("X-Repo-Commit", commit.as_str())
         .header("ETag", format!("\"{}\"", &sha[..40]))
         .header("Accept-Ranges", "bytes");
-    reply.body = bytes.clone();
+    reply.body = blob.bytes.clone();
     reply.file = true;
     reply
 }

@@ -30,6 +30,11 @@ pub enum Error {
     #[error("model hub: {0}")]
     Hub(String),
 
+    /// The Hub could not be reached at all (connection refused, DNS, timeout, reset): the one
+    /// Hub failure after which falling back to offline data makes sense.
+    #[error("model hub unreachable: {0}")]
+    HubUnreachable(String),
+
     #[error("{0}")]
     Config(String),
 

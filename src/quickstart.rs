@@ -77,9 +77,21 @@ fn tempfile_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Whether the Hub answers (and is not switched off).
-fn hub_reachable() -> bool {
-    !crate::hub::offline() && crate::hub::resolve_model("distilbert-base-uncased").is_ok()
+/// The model whose `config.json` the probe asks for.
+const HUB_MODEL: &str = "distilbert-base-uncased";
+
+/// `None` when the Hub answers, else why the quickstart goes offline. Probed cheaply (one HEAD
+/// of one small file, no retries); only "nothing answers" means offline: any other failure (a
+/// stale token's 401, a 5xx) is reported, not hidden behind the offline path.
+fn offline_reason(settings: &crate::hub::Settings) -> Result<Option<String>> {
+    if settings.offline {
+        return Ok(Some("HF_HUB_OFFLINE is set".into()));
+    }
+    match crate::hub::probe(settings, HUB_MODEL, "config.json") {
+        Ok(()) => Ok(None),
+        Err(Error::HubUnreachable(why)) => Ok(Some(why)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Picks model and data, and builds the recipe.
@@ -98,22 +110,36 @@ pub fn choose(
         &[],
     )?;
     let shared_data = Path::new("../shared/data/imdb");
-    let (model, train, test) = if hub_reachable() {
-        (
-            "distilbert-base-uncased".to_string(),
+    let settings = crate::hub::Settings::from_env()?;
+    let (model, train, test) = match offline_reason(&settings)? {
+        None => (
+            HUB_MODEL.to_string(),
             "hf:stanfordnlp/imdb:train".to_string(),
             "hf:stanfordnlp/imdb:test".to_string(),
-        )
-    } else {
-        let model = minilm_dir()?.to_string_lossy().into_owned();
-        if !shared_data.join("train.jsonl").is_file() {
-            return Err(Error::Config(format!(
-                "the Hub is unreachable and {} has no IMDB files: nothing to train on",
+        ),
+        Some(why) => {
+            // The data first: without it, fetching the offline model would be wasted.
+            let missing: Vec<String> = ["train.jsonl", "test.jsonl"]
+                .iter()
+                .map(|f| shared_data.join(f))
+                .filter(|p| !p.is_file())
+                .map(|p| p.display().to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Config(format!(
+                    "offline ({why}), and the offline IMDB files are missing: {}; nothing to \
+                     train on",
+                    missing.join(", ")
+                )));
+            }
+            eprintln!(
+                "quickstart offline ({why}): all-MiniLM-L6-v2 on the IMDB files in {}",
                 shared_data.display()
-            )));
+            );
+            let model = minilm_dir()?.to_string_lossy().into_owned();
+            let path = |f: &str| shared_data.join(f).to_string_lossy().into_owned();
+            (model, path("train.jsonl"), path("test.jsonl"))
         }
-        let path = |f: &str| shared_data.join(f).to_string_lossy().into_owned();
-        (model, path("train.jsonl"), path("test.jsonl"))
     };
     // Every linear layer of the encoder adapted (settings B of the README, scaled down): on 2
     // cores the fused LoRA kernels make this barely slower than adapting one projection.

@@ -136,8 +136,17 @@ fn csv_json_and_parquet_sources() {
 
 #[test]
 fn hub_dataset_from_the_cache_layout() {
-    use loratune::data::hub_dataset::{resolve, DatasetSpec};
+    use loratune::data::hub_dataset::{resolve_with, DatasetSpec};
     let tmp = tempfile::tempdir().unwrap();
+    // Offline, so that nothing is asked of any Hub: the cache alone answers.
+    let cache_dir = tmp.path().to_str().unwrap().to_string();
+    let settings = loratune::hub::Settings::from_vars(|name| match name {
+        "HF_HUB_OFFLINE" => Some("1".into()),
+        "HF_HUB_CACHE" => Some(cache_dir.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let resolve = |spec: &DatasetSpec, _: Option<std::path::PathBuf>| resolve_with(spec, &settings);
     let repo = tmp.path().join("datasets--someone--imdb-mini");
     let snapshot = repo.join("snapshots/0123abcd/plain_text");
     std::fs::create_dir_all(&snapshot).unwrap();
@@ -160,7 +169,9 @@ fn hub_dataset_from_the_cache_layout() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("no data files for split 'validation'"),
+        err.contains("no data files for split 'validation'")
+            && err.contains("revision 'refs/convert/parquet' is not in the cache")
+            && err.contains("HF_HUB_OFFLINE is set"),
         "{err}"
     );
 }

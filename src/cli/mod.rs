@@ -2,6 +2,7 @@
 mod adapter;
 mod classify;
 mod common;
+mod download;
 mod evaluate;
 mod generate;
 mod loss;
@@ -53,6 +54,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Hyperparameter search (grid, random, TPE) with pruning, as a study many workers share.
     Search(search::SearchArgs),
+    /// Fetch a Hub model or dataset split into the Hugging Face cache; prints the local paths.
+    Download(download::DownloadArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Search(args) => search::run(args),
+        Command::Download(args) => download::run(args),
     }
 }
 

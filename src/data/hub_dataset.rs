@@ -2,8 +2,7 @@
 //! (parquet preferred, else JSON Lines / JSON / CSV) from the repository, or from the Hub's
 //! parquet conversion (`refs/convert/parquet`), downloaded into the standard cache.
 use crate::error::{Error, Result};
-use crate::hub::HubRepo;
-use hf_hub::RepoType;
+use crate::hub::{Need, RepoKind, Settings};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,17 +89,30 @@ pub(crate) fn split_files(files: &[String], config: Option<&str>, split: &str) -
     Vec::new()
 }
 
-/// Local paths of the split's files, downloading them when needed.
+/// Local paths of the split's files, downloading them when needed (the Hub settings from the
+/// environment; `cache` replaces their cache folder).
 pub fn resolve(spec: &DatasetSpec, cache: Option<PathBuf>) -> Result<Vec<PathBuf>> {
-    let cache = cache.unwrap_or_else(crate::hub::cache_dir);
+    let mut settings = Settings::from_env()?;
+    if let Some(cache) = cache {
+        settings.cache = cache;
+    }
+    resolve_with(spec, &settings)
+}
+
+/// `resolve` with the given settings. A failure to reach or read the repository (401, 403,
+/// 404, no connection) is reported as itself; only a repository without the split's files
+/// says "no data files".
+pub fn resolve_with(spec: &DatasetSpec, settings: &Settings) -> Result<Vec<PathBuf>> {
+    let mut looked = Vec::new();
     for revision in ["main", "refs/convert/parquet"] {
-        let repo = HubRepo::with_cache(&spec.repo, revision, RepoType::Dataset, cache.clone());
-        let files = match repo.list_files() {
-            Ok(files) => files,
-            Err(e) => {
-                tracing::debug!("{e}");
-                continue;
-            }
+        let repo = crate::hub::open_repo(settings, RepoKind::Dataset, &spec.repo, revision);
+        let Some(files) = repo.list_files()? else {
+            looked.push(if settings.offline {
+                format!("revision '{revision}' is not in the cache")
+            } else {
+                format!("the Hub has no revision '{revision}'")
+            });
+            continue;
         };
         let config = spec.config.as_deref().or(if revision == "main" {
             None
@@ -110,17 +122,35 @@ pub fn resolve(spec: &DatasetSpec, cache: Option<PathBuf>) -> Result<Vec<PathBuf
         let chosen = split_files(&files, config, &spec.split);
         if !chosen.is_empty() {
             tracing::info!("hf:{} {}: {:?}", spec.repo, spec.split, chosen);
-            return chosen.iter().map(|f| repo.get(f)).collect();
+            return chosen
+                .iter()
+                .map(|file| {
+                    repo.get(file, Need::Required)?.ok_or_else(|| {
+                        Error::Hub(format!("{file} of dataset {}: not found", spec.repo))
+                    })
+                })
+                .collect();
         }
+        looked.push(format!(
+            "revision '{revision}' has {} files, none of them the split's",
+            files.len()
+        ));
     }
     Err(Error::Hub(format!(
-        "no data files for split '{}'{} of dataset {} (looked in the repository and its parquet conversion; \
-         cache {}; offline: {})",
+        "no data files for split '{}'{} of dataset {} ({}; cache {}{})",
         spec.split,
-        spec.config.as_deref().map(|c| format!(" (config '{c}')")).unwrap_or_default(),
+        spec.config
+            .as_deref()
+            .map(|c| format!(" (config '{c}')"))
+            .unwrap_or_default(),
         spec.repo,
-        cache.display(),
-        crate::hub::offline()
+        looked.join("; "),
+        settings.cache.display(),
+        if settings.offline {
+            "; HF_HUB_OFFLINE is set"
+        } else {
+            ""
+        }
     )))
 }
 

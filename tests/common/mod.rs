@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+pub mod hub_server;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

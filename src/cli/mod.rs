@@ -7,6 +7,7 @@ mod generate;
 mod loss;
 mod merge;
 mod merge_probe;
+mod plot;
 mod quickstart;
 mod run;
 mod score;
@@ -53,6 +54,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Hyperparameter search (grid, random, TPE) with pruning, as a study many workers share.
     Search(search::SearchArgs),
+    /// Draw training curves (loss, learning rate, gradient norm, validation metrics) of one run or several overlaid.
+    Plot(plot::PlotArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Search(args) => search::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 
@@ -79,8 +83,11 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: a log redirected to a file or a pipe stays plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

@@ -12,6 +12,7 @@ pub mod objective;
 pub mod optimizer;
 mod resume;
 pub(crate) mod schedule;
+mod tensorboard;
 pub(crate) mod trainer;
 
 // Evaluation reads test examples with the same columns as training.

@@ -63,7 +63,7 @@ pub struct AucSummary {
     /// Percentile interval of AUC(tuned) − AUC(base) over resamples of the examples (the same
     /// resamples for both models).
     pub difference_ci: BootstrapCi,
-    /// "binary (class 1)" or "one-vs-rest macro".
+    /// "binary, class 1" or "one-vs-rest macro".
     pub averaging: String,
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn auc_summary(scores: &ClassScores, settings: &SummarySettings) -> R
         tuned: auc(&scores.tuned, &all_rows(n)),
         difference_ci,
         averaging: if classes == 2 {
-            "binary (class 1)".into()
+            "binary, class 1".into()
         } else {
             "one-vs-rest macro".into()
         },
@@ -95,11 +95,7 @@ pub(crate) fn auc_summary(scores: &ClassScores, settings: &SummarySettings) -> R
 }
 
 /// Box plots of the probability of the true class: all examples, then per true class.
-pub(crate) fn probability_boxplot(
-    title: &str,
-    scores: &ClassScores,
-    label_names: &[String],
-) -> Boxplot {
+pub(crate) fn probability_boxplot(scores: &ClassScores, label_names: &[String]) -> Boxplot {
     let [base, tuned] = scores.true_class_values();
     let mut metrics = vec![MetricSeries {
         metric: "all examples".into(),
@@ -123,9 +119,10 @@ pub(crate) fn probability_boxplot(
     }
     Boxplot {
         title: format!(
-            "{title}: probability of the true class (n = {})",
+            "Probability of the true class (n = {})",
             scores.labels.len()
         ),
+        x_label: "examples".into(),
         y_label: "probability given to the true class".into(),
         models: vec![BASE.into(), TUNED.into()],
         metrics,

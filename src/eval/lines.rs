@@ -218,16 +218,24 @@ fn draw_panel<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.1))
         .draw()?;
-    for (x, c, label) in &panel.marks {
+    let (x_mid, y_span) = ((x_range.0 + x_range.1) / 2.0, y_range.1 - y_range.0);
+    for (k, (x, c, label)) in panel.marks.iter().enumerate() {
         let style = color(*c).mix(0.8).stroke_width(2);
         let dashes = dashed((*x, y_range.0), (*x, y_range.1), 24);
         chart.draw_series(dashes.into_iter().map(|seg| PathElement::new(seg, style)))?;
         if !label.is_empty() {
+            // beside the line, on the side with room; several runs' labels one under another
+            let (pos, text) = if *x > x_mid {
+                (HPos::Right, format!("{label}  "))
+            } else {
+                (HPos::Left, format!("  {label}"))
+            };
             let ink = color(*c);
-            let text = TextStyle::from((FONT_FAMILY, 15).into_font())
+            let font = TextStyle::from((FONT_FAMILY, 15).into_font())
                 .color(&ink)
-                .pos(Pos::new(HPos::Left, VPos::Top));
-            chart.draw_series([Text::new(label.clone(), (*x, y_range.1), text)])?;
+                .pos(Pos::new(pos, VPos::Top));
+            let y = y_range.1 - 0.07 * y_span * k as f64;
+            chart.draw_series([Text::new(text, (*x, y), font)])?;
         }
     }
     let mut labelled = false;
@@ -259,6 +267,7 @@ fn draw_panel<DB: DrawingBackend>(
             labelled = true;
             let style = match s.stroke {
                 Stroke::Reference => BLACK.mix(0.35).stroke_width(2),
+                Stroke::Faint => c.mix(0.45).stroke_width(2),
                 _ => c.stroke_width(3),
             };
             drawn

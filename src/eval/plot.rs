@@ -120,6 +120,8 @@ pub(crate) struct MetricSeries {
 #[derive(Debug, Clone)]
 pub(crate) struct Boxplot {
     pub(crate) title: String,
+    /// Under the groups (e.g. "metric").
+    pub(crate) x_label: String,
     pub(crate) y_label: String,
     pub(crate) models: Vec<String>,
     pub(crate) metrics: Vec<MetricSeries>,
@@ -218,7 +220,7 @@ impl Boxplot {
             .y_label_style((FONT_FAMILY, 18).into_font())
             .y_label_formatter(&|v| format_tick(*v))
             .y_desc(&self.y_label)
-            .x_desc("metric")
+            .x_desc(self.x_label.as_str())
             .axis_desc_style((FONT_FAMILY, 21).into_font())
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(BLACK.mix(0.12))

@@ -487,6 +487,7 @@ pub(crate) fn boxplot(title: &str, values: &[MetricValues]) -> Boxplot {
     let n = values.first().map(|v| v.base.len()).unwrap_or(0);
     Boxplot {
         title: format!("{title} (n = {n})"),
+        x_label: "metric".into(),
         y_label: "score per example".into(),
         models: vec![BASE.into(), TUNED.into()],
         metrics: values
@@ -619,7 +620,7 @@ pub fn write_report_with_scores(
         .map(|s| classification_charts::auc_summary(s, &meta.statistics))
         .transpose()?;
     let chart = match (classification, scores) {
-        (Some(c), Some(s)) => classification_charts::probability_boxplot(&title, s, &c.label_names),
+        (Some(c), Some(s)) => classification_charts::probability_boxplot(s, &c.label_names),
         _ => boxplot(&title, &values),
     };
     let predicted = match (classification, scores) {

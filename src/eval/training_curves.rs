@@ -399,7 +399,7 @@ mod tests {
             svg.contains("\nx/run\n") && svg.contains("\ny/run\n"),
             "legend names both runs"
         );
-        let err = write_plot(&[a.clone()], Some(&tmp.path().join("p.jpg")))
+        let err = write_plot(std::slice::from_ref(&a), Some(&tmp.path().join("p.jpg")))
             .unwrap_err()
             .to_string();
         assert!(err.contains(".png or .svg"), "{err}");

@@ -5,8 +5,8 @@
 use super::bars::{Bar, Bars};
 use super::lines::{Figure, Panel, Series, Stroke};
 use super::plot::{Boxplot, MetricSeries, BASE, TUNED};
-use super::roc::{precision_recall, roc, roc_auc};
-use super::stats::{bootstrap_ci, BootstrapCi, SummarySettings};
+use super::roc::{precision_recall, roc, RocAuc};
+use super::stats::{bootstrap_ci, bootstrap_cis, BootstrapCi, SummarySettings};
 use crate::data::classification_metrics::ClassificationMetrics;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -73,18 +73,23 @@ fn all_rows(n: usize) -> Vec<usize> {
 
 pub(crate) fn auc_summary(scores: &ClassScores, settings: &SummarySettings) -> Result<AucSummary> {
     let n = scores.labels.len();
-    let auc = |p: &[Vec<f64>], rows: &[usize]| roc_auc(p, &scores.labels, rows);
+    let (base, tuned) = (
+        RocAuc::new(&scores.base, &scores.labels),
+        RocAuc::new(&scores.tuned, &scores.labels),
+    );
+    let mut weights = Vec::with_capacity(n);
     let difference_ci = bootstrap_ci(
         n,
         settings.bootstrap_resamples,
         settings.confidence,
         settings.bootstrap_seed,
-        |rows| auc(&scores.tuned, rows) - auc(&scores.base, rows),
+        |rows| tuned.of_rows(rows, &mut weights) - base.weighted(&weights),
     )?;
     let classes = scores.base.first().map_or(0, Vec::len);
+    let ones = vec![1; n];
     Ok(AucSummary {
-        base: auc(&scores.base, &all_rows(n)),
-        tuned: auc(&scores.tuned, &all_rows(n)),
+        base: base.weighted(&ones),
+        tuned: tuned.weighted(&ones),
         difference_ci,
         averaging: if classes == 2 {
             "binary, class 1".into()
@@ -254,23 +259,26 @@ pub(crate) fn metric_bars(
     };
     let mut groups: Vec<(String, Vec<Bar>)> =
         names.iter().map(|n| (n.to_string(), Vec::new())).collect();
+    let all = |m: &ClassificationMetrics| [0, 1, 2, 3].map(|k| pick(m, k));
     for preds in predictions {
         let whole = ClassificationMetrics::compute(preds, labels, classes)?;
-        for (k, group) in groups.iter_mut().enumerate() {
-            let ci = bootstrap_ci(
-                n,
-                settings.bootstrap_resamples,
-                settings.confidence,
-                settings.bootstrap_seed,
-                |rows| {
-                    let p: Vec<usize> = rows.iter().map(|&i| preds[i]).collect();
-                    let l: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
-                    ClassificationMetrics::compute(&p, &l, classes)
-                        .map_or(f64::NAN, |m| pick(&m, k))
-                },
-            )?;
+        let (mut p, mut l) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let cis = bootstrap_cis(
+            n,
+            settings.bootstrap_resamples,
+            settings.confidence,
+            settings.bootstrap_seed,
+            |rows| {
+                p.clear();
+                l.clear();
+                p.extend(rows.iter().map(|&i| preds[i]));
+                l.extend(rows.iter().map(|&i| labels[i]));
+                ClassificationMetrics::compute(&p, &l, classes).map_or([f64::NAN; 4], |m| all(&m))
+            },
+        )?;
+        for ((group, value), ci) in groups.iter_mut().zip(all(&whole)).zip(cis) {
             group.1.push(Bar {
-                value: pick(&whole, k),
+                value,
                 low: ci.low,
                 high: ci.high,
             });

@@ -69,20 +69,88 @@ pub(crate) fn precision_recall(scores: &[f64], positive: &[bool], rows: &[usize]
     Some(Curve { points, area })
 }
 
+/// One class against the rest: the rows ranked by the class's probability once, so that the
+/// ROC AUC of many bootstrap resamples costs one pass each (a resample is a count per row).
+struct OneVsRest {
+    /// Rows by score, highest first.
+    order: Vec<usize>,
+    scores: Vec<f64>,
+    positive: Vec<bool>,
+}
+
+impl OneVsRest {
+    /// The trapezoidal ROC area with each row counted `weights[row]` times (the same area
+    /// [`roc`] gives for the rows repeated that often); NaN with one class only.
+    fn area(&self, weights: &[u32]) -> f64 {
+        let (mut tp, mut fp, mut last_tp, mut last_fp, mut area) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (k, &i) in self.order.iter().enumerate() {
+            let w = f64::from(weights[i]);
+            if self.positive[i] {
+                tp += w;
+            } else {
+                fp += w;
+            }
+            let next = self.order.get(k + 1);
+            if next.is_none_or(|&j| self.scores[j] != self.scores[i]) {
+                area += (fp - last_fp) * (tp + last_tp) / 2.0;
+                (last_tp, last_fp) = (tp, fp);
+            }
+        }
+        if tp == 0.0 || fp == 0.0 {
+            f64::NAN
+        } else {
+            area / (tp * fp)
+        }
+    }
+}
+
 /// The ROC AUC of a classifier: for two classes that of class 1's probability; for more, the
-/// unweighted mean of each class against the rest. NaN when undefined on `rows` (a class
-/// missing from them).
-pub(crate) fn roc_auc(probabilities: &[Vec<f64>], labels: &[usize], rows: &[usize]) -> f64 {
-    let classes = probabilities.first().map_or(0, Vec::len);
-    let one_vs_rest = |c: usize| {
-        let scores: Vec<f64> = probabilities.iter().map(|p| p[c]).collect();
-        let positive: Vec<bool> = labels.iter().map(|&l| l == c).collect();
-        roc(&scores, &positive, rows).map_or(f64::NAN, |curve| curve.area)
-    };
-    match classes {
-        0 | 1 => f64::NAN,
-        2 => one_vs_rest(1),
-        k => (0..k).map(one_vs_rest).sum::<f64>() / k as f64,
+/// unweighted mean of each class against the rest (NaN where a class is missing).
+pub(crate) struct RocAuc {
+    classes: Vec<OneVsRest>,
+}
+
+impl RocAuc {
+    pub(crate) fn new(probabilities: &[Vec<f64>], labels: &[usize]) -> Self {
+        let k = probabilities.first().map_or(0, Vec::len);
+        let which: Vec<usize> = match k {
+            0 | 1 => Vec::new(),
+            2 => vec![1],
+            k => (0..k).collect(),
+        };
+        let classes = which
+            .into_iter()
+            .map(|c| {
+                let scores: Vec<f64> = probabilities.iter().map(|p| p[c]).collect();
+                let mut order: Vec<usize> = (0..scores.len()).collect();
+                order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+                OneVsRest {
+                    order,
+                    positive: labels.iter().map(|&l| l == c).collect(),
+                    scores,
+                }
+            })
+            .collect();
+        RocAuc { classes }
+    }
+
+    /// The AUC with each row counted `weights[row]` times.
+    pub(crate) fn weighted(&self, weights: &[u32]) -> f64 {
+        if self.classes.is_empty() {
+            return f64::NAN;
+        }
+        self.classes.iter().map(|c| c.area(weights)).sum::<f64>() / self.classes.len() as f64
+    }
+
+    /// The AUC of `rows` (repeats count).
+    pub(crate) fn of_rows(&self, rows: &[usize], weights: &mut Vec<u32>) -> f64 {
+        let n = self.classes.first().map_or(0, |c| c.scores.len());
+        weights.clear();
+        weights.resize(n, 0);
+        for &r in rows {
+            weights[r] += 1;
+        }
+        self.weighted(weights)
     }
 }
 
@@ -130,12 +198,34 @@ mod tests {
             vec![0.1, 0.3, 0.6],
             vec![0.3, 0.4, 0.3],
         ];
-        let auc = roc_auc(&probs, &[0, 1, 2, 2], &all(4));
+        let auc = RocAuc::new(&probs, &[0, 1, 2, 2]).weighted(&[1; 4]);
         // classes 0 and 1: 1.0 (their one positive scores highest); class 2: 0.875 (one tie)
         let c2 = roc(&[0.1, 0.3, 0.6, 0.3], &[false, false, true, true], &all(4))
             .unwrap()
             .area;
         assert!((auc - (1.0 + 1.0 + c2) / 3.0).abs() < 1e-12, "{auc}");
-        assert!(roc_auc(&probs, &[0, 0, 0, 0], &all(4)).is_nan());
+        assert!(RocAuc::new(&probs, &[0, 0, 0, 0])
+            .weighted(&[1; 4])
+            .is_nan());
+    }
+
+    #[test]
+    fn weighted_area_is_the_area_of_repeated_rows() {
+        let scores = [0.9, 0.4, 0.4, 0.7, 0.1, 0.4, 0.8, 0.2];
+        let labels = [1, 0, 1, 0, 0, 1, 1, 0];
+        let probs: Vec<Vec<f64>> = scores.iter().map(|&s| vec![1.0 - s, s]).collect();
+        let auc = RocAuc::new(&probs, &labels);
+        let truth: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+        let mut buffer = Vec::new();
+        for rows in [
+            vec![0, 1, 2, 3, 4, 5, 6, 7],
+            vec![1, 1, 2, 5, 5, 7, 0],
+            vec![3, 3, 3, 2, 6, 6, 1],
+        ] {
+            let want = roc(&scores, &truth, &rows).unwrap().area;
+            let got = auc.of_rows(&rows, &mut buffer);
+            assert!((got - want).abs() < 1e-12, "{rows:?}: {got} vs {want}");
+        }
+        assert!(auc.of_rows(&[0, 2, 5], &mut buffer).is_nan(), "one class");
     }
 }

@@ -141,6 +141,18 @@ pub fn bootstrap_ci(
     seed: u64,
     mut statistic: impl FnMut(&[usize]) -> f64,
 ) -> Result<BootstrapCi> {
+    let [ci] = bootstrap_cis(n, resamples, confidence, seed, |rows| [statistic(rows)])?;
+    Ok(ci)
+}
+
+/// [`bootstrap_ci`] of `K` statistics computed together on each resample.
+pub fn bootstrap_cis<const K: usize>(
+    n: usize,
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+    mut statistics: impl FnMut(&[usize]) -> [f64; K],
+) -> Result<[BootstrapCi; K]> {
     if resamples == 0 {
         return Err(Error::Config(
             "bootstrap: resamples must be positive".into(),
@@ -151,7 +163,8 @@ pub fn bootstrap_ci(
             "bootstrap: confidence {confidence} is not in (0, 1)"
         )));
     }
-    let mut values = Vec::with_capacity(if n == 0 { 0 } else { resamples });
+    let mut values: [Vec<f64>; K] =
+        std::array::from_fn(|_| Vec::with_capacity(if n == 0 { 0 } else { resamples }));
     if n > 0 {
         let mut rng = Stream::new(seed, Purpose::Bootstrap, [0; 3]);
         let mut rows = vec![0usize; n];
@@ -159,29 +172,32 @@ pub fn bootstrap_ci(
             for row in rows.iter_mut() {
                 *row = rng.below(n);
             }
-            let v = statistic(&rows);
-            if v.is_finite() {
-                values.push(v);
+            for (kept, v) in values.iter_mut().zip(statistics(&rows)) {
+                if v.is_finite() {
+                    kept.push(v);
+                }
             }
         }
     }
-    let (low, high) = if values.is_empty() {
-        (f64::NAN, f64::NAN)
-    } else {
-        values.sort_by(f64::total_cmp);
-        let alpha = (1.0 - confidence) / 2.0;
-        (
-            percentile(&values, 100.0 * alpha),
-            percentile(&values, 100.0 * (1.0 - alpha)),
-        )
-    };
-    Ok(BootstrapCi {
-        low,
-        high,
-        confidence,
-        resamples,
-        seed,
-    })
+    let alpha = (1.0 - confidence) / 2.0;
+    Ok(values.map(|mut v| {
+        let (low, high) = if v.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            v.sort_by(f64::total_cmp);
+            (
+                percentile(&v, 100.0 * alpha),
+                percentile(&v, 100.0 * (1.0 - alpha)),
+            )
+        };
+        BootstrapCi {
+            low,
+            high,
+            confidence,
+            resamples,
+            seed,
+        }
+    }))
 }
 
 /// Which null distribution [`wilcoxon`] used.

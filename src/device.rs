@@ -159,6 +159,15 @@ serde_as_string!(DeviceChoice, DtypeChoice, Precision);
 
 /// The device a choice names. `auto` falls back to the CPU when no GPU answers; in a build
 /// with CUDA support that fallback is reported (log warning and stderr).
+/// A device as users write it (`cpu`, `cuda:0`, `metal:0`), for reports and messages.
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
 pub fn select_device(choice: DeviceChoice) -> Result<Device> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
@@ -184,6 +193,11 @@ pub fn select_device(choice: DeviceChoice) -> Result<Device> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_names_as_users_write_them() {
+        assert_eq!(device_name(&Device::Cpu), "cpu");
+    }
 
     #[test]
     fn devices_parse_and_print_back() {

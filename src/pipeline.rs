@@ -1,11 +1,13 @@
 //! The main job: train, evaluate base vs tuned, optionally merge.
 use crate::error::{Error, Result};
 use crate::eval::evaluate::{evaluate_recipe, Evaluation};
+use crate::eval::training_curves::write_run_figures;
 use crate::lora::merge::write_merged;
 use crate::lora::peft;
 use crate::models::Opened;
 use crate::output::probe::Output;
 use crate::recipe::Recipe;
+use crate::train::TrainReport;
 use std::path::{Path, PathBuf};
 
 pub struct RunOutcome {
@@ -17,7 +19,7 @@ pub struct RunOutcome {
 
 pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
     preflight(recipe, Job::Run)?;
-    let report = crate::train::job::train_recipe(recipe)?;
+    let report = train_recipe(recipe)?;
     let evaluation = evaluate_recipe(recipe, &report.adapter_dir)?;
     let merged = if merge {
         Some(merge_adapter(recipe, &report.adapter_dir)?)
@@ -30,6 +32,17 @@ pub fn run_recipe(recipe: &Recipe, merge: bool) -> Result<RunOutcome> {
         evaluation,
         train_seconds: report.seconds,
     })
+}
+
+/// Trains, then draws the run's training curves (`OUTPUT_DIR/training.png` and `.svg`).
+/// The adapter is what the run is for: a figure that cannot be drawn is a warning, not a
+/// failed run.
+pub fn train_recipe(recipe: &Recipe) -> Result<TrainReport> {
+    let report = crate::train::job::train_recipe(recipe)?;
+    if let Err(e) = write_run_figures(&recipe.train.output_dir) {
+        tracing::warn!("training curves not drawn: {e}");
+    }
+    Ok(report)
 }
 
 /// Writes OUTPUT_DIR/merged: the base model with the adapter folded in.

@@ -3,9 +3,10 @@
 //! Set `LORATUNE_KEEP_REPORT=DIR` to keep the reports in `DIR/seq2seq/report` and
 //! `DIR/classification/report` for a look.
 use loratune::data::classification_metrics::ClassificationMetrics;
+use loratune::eval::classification_charts::ClassScores;
 use loratune::eval::report::{
-    checksum_files, format_table, rouge_settings, write_report, ClassificationReport,
-    ReportExample, ReportMeta,
+    checksum_files, format_table, rouge_settings, write_report, write_report_with_scores,
+    ClassificationReport, ReportExample, ReportMeta,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -70,7 +71,9 @@ fn meta(task: &str, tmp: &Path) -> ReportMeta {
     meta
 }
 
-fn check_common(dir: &Path, n: usize, metrics: &[&str]) -> Value {
+/// `labels`: the box plot's groups (the metrics, or for class probabilities the groups of
+/// examples).
+fn check_common(dir: &Path, n: usize, metrics: &[&str], labels: &[&str]) -> Value {
     for file in [
         "examples.jsonl",
         "summary.json",
@@ -94,7 +97,7 @@ fn check_common(dir: &Path, n: usize, metrics: &[&str]) -> Value {
     assert!(w >= 600 && h >= 500, "boxplot {w}x{h}");
     let svg = std::fs::read_to_string(dir.join("boxplot.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    for m in metrics {
+    for m in labels {
         assert!(svg.contains(m), "SVG lacks the label {m}");
     }
     assert!(
@@ -229,7 +232,7 @@ fn seq2seq_report() {
     let written = write_report(&dir, &meta, &examples, None).unwrap();
     assert!(written.paths.confusion_png.is_none());
     assert!(!dir.join("confusion.png").exists());
-    let summary = check_common(&dir, n, &metrics);
+    let summary = check_common(&dir, n, &metrics, &metrics);
     assert!(summary.get("classification").is_none());
 
     let html = std::fs::read_to_string(&written.paths.index_html).unwrap();
@@ -295,7 +298,7 @@ fn classification_report() {
     meta.sample_ids = examples.iter().map(|e| e.id.clone()).collect();
     let dir = out_dir(tmp.path(), "classification");
     let written = write_report(&dir, &meta, &examples, Some(&classification)).unwrap();
-    let summary = check_common(&dir, n, &["accuracy"]);
+    let summary = check_common(&dir, n, &["accuracy"], &["accuracy"]);
     let confusion = written.paths.confusion_png.as_ref().unwrap();
     let (w, h) = png_size(&std::fs::read(confusion).unwrap());
     assert!(w > h && h >= 300, "confusion {w}x{h}");
@@ -325,6 +328,81 @@ fn classification_report() {
     let html = std::fs::read_to_string(&written.paths.index_html).unwrap();
     assert_eq!(html.matches("data:image/png;base64,").count(), 2);
     println!("{}", format_table(&written.summary));
+
+    // Without class probabilities the 0/1 box plot stays off the page; bars with intervals
+    // and the confusion matrices are there.
+    assert!(html.contains("bootstrap intervals"), "metric bars");
+    assert!(!html.contains("<h2>Distributions</h2>"));
+    assert!(written.paths.metrics_png.is_some() && written.paths.curves_png.is_none());
+
+    // With class probabilities (each model's probability of its own prediction is highest):
+    // the true-class probability row, the ROC AUC with a paired interval, the curves.
+    let probabilities = |pred: &[usize], rng: &mut StdRng| -> Vec<Vec<f64>> {
+        pred.iter()
+            .map(|&p| {
+                let mut row: Vec<f64> = (0..3).map(|_| rng.gen_range(0.0..0.3)).collect();
+                row[p] = 0.5 + rng.gen_range(0.0..0.5);
+                let sum: f64 = row.iter().sum();
+                row.iter().map(|v| v / sum).collect()
+            })
+            .collect()
+    };
+    let scores = ClassScores {
+        labels: labels.clone(),
+        base: probabilities(&base_pred, &mut rng),
+        tuned: probabilities(&tuned_pred, &mut rng),
+    };
+    meta.title = "../shared/models/all-MiniLM-L6-v2: base vs tuned".into();
+    let dir = out_dir(tmp.path(), "classification-probabilities");
+    let written =
+        write_report_with_scores(&dir, &meta, &examples, Some(&classification), Some(&scores))
+            .unwrap();
+    // the box plot's groups: all examples, then each true class
+    let summary = check_common(
+        &dir,
+        n,
+        &["p(true class)", "accuracy"],
+        &["all examples", "true: neutral"],
+    );
+    let auc = &summary["classification"]["roc_auc"];
+    let (base_auc, tuned_auc) = (
+        auc["base"].as_f64().unwrap(),
+        auc["tuned"].as_f64().unwrap(),
+    );
+    assert!(tuned_auc > base_auc && tuned_auc > 0.8, "{auc}");
+    let (low, high) = (
+        auc["difference_ci"]["low"].as_f64().unwrap(),
+        auc["difference_ci"]["high"].as_f64().unwrap(),
+    );
+    assert!(
+        low <= tuned_auc - base_auc && tuned_auc - base_auc <= high,
+        "{auc}"
+    );
+    assert_eq!(auc["averaging"], "one-vs-rest macro");
+    let p_true = &summary["metrics"]["p(true class)"];
+    assert!(p_true["tuned"]["mean"].as_f64() > p_true["base"]["mean"].as_f64());
+    for png in [&written.paths.metrics_png, &written.paths.curves_png] {
+        png_size(&std::fs::read(png.as_ref().unwrap()).unwrap());
+    }
+    let html = std::fs::read_to_string(&written.paths.index_html).unwrap();
+    assert_eq!(html.matches("data:image/png;base64,").count(), 4);
+    assert!(
+        html.contains("<h1>all-MiniLM-L6-v2: base vs tuned</h1>"),
+        "short title"
+    );
+    assert!(html.contains("ROC AUC (one-vs-rest macro)"));
+    let wrong_shape = ClassScores {
+        labels: labels[1..].to_vec(),
+        ..scores
+    };
+    assert!(write_report_with_scores(
+        &tmp.path().join("bad-scores/report"),
+        &meta,
+        &examples,
+        Some(&classification),
+        Some(&wrong_shape)
+    )
+    .is_err());
 
     // Mismatched label names are rejected before anything is written.
     let bad = ClassificationReport {

@@ -2,6 +2,7 @@ use super::common::{length_sorted_batches, with_id, IoArgs, ModelArgs};
 use clap::Args;
 use loratune::data::batch::pad;
 use loratune::jsonl::{read_objects, string_field};
+use loratune::models::classifier::softmax;
 use loratune::models::{Kind, Options};
 use loratune::output::AtomicFile;
 use loratune::tokenizer::TextTokenizer;
@@ -107,13 +108,4 @@ fn argmax(values: &[f32]) -> usize {
         }
     }
     best
-}
-
-fn softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits
-        .iter()
-        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-    let exps: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
-    let sum: f64 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
 }

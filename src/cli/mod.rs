@@ -8,6 +8,7 @@ mod generate;
 mod loss;
 mod merge;
 mod merge_probe;
+mod plot;
 mod quickstart;
 mod run;
 mod score;
@@ -56,6 +57,8 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Fetch a Hub model or dataset split into the Hugging Face cache; prints the local paths.
     Download(download::DownloadArgs),
+    /// Draw training curves (loss, learning rate, gradient norm, validation metrics) of one run or several overlaid.
+    Plot(plot::PlotArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args),
         Command::Search(args) => search::run(args),
         Command::Download(args) => download::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 
@@ -83,8 +87,11 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: a log redirected to a file or a pipe stays plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

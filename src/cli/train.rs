@@ -23,7 +23,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     recipe.train.overwrite_output_dir |= args.overwrite;
     super::common::apply_resume(&mut recipe, args.resume);
     loratune::pipeline::preflight(&recipe, loratune::pipeline::Job::Train)?;
-    let report = loratune::train::job::train_recipe(&recipe)?;
+    let report = loratune::pipeline::train_recipe(&recipe)?;
     println!(
         "trained {} steps in {:.1} s; final loss {:.4}",
         report.steps,
@@ -35,5 +35,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     println!("adapter: {}", report.adapter_dir.display());
     println!("metrics: {}", report.metrics_path.display());
+    let curves = recipe
+        .train
+        .output_dir
+        .join(loratune::eval::training_curves::PNG_FILE);
+    if curves.is_file() {
+        println!("training curves: {}", curves.display());
+    }
     Ok(())
 }

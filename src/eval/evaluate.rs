@@ -2,9 +2,10 @@
 //! scored and written as a report (also the last stage of `loratune run`).
 use super::bertscore::{BertScoreSettings, BertScorer};
 use super::columns::example_fields;
+use super::classification_charts::ClassScores;
 use super::report::{
-    checksum_files, rouge_settings, write_report, ClassificationReport, ReportExample, ReportMeta,
-    WrittenReport,
+    checksum_files, rouge_settings, write_report, write_report_with_scores, ClassificationReport,
+    ReportExample, ReportMeta, WrittenReport,
 };
 use super::rouge::RougeScorer;
 use crate::data::classification_metrics::ClassificationMetrics;
@@ -59,7 +60,7 @@ fn base_meta(
         base_model: recipe.model.name.clone(),
         adapter: adapter.display().to_string(),
         dtype: format!("{dtype:?}").to_lowercase(),
-        device: format!("{device:?}"),
+        device: crate::device::device_name(device),
         ..Default::default()
     };
     meta.seeds.insert("data".into(), recipe.data.seed);
@@ -166,8 +167,9 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
     let max_tokens = recipe.data.max_source_tokens.min(base.max_positions());
     let texts = crate::data::tokenized::TokenizedTexts::new(&examples, &tokenizer, max_tokens)?;
     let batch = recipe.eval.batch_size.unwrap_or(32);
-    let (base_pred, _) = base.predict(&texts, batch)?;
-    let (tuned_pred, _) = tuned.predict(&texts, batch)?;
+    let base_scores = base.predict_with_probabilities(&texts, batch)?;
+    let tuned_scores = tuned.predict_with_probabilities(&texts, batch)?;
+    let (base_pred, tuned_pred) = (&base_scores.labels, &tuned_scores.labels);
     let label_names: Vec<String> = (0..base.num_labels())
         .map(|i| {
             names
@@ -196,8 +198,8 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         .collect();
     meta.sample_ids = report_examples.iter().map(|e| e.id.clone()).collect();
     let classification = ClassificationReport {
-        base: ClassificationMetrics::compute(&base_pred, &texts.labels, base.num_labels())?,
-        tuned: ClassificationMetrics::compute(&tuned_pred, &texts.labels, base.num_labels())?,
+        base: ClassificationMetrics::compute(base_pred, &texts.labels, base.num_labels())?,
+        tuned: ClassificationMetrics::compute(tuned_pred, &texts.labels, base.num_labels())?,
         label_names,
     };
     meta.settings.insert("classification".into(), json!({"max_tokens": max_tokens, "truncation_side": recipe.data.truncation_side, "positive_class": 1, "average": if base.num_labels() == 2 { "binary" } else { "macro" }}));
@@ -206,7 +208,18 @@ fn evaluate_classifier(context: Context) -> Result<Evaluation> {
         classification.base.f1,
         classification.tuned.f1,
     );
-    let written = write_report(out, &meta, &report_examples, Some(&classification))?;
+    let scores = ClassScores {
+        labels: texts.labels.clone(),
+        base: base_scores.probabilities,
+        tuned: tuned_scores.probabilities,
+    };
+    let written = write_report_with_scores(
+        out,
+        &meta,
+        &report_examples,
+        Some(&classification),
+        Some(&scores),
+    )?;
     Ok(Evaluation { written, headline })
 }
 

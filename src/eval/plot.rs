@@ -35,6 +35,11 @@ fn draw_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Config(format!("drawing {what}: {e}"))
 }
 
+/// Name of the base model in the report and its charts.
+pub(crate) const BASE: &str = "base";
+/// Name of the tuned model in the report and its charts.
+pub(crate) const TUNED: &str = "tuned";
+
 /// Colours of the models' boxes (matplotlib's tab:blue, tab:orange, tab:green, …).
 pub(crate) const MODEL_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -115,6 +120,8 @@ pub(crate) struct MetricSeries {
 #[derive(Debug, Clone)]
 pub(crate) struct Boxplot {
     pub(crate) title: String,
+    /// Under the groups (e.g. "metric").
+    pub(crate) x_label: String,
     pub(crate) y_label: String,
     pub(crate) models: Vec<String>,
     pub(crate) metrics: Vec<MetricSeries>,
@@ -162,15 +169,7 @@ impl Boxplot {
 
     /// Renders the plot as an SVG document.
     pub(crate) fn to_svg(&self) -> Result<String> {
-        ensure_font();
-        let size = self.size();
-        let mut out = String::new();
-        {
-            let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(|e| draw_error("box plot", e))?;
-        }
-        Ok(out)
+        render_svg(self.size(), |root| self.draw(root))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
@@ -185,7 +184,13 @@ impl Boxplot {
         let (head, body) = root.split_vertically(88);
         let title =
             TextStyle::from((FONT_FAMILY, 30).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        head.draw_text(&self.title, &title, (w as i32 / 2, 14))
+        let fitted = fit_text(
+            &head,
+            &self.title,
+            &(FONT_FAMILY, 30).into_font(),
+            w as i32 - 40,
+        );
+        head.draw_text(&fitted, &title, (w as i32 / 2, 14))
             .map_err(err)?;
         self.draw_legend(&head, w as i32 / 2, 68).map_err(err)?;
 
@@ -215,7 +220,7 @@ impl Boxplot {
             .y_label_style((FONT_FAMILY, 18).into_font())
             .y_label_formatter(&|v| format_tick(*v))
             .y_desc(&self.y_label)
-            .x_desc("metric")
+            .x_desc(self.x_label.as_str())
             .axis_desc_style((FONT_FAMILY, 21).into_font())
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(BLACK.mix(0.12))
@@ -334,7 +339,51 @@ fn format_tick(v: f64) -> String {
     }
 }
 
-fn render_png<F>(w: u32, h: u32, draw: F) -> Result<Vec<u8>>
+/// `text`, shortened from the left with "…" until it fits in `max_width` pixels (a long model
+/// path keeps its end, the part that names the model).
+pub(crate) fn fit_text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &FontDesc,
+    max_width: i32,
+) -> String {
+    let style = TextStyle::from(font.clone());
+    let width = |t: &str| {
+        area.estimate_text_size(t, &style)
+            .map(|(w, _)| w as i32)
+            .unwrap_or(i32::MAX)
+    };
+    if width(text) <= max_width {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for skip in 1..chars.len() {
+        let candidate: String = std::iter::once('…')
+            .chain(chars[skip..].iter().copied())
+            .collect();
+        if width(&candidate) <= max_width {
+            return candidate;
+        }
+    }
+    "…".into()
+}
+
+/// Renders a chart as an SVG document (text in the viewer's sans-serif).
+pub(crate) fn render_svg<F>(size: (u32, u32), draw: F) -> Result<String>
+where
+    F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+{
+    ensure_font();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| draw_error("SVG", e))?;
+    }
+    Ok(out)
+}
+
+pub(crate) fn render_png<F>(w: u32, h: u32, draw: F) -> Result<Vec<u8>>
 where
     F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
 {
@@ -446,7 +495,8 @@ pub(crate) fn confusion_png(
         root.fill(&WHITE).map_err(err_b)?;
         let title_style =
             TextStyle::from((FONT_FAMILY, 28).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        root.draw_text(title, &title_style, (w as i32 / 2, 16))
+        let title = fit_text(root, title, &(FONT_FAMILY, 28).into_font(), w as i32 - 30);
+        root.draw_text(&title, &title_style, (w as i32 / 2, 16))
             .map_err(err_b)?;
         let body = root.margin(70, 0, 10, 10);
         let areas = body.split_evenly((1, panels.len()));

@@ -10,7 +10,12 @@
 //! | `summary.json` | [`ReportMeta`], the statistics' settings, per metric a [`MetricSummary`], and for classification both models' [`ClassificationMetrics`] |
 //! | `boxplot.png`, `boxplot.svg` | grouped box plots: metrics on x, one box per model |
 //! | `confusion.png` | classification only: both confusion matrices side by side |
-//! | `index.html` | everything above on one page (PNGs as base64 data URIs) |
+//! | `metrics.png` | classification only: accuracy, precision, recall, F1 with bootstrap intervals |
+//! | `curves.png` | classification with class probabilities: ROC and precision-recall curves |
+//! | `index.html` | everything above on one page (PNGs as base64 data URIs), and the run's training curves when the report is in a run folder with `metrics.jsonl` |
+//!
+//! For classification with class probabilities ([`write_report_with_scores`]), `boxplot.*`
+//! shows the probability each model gives the true class instead of per-example metrics.
 //!
 //! Statistics (see [`super::stats`]): per metric and model the mean, median and sample
 //! standard deviation (ddof = 1); the paired difference tuned − base with its mean, a seeded
@@ -18,8 +23,10 @@
 //! the two-sided Wilcoxon signed-rank p-value of `scipy.stats.wilcoxon(tuned, base)`.
 use crate::data::classification_metrics::ClassificationMetrics;
 use crate::error::{Error, Result};
+use crate::eval::classification_charts::{self, AucSummary, ClassScores};
 use crate::eval::plot::{self, Boxplot, ConfusionPanel, MetricSeries};
 use crate::eval::stats::{self, Wilcoxon, WilcoxonMethod};
+use crate::eval::training_curves::{self, RunCurves};
 use crate::output::{AtomicDir, Replace};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -30,10 +37,8 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Name of the base model in the report.
-pub(crate) const BASE: &str = "base";
-/// Name of the tuned model in the report.
-pub(crate) const TUNED: &str = "tuned";
+pub(crate) use crate::eval::plot::{BASE, TUNED};
+pub use crate::eval::stats::SummarySettings;
 
 /// One evaluated example: a line of `examples.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,24 +53,6 @@ pub struct ReportExample {
     pub base_metrics: BTreeMap<String, f64>,
     /// Every metric of the tuned model's output; must have the same metric names.
     pub tuned_metrics: BTreeMap<String, f64>,
-}
-
-/// Settings of the paired statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SummarySettings {
-    pub(crate) bootstrap_resamples: usize,
-    pub(crate) confidence: f64,
-    pub bootstrap_seed: u64,
-}
-
-impl Default for SummarySettings {
-    fn default() -> Self {
-        SummarySettings {
-            bootstrap_resamples: 10_000,
-            confidence: 0.95,
-            bootstrap_seed: 0,
-        }
-    }
 }
 
 /// Everything needed to reproduce the report, written into `summary.json` and `index.html`.
@@ -228,12 +215,12 @@ pub(crate) fn metric_values(examples: &[ReportExample]) -> Result<Vec<MetricValu
     Ok(out)
 }
 
-/// Per-metric statistics of the examples (metrics in name order).
-pub(crate) fn summarize(
-    examples: &[ReportExample],
+/// Per-metric statistics of paired values (see [`metric_values`]).
+pub(crate) fn summarize_values(
+    values: Vec<MetricValues>,
     settings: &SummarySettings,
 ) -> Result<Vec<MetricSummary>> {
-    metric_values(examples)?
+    values
         .into_iter()
         .map(
             |MetricValues {
@@ -292,6 +279,10 @@ pub struct ReportPaths {
     pub(crate) boxplot_svg: PathBuf,
     /// Classification reports only.
     pub confusion_png: Option<PathBuf>,
+    /// Classification reports only: metrics with bootstrap intervals.
+    pub metrics_png: Option<PathBuf>,
+    /// Classification reports with class probabilities: ROC and precision-recall curves.
+    pub curves_png: Option<PathBuf>,
     pub index_html: PathBuf,
 }
 
@@ -496,6 +487,7 @@ pub(crate) fn boxplot(title: &str, values: &[MetricValues]) -> Boxplot {
     let n = values.first().map(|v| v.base.len()).unwrap_or(0);
     Boxplot {
         title: format!("{title} (n = {n})"),
+        x_label: "metric".into(),
         y_label: "score per example".into(),
         models: vec![BASE.into(), TUNED.into()],
         metrics: values
@@ -530,6 +522,70 @@ pub fn write_report(
     examples: &[ReportExample],
     classification: Option<&ClassificationReport>,
 ) -> Result<WrittenReport> {
+    write_report_with_scores(dir, meta, examples, classification, None)
+}
+
+/// The charts of a report, drawn before anything is written.
+struct Charts {
+    /// Seq2seq: every metric per example; classification: the probability of the true class
+    /// (without class probabilities, the 0/1 metrics of a classification say nothing in a box
+    /// plot: the file is still written but the page leaves it out).
+    boxplot_png: Vec<u8>,
+    boxplot_svg: String,
+    show_boxplot: bool,
+    confusion: Option<Vec<u8>>,
+    /// Accuracy / precision / recall / F1 with bootstrap intervals.
+    metric_bars: Option<Vec<u8>>,
+    /// ROC and precision-recall curves.
+    curves: Option<Vec<u8>>,
+    /// The run's training curves, when the report sits in a run folder with `metrics.jsonl`.
+    training: Option<Vec<u8>>,
+}
+
+/// Class indices of the reference and both outputs of each example, read back from the class
+/// names the examples hold.
+fn predictions_from_examples(
+    examples: &[ReportExample],
+    names: &[String],
+) -> Option<(Vec<usize>, [Vec<usize>; 2])> {
+    let index = |name: &str| names.iter().position(|n| n == name);
+    let mut labels = Vec::with_capacity(examples.len());
+    let (mut base, mut tuned) = (Vec::new(), Vec::new());
+    for e in examples {
+        labels.push(index(&e.reference)?);
+        base.push(index(&e.base_output)?);
+        tuned.push(index(&e.tuned_output)?);
+    }
+    Some((labels, [base, tuned]))
+}
+
+/// The training curves of the run folder above the report, if it has a metrics log.
+fn run_training_curves(report_dir: &Path) -> Option<Vec<u8>> {
+    let run = report_dir.parent()?;
+    if !run.join("metrics.jsonl").is_file() {
+        return None;
+    }
+    let drawn = RunCurves::read(run).and_then(|c| training_curves::render(&[c]));
+    match drawn {
+        Ok((png, _)) => Some(png),
+        Err(e) => {
+            tracing::warn!("report: training curves left out: {e}");
+            None
+        }
+    }
+}
+
+/// [`write_report`] with both models' class probabilities for a classification report:
+/// the page then shows the probability of the true class, ROC and precision-recall curves,
+/// and the summary gains the probability of the true class and the ROC AUC with a paired
+/// bootstrap interval.
+pub fn write_report_with_scores(
+    dir: &Path,
+    meta: &ReportMeta,
+    examples: &[ReportExample],
+    classification: Option<&ClassificationReport>,
+    scores: Option<&ClassScores>,
+) -> Result<WrittenReport> {
     if examples.is_empty() {
         return Err(Error::Config("report: no examples".into()));
     }
@@ -541,13 +597,64 @@ pub fn write_report(
                 c.base.num_labels, c.tuned.num_labels
             )));
         }
+        if let Some(s) = scores {
+            s.check(examples.len(), k)?;
+        }
     }
-    let values = metric_values(examples)?;
-    let summary = summarize(examples, &meta.statistics)?;
-    let chart = boxplot(&meta.title, &values);
-    let box_png = chart.to_png()?;
-    let box_svg = chart.to_svg()?;
-    let confusion = classification.map(confusion_figure).transpose()?;
+    let scores = scores.filter(|_| classification.is_some());
+    let title = short_title(&meta.title);
+    let mut values = metric_values(examples)?;
+    if let Some(s) = scores {
+        let [base, tuned] = s.true_class_values();
+        values.insert(
+            0,
+            MetricValues {
+                metric: classification_charts::TRUE_CLASS_PROBABILITY.into(),
+                base,
+                tuned,
+            },
+        );
+    }
+    let summary = summarize_values(values.clone(), &meta.statistics)?;
+    let auc = scores
+        .map(|s| classification_charts::auc_summary(s, &meta.statistics))
+        .transpose()?;
+    let chart = match (classification, scores) {
+        (Some(c), Some(s)) => classification_charts::probability_boxplot(s, &c.label_names),
+        _ => boxplot(&title, &values),
+    };
+    let predicted = match (classification, scores) {
+        (_, Some(s)) => Some((s.labels.clone(), classification_charts::predictions(s))),
+        (Some(c), None) => predictions_from_examples(examples, &c.label_names),
+        _ => None,
+    };
+    let metric_bars = match (classification, &predicted) {
+        (Some(c), Some((labels, [b, t]))) => Some(
+            classification_charts::metric_bars(
+                &title,
+                labels,
+                [b, t],
+                c.label_names.len(),
+                &meta.statistics,
+            )?
+            .to_png()?,
+        ),
+        _ => None,
+    };
+    let charts = Charts {
+        boxplot_png: chart.to_png()?,
+        boxplot_svg: chart.to_svg()?,
+        show_boxplot: classification.is_none() || scores.is_some(),
+        confusion: classification.map(confusion_figure).transpose()?,
+        metric_bars,
+        curves: match (classification, scores) {
+            (Some(c), Some(s)) => {
+                Some(classification_charts::curves_figure(&title, s, &c.label_names).to_png()?)
+            }
+            _ => None,
+        },
+        training: run_training_curves(dir),
+    };
 
     let out = AtomicDir::begin(dir, Replace::IfHolds("summary.json"))?;
     let mut jsonl = String::new();
@@ -559,36 +666,74 @@ pub fn write_report(
         jsonl.push('\n');
     }
     out.write("examples.jsonl", jsonl.as_bytes())?;
-    let summary_value = summary_json(meta, &summary, classification);
+    let mut summary_value = summary_json(meta, &summary, classification);
+    if let Some(a) = &auc {
+        summary_value["classification"]["roc_auc"] = json!(a);
+    }
     let mut summary_text = serde_json::to_string_pretty(&summary_value)
         .map_err(|err| Error::file(dir.join("summary.json"), err.to_string()))?;
     summary_text.push('\n');
     out.write("summary.json", summary_text.as_bytes())?;
-    out.write("boxplot.png", &box_png)?;
-    out.write("boxplot.svg", box_svg.as_bytes())?;
-    if let Some(png) = &confusion {
-        out.write("confusion.png", png)?;
+    out.write("boxplot.png", &charts.boxplot_png)?;
+    out.write("boxplot.svg", charts.boxplot_svg.as_bytes())?;
+    for (name, png) in [
+        ("confusion.png", &charts.confusion),
+        ("metrics.png", &charts.metric_bars),
+        ("curves.png", &charts.curves),
+    ] {
+        if let Some(png) = png {
+            out.write(name, png)?;
+        }
     }
     let html = index_html(
         meta,
         examples,
         &summary,
+        auc.as_ref(),
         classification,
-        &box_png,
-        confusion.as_deref(),
+        &charts,
     );
     out.write("index.html", html.as_bytes())?;
     out.commit()?;
+    let written = |present: bool, name: &str| present.then(|| dir.join(name));
     let paths = ReportPaths {
         dir: dir.to_path_buf(),
         examples: dir.join("examples.jsonl"),
         summary: dir.join("summary.json"),
         boxplot_png: dir.join("boxplot.png"),
         boxplot_svg: dir.join("boxplot.svg"),
-        confusion_png: confusion.as_ref().map(|_| dir.join("confusion.png")),
+        confusion_png: written(charts.confusion.is_some(), "confusion.png"),
+        metrics_png: written(charts.metric_bars.is_some(), "metrics.png"),
+        curves_png: written(charts.curves.is_some(), "curves.png"),
         index_html: dir.join("index.html"),
     };
     Ok(WrittenReport { paths, summary })
+}
+
+/// A title with long paths shortened to their last component
+/// (`../shared/models/all-MiniLM-L6-v2: base vs tuned` → `all-MiniLM-L6-v2: base vs tuned`);
+/// Hub ids (`google/flan-t5-base`) stay whole. The full path is in the settings table.
+pub(crate) fn short_title(title: &str) -> String {
+    title
+        .split(' ')
+        .map(|word| {
+            let core = word.trim_end_matches([':', ',', ';', ')']);
+            let tail = &word[core.len()..];
+            let is_path = core.starts_with(['/', '.', '~'])
+                || core.matches('/').count() >= 2
+                || core.contains('\\');
+            match (
+                is_path,
+                core.trim_end_matches(['/', '\\'])
+                    .rsplit(['/', '\\'])
+                    .next(),
+            ) {
+                (true, Some(last)) if !last.is_empty() => format!("{last}{tail}"),
+                _ => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -645,17 +790,18 @@ fn index_html(
     meta: &ReportMeta,
     examples: &[ReportExample],
     summary: &[MetricSummary],
+    auc: Option<&AucSummary>,
     classification: Option<&ClassificationReport>,
-    boxplot_png: &[u8],
-    confusion_png: Option<&[u8]>,
+    charts: &Charts,
 ) -> String {
     let e = html_escape;
     let mut h = String::new();
+    let title = short_title(&meta.title);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        e(&meta.title),
-        e(&meta.title)
+        e(&title),
+        e(&title)
     );
     let n = examples.len();
     let _ = writeln!(
@@ -700,12 +846,53 @@ fn index_html(
             d.base_better,
         );
     }
+    if let Some(a) = auc {
+        let ci = &a.difference_ci;
+        let class = if ci.low > 0.0 {
+            " better"
+        } else if ci.high < 0.0 {
+            " worse"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>ROC AUC ({})</td><td class=\"num\">{}</td><td class=\"num\">–</td><td class=\"num\">–</td><td class=\"num\">{}</td><td class=\"num\">–</td><td class=\"num\">–</td><td class=\"num{class}\">{}</td><td class=\"num\">[{}, {}]</td><td class=\"num\">n/a</td><td class=\"num\">–</td></tr>",
+            e(&a.averaging),
+            format_value(a.base),
+            format_value(a.tuned),
+            format_signed(a.tuned - a.base),
+            format_signed(ci.low),
+            format_signed(ci.high),
+        );
+    }
     h.push_str("</table>\n");
-    let _ = writeln!(
-        h,
-        "<h2>Distributions</h2>\n<img src=\"{}\" alt=\"Box plots of every metric per example, base and tuned\">",
-        data_uri_png(boxplot_png)
-    );
+    if auc.is_some() {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">{TRUE_CLASS}: the probability each model gives the example's true class (paired per example). ROC AUC: CI of the difference over bootstrap resamples of the examples, the same resamples for both models.</p>",
+            TRUE_CLASS = e(classification_charts::TRUE_CLASS_PROBABILITY)
+        );
+    }
+    if let Some(png) = &charts.training {
+        let _ = writeln!(
+            h,
+            "<h2>Training</h2>\n<img src=\"{}\" alt=\"Training curves: loss, learning rate, gradient norm and validation metrics over the steps\">",
+            data_uri_png(png)
+        );
+    }
+    if charts.show_boxplot {
+        let alt = if classification.is_some() {
+            "Box plots of the probability of the true class, base and tuned"
+        } else {
+            "Box plots of every metric per example, base and tuned"
+        };
+        let _ = writeln!(
+            h,
+            "<h2>Distributions</h2>\n<img src=\"{}\" alt=\"{alt}\">",
+            data_uri_png(&charts.boxplot_png)
+        );
+    }
 
     if let Some(c) = classification {
         h.push_str("<h2>Classification</h2>\n");
@@ -744,12 +931,23 @@ fn index_html(
             );
         }
         h.push_str("</table>\n");
-        if let Some(png) = confusion_png {
-            let _ = writeln!(
-                h,
-                "<img src=\"{}\" alt=\"Confusion matrices of the base and the tuned model\">",
-                data_uri_png(png)
-            );
+        for (png, alt) in [
+            (
+                &charts.metric_bars,
+                "Accuracy, precision, recall and F1 of base and tuned with bootstrap intervals",
+            ),
+            (
+                &charts.curves,
+                "ROC and precision-recall curves of base and tuned",
+            ),
+            (
+                &charts.confusion,
+                "Confusion matrices of the base and the tuned model",
+            ),
+        ] {
+            if let Some(png) = png {
+                let _ = writeln!(h, "<img src=\"{}\" alt=\"{alt}\">", data_uri_png(png));
+            }
         }
     }
 

@@ -88,6 +88,24 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// Settings of the paired statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SummarySettings {
+    pub(crate) bootstrap_resamples: usize,
+    pub(crate) confidence: f64,
+    pub bootstrap_seed: u64,
+}
+
+impl Default for SummarySettings {
+    fn default() -> Self {
+        SummarySettings {
+            bootstrap_resamples: 10_000,
+            confidence: 0.95,
+            bootstrap_seed: 0,
+        }
+    }
+}
+
 /// A bootstrap percentile interval of a mean.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BootstrapCi {
@@ -106,6 +124,35 @@ pub fn bootstrap_mean_ci(
     confidence: f64,
     seed: u64,
 ) -> Result<BootstrapCi> {
+    bootstrap_ci(xs.len(), resamples, confidence, seed, |rows| {
+        rows.iter().map(|&i| xs[i]).sum::<f64>() / rows.len() as f64
+    })
+}
+
+/// Seeded bootstrap percentile interval of any statistic of `n` examples: `statistic` gets
+/// the rows of each resample (drawn with replacement, the same rows for every statistic of a
+/// seed, so statistics of two models computed on the same resamples are paired). Resamples
+/// where the statistic is not finite (e.g. an AUC of a resample with one class) are left out;
+/// NaN bounds when none is finite or `n` is 0.
+pub fn bootstrap_ci(
+    n: usize,
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+    mut statistic: impl FnMut(&[usize]) -> f64,
+) -> Result<BootstrapCi> {
+    let [ci] = bootstrap_cis(n, resamples, confidence, seed, |rows| [statistic(rows)])?;
+    Ok(ci)
+}
+
+/// [`bootstrap_ci`] of `K` statistics computed together on each resample.
+pub fn bootstrap_cis<const K: usize>(
+    n: usize,
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+    mut statistics: impl FnMut(&[usize]) -> [f64; K],
+) -> Result<[BootstrapCi; K]> {
     if resamples == 0 {
         return Err(Error::Config(
             "bootstrap: resamples must be positive".into(),
@@ -116,33 +163,41 @@ pub fn bootstrap_mean_ci(
             "bootstrap: confidence {confidence} is not in (0, 1)"
         )));
     }
-    let (low, high) = if xs.is_empty() {
-        (f64::NAN, f64::NAN)
-    } else {
-        let n = xs.len();
+    let mut values: [Vec<f64>; K] =
+        std::array::from_fn(|_| Vec::with_capacity(if n == 0 { 0 } else { resamples }));
+    if n > 0 {
         let mut rng = Stream::new(seed, Purpose::Bootstrap, [0; 3]);
-        let mut means = Vec::with_capacity(resamples);
+        let mut rows = vec![0usize; n];
         for _ in 0..resamples {
-            let mut sum = 0.0;
-            for _ in 0..n {
-                sum += xs[rng.below(n)];
+            for row in rows.iter_mut() {
+                *row = rng.below(n);
             }
-            means.push(sum / n as f64);
+            for (kept, v) in values.iter_mut().zip(statistics(&rows)) {
+                if v.is_finite() {
+                    kept.push(v);
+                }
+            }
         }
-        means.sort_by(f64::total_cmp);
-        let alpha = (1.0 - confidence) / 2.0;
-        (
-            percentile(&means, 100.0 * alpha),
-            percentile(&means, 100.0 * (1.0 - alpha)),
-        )
-    };
-    Ok(BootstrapCi {
-        low,
-        high,
-        confidence,
-        resamples,
-        seed,
-    })
+    }
+    let alpha = (1.0 - confidence) / 2.0;
+    Ok(values.map(|mut v| {
+        let (low, high) = if v.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            v.sort_by(f64::total_cmp);
+            (
+                percentile(&v, 100.0 * alpha),
+                percentile(&v, 100.0 * (1.0 - alpha)),
+            )
+        };
+        BootstrapCi {
+            low,
+            high,
+            confidence,
+            resamples,
+            seed,
+        }
+    }))
 }
 
 /// Which null distribution [`wilcoxon`] used.

@@ -188,7 +188,19 @@ impl SequenceClassifier {
         texts: &TokenizedTexts,
         batch_size: usize,
     ) -> candle_core::Result<(Vec<usize>, f64)> {
-        let mut predictions = Vec::with_capacity(texts.len());
+        let p = self.predict_with_probabilities(texts, batch_size)?;
+        Ok((p.labels, p.loss))
+    }
+
+    /// Predicted labels, each row's class probabilities and the mean cross-entropy over all
+    /// rows of `texts`.
+    pub(crate) fn predict_with_probabilities(
+        &self,
+        texts: &TokenizedTexts,
+        batch_size: usize,
+    ) -> candle_core::Result<Predictions> {
+        let mut labels = Vec::with_capacity(texts.len());
+        let mut probabilities = Vec::with_capacity(texts.len());
         let mut loss = 0.0;
         let rows: Vec<usize> = (0..texts.len()).collect();
         for chunk in rows.chunks(batch_size.max(1)) {
@@ -196,10 +208,17 @@ impl SequenceClassifier {
             let nll = crate::nn::loss::token_nll(&logits, &self.label_tensor(texts, chunk)?)?;
             loss += nll.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
             let best = logits.argmax(candle_core::D::Minus1)?.to_vec1::<u32>()?;
-            predictions.extend(best.into_iter().map(|b| b as usize));
+            labels.extend(best.into_iter().map(|b| b as usize));
+            let rows = logits.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+            probabilities.extend(rows.iter().map(|row| softmax(row)));
         }
-        Ok((predictions, loss / texts.len().max(1) as f64))
+        Ok(Predictions {
+            labels,
+            probabilities,
+            loss: loss / texts.len().max(1) as f64,
+        })
     }
+
     /// Logits (batch, labels) for `input_ids` (batch, time) with a 1/0 `mask` (batch, time).
     pub fn forward(
         &self,
@@ -362,4 +381,25 @@ mod tests {
         assert_eq!(names[2], "l2");
         assert_eq!(names[10], "l10");
     }
+}
+
+/// What [`SequenceClassifier::predict_with_probabilities`] gives for every row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// The class with the highest logit.
+    pub labels: Vec<usize>,
+    /// Softmax of the logits, per row.
+    pub probabilities: Vec<Vec<f64>>,
+    /// Mean cross-entropy.
+    pub loss: f64,
+}
+
+/// Softmax of one row of logits, computed in f64.
+pub fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    let exps: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
 }

@@ -4,12 +4,14 @@
 //! precisions, schedules and strategies; an error names the file and line, or the `--set`.
 mod decoding;
 pub(crate) mod keys;
+mod report_to;
 mod sections;
 mod target_modules;
 mod type_errors;
 mod validate;
 
 pub use decoding::EarlyStopping;
+pub use report_to::{Integration, ReportTo};
 pub use sections::{
     DataSection, EvalSection, EvalStrategy, LoraSection, ModelSection, ResumeFrom, Schedule, Task,
     TrainSection,

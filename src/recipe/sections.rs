@@ -1,6 +1,7 @@
 //! The recipe's sections, one struct each. Every key has a `///` line; defaults are the
 //! `Default` impls (Transformers' where a key mirrors one of its options).
 use super::decoding::EarlyStopping;
+use super::report_to::ReportTo;
 use super::target_modules::TargetModules;
 use crate::device::{DeviceChoice, DtypeChoice, Precision};
 use crate::tokenizer::TruncationSide;
@@ -253,6 +254,9 @@ pub struct TrainSection {
     /// Skip an optimizer step whose loss or gradient is not finite (counted and logged)
     /// instead of stopping the run.
     pub(crate) skip_nonfinite_steps: bool,
+    /// Integrations that see the metrics as the run goes (Transformers' name): a list such as
+    /// `["tensorboard"]`, or one of `"tensorboard"`, `"none"`, `"all"`. Default: none.
+    pub report_to: ReportTo,
 }
 
 impl Default for TrainSection {
@@ -287,6 +291,7 @@ impl Default for TrainSection {
             early_stopping_patience: None,
             early_stopping_threshold: 0.0,
             skip_nonfinite_steps: false,
+            report_to: ReportTo::default(),
         }
     }
 }

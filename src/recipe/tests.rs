@@ -77,6 +77,7 @@ logging_steps = 10
 auto_batch_size = false
 early_stopping_threshold = 0.0
 skip_nonfinite_steps = false
+report_to = []
 
 [eval]
 samples = 50

@@ -13,6 +13,7 @@ pub mod optimizer;
 mod resume;
 pub(crate) mod schedule;
 mod splits;
+mod tensorboard;
 pub(crate) mod trainer;
 
 // Evaluation reads test examples with the same columns as training.

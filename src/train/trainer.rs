@@ -13,9 +13,10 @@ use super::kill_point;
 use super::metrics::MetricsLog;
 use super::optimizer::{clip_factor, AdamW};
 use super::schedule::learning_rate;
+use super::tensorboard::TensorBoard;
 use crate::error::{Error, Result};
 use crate::lora::{peft, LoraConfig};
-use crate::recipe::{EvalStrategy, TrainSection};
+use crate::recipe::{EvalStrategy, Integration, TrainSection};
 use crate::rng::{Purpose, Stream};
 use candle_core::{Tensor, Var};
 use std::collections::BTreeMap;
@@ -197,6 +198,9 @@ impl<'a> Trainer<'a> {
         ];
         if let Some(early_stopping) = early_stopping {
             list.push(Box::new(early_stopping));
+        }
+        if s.report_to.contains(Integration::Tensorboard) {
+            list.push(Box::new(TensorBoard::create(&out)?));
         }
         list.extend(callbacks);
         let mut trainer = Self {

@@ -1,8 +1,8 @@
 //! `evaluate_recipe`: the base model and the tuned model on the same random test examples,
 //! scored and written as a report (also the last stage of `loratune run`).
 use super::bertscore::{BertScoreSettings, BertScorer};
-use super::columns::example_fields;
 use super::classification_charts::ClassScores;
+use super::columns::example_fields;
 use super::report::{
     checksum_files, rouge_settings, write_report, write_report_with_scores, ClassificationReport,
     ReportExample, ReportMeta, WrittenReport,

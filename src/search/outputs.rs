@@ -220,7 +220,11 @@ pub fn write(plan: &OutputPlan, trials: &[Trial], space: &Space) -> Result<Optio
             t.number != best.number && !matches!(t.state, State::Running | State::Waiting)
         }) {
             if let Some(dir) = (plan.trial_dir)(t.number).filter(|d| d.is_dir()) {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                match std::fs::remove_dir_all(&dir) {
+                    // another worker of the study, writing the outputs too, removed it first
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other.map_err(|e| Error::io(&dir, e))?,
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 //! `google/flan-t5-base` (so the bound measures the data path) and ../shared's MiniLM as
 //! `sentence-transformers/all-MiniLM-L6-v2`;
 //! both must stay under 1.5 GB. Ignored (minutes, and GBs of memory while the bound does not
-//! hold): `cargo test --release --test hub_memory -- --ignored --nocapture`;
+//! hold): `cargo test --test hub_memory -- --ignored --nocapture`;
 //! `LORATUNE_MEMORY_DOCS=N` uses N documents instead of 200,000 (a quick check of the test).
 mod common;
 

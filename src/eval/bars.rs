@@ -1,6 +1,6 @@
 //! Grouped bar charts with error bars (classification metrics of base and tuned with their
 //! bootstrap intervals), PNG, drawn with `plotters` like the report's other charts.
-use super::plot::{fit_text, render_png, FONT_FAMILY, MODEL_COLORS};
+use super::plot::{category_labels, draw_title, render_png, FONT_FAMILY, MODEL_COLORS};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -41,14 +41,7 @@ impl Bars {
         root.fill(&WHITE).map_err(err)?;
         let (w, _) = root.dim_in_pixel();
         let (head, body) = root.split_vertically(96);
-        let title_font = (FONT_FAMILY, 28).into_font();
-        let title = fit_text(&head, &self.title, &title_font, w as i32 - 40);
-        head.draw_text(
-            &title,
-            &TextStyle::from(title_font).pos(Pos::new(HPos::Center, VPos::Top)),
-            (w as i32 / 2, 14),
-        )
-        .map_err(err)?;
+        draw_title(&head, &self.title).map_err(err)?;
         // legend: a swatch per model
         let font = (FONT_FAMILY, 20).into_font();
         let mut x = w as i32 / 2 - 90 * self.models.len() as i32;
@@ -77,14 +70,7 @@ impl Bars {
             .build_cartesian_2d(0.5f64..k as f64 + 0.5, 0f64..1.08)
             .map_err(err)?;
         let names: Vec<String> = self.groups.iter().map(|g| g.0.clone()).collect();
-        let x_fmt = |v: &f64| {
-            let i = v.round();
-            if (v - i).abs() < 1e-6 && i >= 1.0 && (i as usize) <= names.len() {
-                names[i as usize - 1].clone()
-            } else {
-                String::new()
-            }
-        };
+        let x_fmt = category_labels(&names);
         chart
             .configure_mesh()
             .disable_x_mesh()

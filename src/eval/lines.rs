@@ -1,6 +1,6 @@
 //! Line charts in a grid of panels (training curves, ROC and precision-recall curves), PNG and
 //! SVG, drawn with `plotters` in the style of the report's other charts.
-use super::plot::{fit_text, render_png, render_svg, FONT_FAMILY, MODEL_COLORS};
+use super::plot::{draw_title, fit_text, render_png, render_svg, FONT_FAMILY, MODEL_COLORS};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -121,14 +121,7 @@ impl Figure {
         root.fill(&WHITE).map_err(err)?;
         let (w, _) = root.dim_in_pixel();
         let (head, body) = root.split_vertically(self.header_height());
-        let title_font = (FONT_FAMILY, 28).into_font();
-        let title = fit_text(&head, &self.title, &title_font, w as i32 - 40);
-        head.draw_text(
-            &title,
-            &TextStyle::from(title_font).pos(Pos::new(HPos::Center, VPos::Top)),
-            (w as i32 / 2, 14),
-        )
-        .map_err(err)?;
+        draw_title(&head, &self.title).map_err(err)?;
         if !self.legend.is_empty() {
             legend_row(&head, &self.legend, w as i32 / 2, 72, w as i32 - 40).map_err(err)?;
         }

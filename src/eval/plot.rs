@@ -202,14 +202,7 @@ impl Boxplot {
             .build_cartesian_2d(0.5f64..k as f64 + 0.5, y_lo..y_hi)
             .map_err(err)?;
         let names: Vec<String> = self.metrics.iter().map(|s| s.metric.clone()).collect();
-        let x_fmt = |v: &f64| {
-            let i = v.round();
-            if (v - i).abs() < 1e-6 && i >= 1.0 && (i as usize) <= names.len() {
-                names[i as usize - 1].clone()
-            } else {
-                String::new()
-            }
-        };
+        let x_fmt = category_labels(&names);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -336,6 +329,33 @@ fn format_tick(v: f64) -> String {
         "0".into()
     } else {
         s.into()
+    }
+}
+
+/// The title of a figure, centred at the top of `head` and shortened to fit its width.
+pub(crate) fn draw_title<DB: DrawingBackend>(
+    head: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (w, _) = head.dim_in_pixel();
+    let font = (FONT_FAMILY, 28).into_font();
+    let fitted = fit_text(head, title, &font, w as i32 - 40);
+    head.draw_text(
+        &fitted,
+        &TextStyle::from(font).pos(Pos::new(HPos::Center, VPos::Top)),
+        (w as i32 / 2, 14),
+    )
+}
+
+/// Tick labels of a categorical x axis whose categories sit at 1, 2, …, `names.len()`.
+pub(crate) fn category_labels(names: &[String]) -> impl Fn(&f64) -> String + '_ {
+    move |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 1.0 && (i as usize) <= names.len() {
+            names[i as usize - 1].clone()
+        } else {
+            String::new()
+        }
     }
 }
 

@@ -1,0 +1,48 @@
+//! Inputs the fuzz targets (`fuzz/`, run outside CI) found, kept as regressions: each file in
+//! `tests/fixtures/fuzz/TARGET/` goes through the parser that target fuzzes and must give a
+//! result or a clean error naming the input, never a panic.
+//!
+//! Findings so far (fuzz/README.md has the runs):
+//! * `data_parquet/timeout-*.parquet`, `slow-unit-*.parquet`: parquet footers whose thrift
+//!   metadata declares huge lists, which the parquet crate (60.1) skips element by element:
+//!   seconds of work for a 900-byte file (libFuzzer's 10 s timeout under load), then an error.
+mod common;
+use common::fixtures;
+use std::path::Path;
+
+/// Every regression input of `target`, with its bytes.
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = fixtures().join("fuzz").join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
+    files
+}
+
+#[test]
+fn parquet_inputs_found_by_fuzzing_give_a_clean_result() {
+    for (name, bytes) in inputs("data_parquet") {
+        let started = std::time::Instant::now();
+        let result = loratune::data::source::parse_rows(&bytes, Path::new("fuzz.parquet"));
+        eprintln!(
+            "{name}: {:?} in {:.2?}",
+            result.as_ref().map(Vec::len),
+            started.elapsed()
+        );
+        if let Err(e) = result {
+            let message = e.to_string();
+            assert!(message.contains("fuzz.parquet"), "{name}: {message}");
+        }
+    }
+}

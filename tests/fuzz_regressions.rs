@@ -8,8 +8,12 @@
 //!   element (0.8 s in the test profile), then a clean error.
 //! * `data_parquet/timeout-8f44b101.parquet` (904 bytes): the same in a page header, read with
 //!   the rows (about 6 s), then a clean error naming row 1.
+//! * `data_parquet/oom-c0cc474f.parquet` (875 bytes): a schema element declaring billions of
+//!   children, for which the parquet crate reserves 7.3 GB up front (`Vec::with_capacity`). With
+//!   Linux's default overcommit the untouched reservation costs nothing and the file is refused
+//!   in microseconds; where allocations are checked strictly the process would abort.
 //!
-//! Both are the parquet crate's (its thrift skip of zero-byte list elements), not ours: the file
+//! All are the parquet crate's (its thrift skip of zero-byte list elements), not ours: the file
 //! is refused in the end, but a crafted file costs seconds of CPU. They stay here so that an
 //! upgrade that turns them into a hang or a panic is noticed.
 mod common;

@@ -6,8 +6,9 @@
 //! * `data_parquet/timeout-7219ff35.parquet`, `slow-unit-2bf289f0.parquet` (621 bytes): a footer
 //!   whose thrift metadata declares a huge list that the parquet crate (60.1) skips element by
 //!   element (0.8 s in the test profile), then a clean error.
-//! * `data_parquet/timeout-8f44b101.parquet` (904 bytes): the same in a page header, read with
-//!   the rows (about 6 s), then a clean error naming row 1.
+//! * `data_parquet/timeout-8f44b101.parquet`, `timeout-3873b8b9`, `timeout-f1ad58ab` (about
+//!   900 bytes): the same in a page header, read with the rows (3 to 6 s), then a clean error
+//!   naming row 1; `timeout-f9f82406`: a footer list of an invalid element type (0.7 s).
 //! * `data_parquet/oom-c0cc474f.parquet` (875 bytes): a schema element declaring billions of
 //!   children, for which the parquet crate reserves 7.3 GB up front (`Vec::with_capacity`). With
 //!   Linux's default overcommit the untouched reservation costs nothing and the file is refused

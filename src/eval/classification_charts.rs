@@ -5,7 +5,7 @@
 use super::bars::{Bar, Bars};
 use super::lines::{Figure, Panel, Series, Stroke};
 use super::plot::{Boxplot, MetricSeries, BASE, TUNED};
-use super::roc::{precision_recall, roc, RocAuc};
+use super::roc::{precision_recall, roc, Curve, RocAuc};
 use super::stats::{bootstrap_ci, bootstrap_cis, BootstrapCi, SummarySettings};
 use crate::data::classification_metrics::ClassificationMetrics;
 use crate::error::{Error, Result};
@@ -179,22 +179,10 @@ pub(crate) fn curves_figure(title: &str, scores: &ClassScores, label_names: &[St
             .enumerate()
         {
             let (roc_curve, pr_curve) = one_class(probs, 1);
-            if let Some(c) = roc_curve {
-                r.series.push(Series {
-                    label: format!("{name} (AUC {:.3})", c.area),
-                    color: i,
-                    stroke: Stroke::Line,
-                    points: c.points,
-                });
-            }
-            if let Some(c) = pr_curve {
-                p.series.push(Series {
-                    label: format!("{name} (AP {:.3})", c.area),
-                    color: i,
-                    stroke: Stroke::Line,
-                    points: c.points,
-                });
-            }
+            r.series
+                .extend(roc_curve.map(|c| curve_series(c, i, |a| format!("{name} (AUC {a:.3})"))));
+            p.series
+                .extend(pr_curve.map(|c| curve_series(c, i, |a| format!("{name} (AP {a:.3})"))));
         }
         panels.extend([r, p]);
     } else {
@@ -212,22 +200,11 @@ pub(crate) fn curves_figure(title: &str, scores: &ClassScores, label_names: &[St
             r.series.push(diagonal.clone());
             for (c, class) in label_names.iter().enumerate() {
                 let (roc_curve, pr_curve) = one_class(probs, c);
-                if let Some(curve) = roc_curve {
-                    r.series.push(Series {
-                        label: format!("{class} ({:.3})", curve.area),
-                        color: c,
-                        stroke: Stroke::Line,
-                        points: curve.points,
-                    });
-                }
-                if let Some(curve) = pr_curve {
-                    p.series.push(Series {
-                        label: format!("{class} ({:.3})", curve.area),
-                        color: c,
-                        stroke: Stroke::Line,
-                        points: curve.points,
-                    });
-                }
+                let label = |area: f64| format!("{class} ({area:.3})");
+                r.series
+                    .extend(roc_curve.map(|curve| curve_series(curve, c, label)));
+                p.series
+                    .extend(pr_curve.map(|curve| curve_series(curve, c, label)));
             }
             panels.extend([r, p]);
         }
@@ -302,6 +279,16 @@ pub(crate) fn predictions(scores: &ClassScores) -> [Vec<usize>; 2] {
         ClassScores::predictions(&scores.base),
         ClassScores::predictions(&scores.tuned),
     ]
+}
+
+/// A curve as a line of the colour `color`, labelled from its area (AUC or average precision).
+fn curve_series(curve: Curve, color: usize, label: impl Fn(f64) -> String) -> Series {
+    Series {
+        label: label(curve.area),
+        color,
+        stroke: Stroke::Line,
+        points: curve.points,
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 //! (`loratune run`, each with its training curves), a classification report with class
 //! probabilities (written with `write_report_with_scores` from `loratune classify`'s
 //! probabilities of the base model and the tuned adapter), and the training-curve PNGs of
-//! one run and of two runs overlaid. loratune writes no search report page (a search leaves
-//! `trials.jsonl`, `best.toml` and `pareto.jsonl`), so there is none to open.
+//! one run and of two runs overlaid, and the reports of two searches (one objective with
+//! pruned trials, and two objectives with their Pareto front) driven by a synthetic
+//! `--objective-command`.
 //! Screenshots go to `LORATUNE_SCREENSHOTS`, else a temporary folder (printed).
 mod common;
 use common::*;
@@ -41,17 +42,21 @@ fn seq2seq_run(tmp: &Path) -> PathBuf {
 }
 
 fn classification_run(tmp: &Path, name: &str, lr: &str) -> PathBuf {
+    let out = tmp.join(name);
+    let r = classification_recipe(tmp, name, lr, &out);
+    run_cli(&["run", r.to_str().unwrap()]);
+    out
+}
+
+fn classification_recipe(tmp: &Path, name: &str, lr: &str, out: &Path) -> PathBuf {
     let base = fixtures().join("distilbert/cls2");
     let data = lora_case("distilbert_cls").join("train.jsonl");
-    let out = tmp.join(name);
-    let r = recipe(tmp, name, format!(
+    recipe(tmp, name, format!(
         "[model]\nname = \"{}\"\ntask = \"classification\"\nlabels = [\"negative\", \"positive\"]\n\
          [data]\ntrain = \"{d}\"\nvalidation = \"{d}\"\ntest = \"{d}\"\nmax_source_tokens = 48\n\
          [train]\noutput_dir = \"{}\"\nlearning_rate = {lr}\nbatch_size = 4\nnum_train_epochs = 20\nlogging_steps = 1\neval_strategy = \"epoch\"\nsave_best = true\n\
          [eval]\nsamples = 40\n",
-        base.display(), out.display(), d = data.display()));
-    run_cli(&["run", r.to_str().unwrap()]);
-    out
+        base.display(), out.display(), d = data.display()))
 }
 
 /// `loratune classify` probabilities of the report's inputs, in example order.
@@ -93,6 +98,44 @@ fn probabilities(run: &Path, examples: &[ReportExample], adapter: bool) -> Vec<V
                 .collect()
         })
         .collect()
+}
+
+/// A search of `trials` trials over a log-uniform, an int, a choice of lists and a uniform
+/// parameter with a synthetic objective (`command`, as `--objective-command`); its report page.
+fn search_report(tmp: &Path, name: &str, objective: &str, pruner: &str, command: &str) -> PathBuf {
+    // the output folder is named `name` so that screenshots (named by a page's last three
+    // path components) stay apart
+    let dir = tmp.join(format!("{name}-inputs"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let space = dir.join("space.toml");
+    std::fs::write(
+        &space,
+        format!(
+            "{objective}\n{pruner}\n[params]\n\"train.learning_rate\" = {{ loguniform = [1e-5, 1e-2] }}\n\
+             \"lora.r\" = {{ choice = [4, 8, 16, 32] }}\n\
+             \"lora.target_modules\" = {{ choice = [[\"q_lin\"], [\"q_lin\", \"v_lin\"]] }}\n\
+             \"lora.lora_dropout\" = {{ uniform = [0.0, 0.2] }}\n\"train.warmup_steps\" = {{ int = [0, 40], step = 10 }}\n"
+        ),
+    )
+    .unwrap();
+    let recipe = classification_recipe(&dir, name, "1e-2", &dir.join("unused"));
+    run_cli(&[
+        "search",
+        recipe.to_str().unwrap(),
+        "--space",
+        space.to_str().unwrap(),
+        "--strategy",
+        "tpe",
+        "--trials",
+        "24",
+        "--seed",
+        "3",
+        "--output",
+        tmp.join(name).to_str().unwrap(),
+        "--objective-command",
+        command,
+    ]);
+    tmp.join(name).join("report/index.html")
 }
 
 /// The run's classification report again, with class probabilities.
@@ -148,7 +191,30 @@ fn every_page_kind_passes_in_chromium() {
         "--output",
         overlay.to_str().unwrap(),
     ]);
+    // f1 peaks at lr 1e-3 and r 16, and falls with dropout; reported over four evaluations
+    let f1 = "lr=\"$LORATUNE_PARAM_TRAIN_LEARNING_RATE\" r=\"$LORATUNE_PARAM_LORA_R\" d=\"$LORATUNE_PARAM_LORA_LORA_DROPOUT\" \
+              awk 'BEGIN { l = log(ENVIRON[\"lr\"]) / log(10) + 3; f = 0.9 - l * l / 20 - (log(ENVIRON[\"r\"] / 16) / log(2))^2 / 50 - ENVIRON[\"d\"] / 4; \
+              for (k = 1; k <= 4; k++) { print \"intermediate\", f - 0.2 / k; fflush() } print \"objective\", f, ENVIRON[\"r\"] * 18432 }'";
+    let pruned_search = search_report(
+        tmp.path(),
+        "search",
+        "[objective]\nmetric = \"eval_f1\"\ndirection = \"maximize\"",
+        "[pruner]\nkind = \"asha\"\nmin_resource = 1",
+        &f1.replace(
+            "print \"objective\", f, ENVIRON[\"r\"] * 18432",
+            "print \"objective\", f",
+        ),
+    );
+    let pareto_search = search_report(
+        tmp.path(),
+        "search-pareto",
+        "[objective]\nmetric = [\"eval_f1\", \"trainable_params\"]\ndirection = [\"maximize\", \"minimize\"]",
+        "",
+        f1,
+    );
     let pages = [
+        pruned_search,
+        pareto_search,
         seq2seq.join("report/index.html"),
         cls.join("report/index.html"),
         with_scores,

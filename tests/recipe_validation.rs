@@ -351,3 +351,22 @@ fn shipped_recipes_and_valid_values_still_load() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_search_files_load_and_the_quickstart_is_a_point_of_the_space() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/search");
+    loratune::recipe::Recipe::load(&root.join("sentiment-minilm.toml"), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let space = loratune::search::Space::load(&root.join("sentiment-space.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(root.join("quickstart-params.toml")).unwrap();
+    let params: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(params.len(), space.params.len());
+    for (key, value) in params {
+        let param = space
+            .param(&key)
+            .unwrap_or_else(|| panic!("{key} is not in the space"));
+        let value = serde_json::to_value(value).unwrap();
+        assert!(param.distribution.contains(&value), "{key} = {value}");
+    }
+}

@@ -112,6 +112,40 @@ fn each_finished_trial_ran_once(trials: &[Value], log: &Path) {
     }
 }
 
+/// `out/report/`: every chart as PNG and SVG, the page with each section, an importance row
+/// per parameter and a row per trial.
+fn study_report_is_complete(dir: &Path, trials: usize, params: &[&str]) {
+    let report = dir.join("out/report");
+    for chart in ["history", "slices", "parallel", "importance"] {
+        let png = std::fs::read(report.join(format!("{chart}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{chart}.png");
+        let svg = std::fs::read_to_string(report.join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("<svg"), "{chart}.svg");
+    }
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for section in [
+        "<h2>Summary</h2>",
+        "<h2>Optimization history</h2>",
+        "<h2>Slices</h2>",
+        "<h2>Parallel coordinates</h2>",
+        "<h2>Parameter importance</h2>",
+        &format!("<h2>Trials ({trials})</h2>"),
+        "Method: η² (eta squared)",
+        "This is not fANOVA",
+    ] {
+        assert!(page.contains(section), "report lacks {section}");
+    }
+    for p in params {
+        assert!(
+            page.contains(&format!("<tr><td>{p}</td><td class=\"num\">")),
+            "no importance row for {p}"
+        );
+    }
+    let rows = page.matches("<td>complete</td>").count() + page.matches("<td>pruned</td>").count();
+    assert_eq!(rows, trials, "trial rows");
+    assert_eq!(page.matches("<img src=\"data:image/png;base64,").count(), 4);
+}
+
 #[test]
 fn random_and_tpe_studies_of_ten_trials_end_to_end() {
     for strategy in ["random", "tpe"] {
@@ -119,11 +153,14 @@ fn random_and_tpe_studies_of_ten_trials_end_to_end() {
         let dir = tmp.path();
         space(dir, "");
         let log = dir.join("runs.log");
-        let stdout = run_ok(search(
-            dir,
-            &["--strategy", strategy, "--trials", "10", "--seed", "5"],
-            &objective(&log, 0.0),
-        ));
+        let study = |trials: &'static str| {
+            search(
+                dir,
+                &["--strategy", strategy, "--trials", trials, "--seed", "5"],
+                &objective(&log, 0.0),
+            )
+        };
+        let stdout = run_ok(study("10"));
         let trials = trials(dir);
         assert_eq!(count(&trials, "complete"), 10, "{strategy}: {trials:?}");
         each_finished_trial_ran_once(&trials, &log);
@@ -135,6 +172,11 @@ fn random_and_tpe_studies_of_ten_trials_end_to_end() {
         assert!(
             stdout.contains("leaderboard (eval_loss minimize):"),
             "{stdout}"
+        );
+        study_report_is_complete(
+            dir,
+            10,
+            &["lora.lora_dropout", "lora.r", "train.learning_rate"],
         );
         // best.toml is the full recipe with the best trial's parameters
         let best = trials
@@ -162,18 +204,10 @@ fn random_and_tpe_studies_of_ten_trials_end_to_end() {
             "{text}"
         );
         // rerunning the same command finds the study done: nothing runs again
-        run_ok(search(
-            dir,
-            &["--strategy", strategy, "--trials", "10", "--seed", "5"],
-            &objective(&log, 0.0),
-        ));
+        run_ok(study("10"));
         assert_eq!(logged(&log).len(), 10);
         // --trials 12 resumes the study with two more
-        run_ok(search(
-            dir,
-            &["--strategy", strategy, "--trials", "12", "--seed", "5"],
-            &objective(&log, 0.0),
-        ));
+        run_ok(study("12"));
         assert_eq!(count(&self::trials(dir), "complete"), 12);
     }
 }
@@ -642,6 +676,15 @@ fn two_objectives_give_a_pareto_front() {
         .filter(|t| !front.iter().any(|f| f["number"] == t["number"]))
     {
         assert!(dominated(t), "{t} should be on the front");
+    }
+    // the report draws the front and lists its trials
+    let page = std::fs::read_to_string(dir.join("out/report/index.html")).unwrap();
+    assert!(page.contains(&format!(
+        "The Pareto front: {} complete trial(s)",
+        front.len()
+    )));
+    for t in &front {
+        assert!(page.contains(&format!("<tr><td class=\"num\">{}</td>", t["number"])));
     }
     // best.toml is the front's point with the best first objective
     let best = front

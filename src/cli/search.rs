@@ -166,6 +166,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let best = write(
         &OutputPlan {
             output: &args.output,
+            study: &config.study,
+            storage: &loratune::search::storage::redact(&config.storage),
             recipe: &args.recipe,
             overrides: &args.overrides,
             trial_dir: &trial_dir,

@@ -1,6 +1,6 @@
 //! Grouped bar charts with error bars (classification metrics of base and tuned with their
 //! bootstrap intervals), PNG, drawn with `plotters` like the report's other charts.
-use super::plot::{category_labels, draw_title, render_png, FONT_FAMILY, MODEL_COLORS};
+use super::plot::{category_labels, draw_title, render_png, render_svg, FONT_FAMILY, MODEL_COLORS};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -32,6 +32,10 @@ impl Bars {
     pub(crate) fn to_png(&self) -> Result<Vec<u8>> {
         let (w, h) = self.size();
         render_png(w, h, |root| self.draw(root))
+    }
+
+    pub(crate) fn to_svg(&self) -> Result<String> {
+        render_svg(self.size(), |root| self.draw(root))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {

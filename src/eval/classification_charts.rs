@@ -3,7 +3,7 @@
 //! their areas (one-vs-rest beyond two classes), and accuracy / precision / recall / F1 with
 //! bootstrap intervals.
 use super::bars::{Bar, Bars};
-use super::lines::{Figure, Panel, Series, Stroke};
+use super::lines::{Figure, Panel, Scale, Series, Stroke};
 use super::plot::{Boxplot, MetricSeries, BASE, TUNED};
 use super::roc::{precision_recall, roc, Curve, RocAuc};
 use super::stats::{bootstrap_ci, bootstrap_cis, BootstrapCi, SummarySettings};
@@ -145,6 +145,7 @@ pub(crate) fn curves_figure(title: &str, scores: &ClassScores, label_names: &[St
         x_label: x.into(),
         y_label: y.into(),
         series: Vec::new(),
+        x_scale: Scale::Linear,
         x_range: Some((0.0, 1.0)),
         y_range: Some((0.0, 1.02)),
         marks: Vec::new(),

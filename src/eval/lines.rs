@@ -1,6 +1,8 @@
 //! Line charts in a grid of panels (training curves, ROC and precision-recall curves), PNG and
 //! SVG, drawn with `plotters` in the style of the report's other charts.
-use super::plot::{draw_title, fit_text, render_png, render_svg, FONT_FAMILY, MODEL_COLORS};
+use super::plot::{
+    category_labels, draw_title, fit_text, render_png, render_svg, FONT_FAMILY, MODEL_COLORS,
+};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -17,6 +19,20 @@ pub(crate) enum Stroke {
     Dots,
     /// A dashed grey line (the diagonal of a ROC chart).
     Reference,
+    /// Dots alone, no line (a scatter: one trial of a search per dot).
+    Points,
+    /// Hollow circles alone (points that count less, e.g. pruned trials).
+    OpenPoints,
+}
+
+/// How the x axis places values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scale {
+    Linear,
+    /// Positive values on a log scale (learning rates); ticks show the values themselves.
+    Log,
+    /// Categories at x = 1, 2, …, n, labelled with these names.
+    Categories(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +51,7 @@ pub(crate) struct Panel {
     pub(crate) x_label: String,
     pub(crate) y_label: String,
     pub(crate) series: Vec<Series>,
+    pub(crate) x_scale: Scale,
     /// Fixed ranges (e.g. 0..1 for ROC); otherwise fitted to the data.
     pub(crate) x_range: Option<(f64, f64)>,
     pub(crate) y_range: Option<(f64, f64)>,
@@ -179,11 +196,23 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let points = || panel.series.iter().flat_map(|s| s.points.iter());
-    let x_range = panel
-        .x_range
-        .or_else(|| data_range(points().map(|p| p.0)))
-        .unwrap_or((0.0, 1.0));
+    // On a log scale the chart's x coordinate is log10 of the value.
+    let log = panel.x_scale == Scale::Log;
+    let to_x = |x: f64| if log { x.log10() } else { x };
+    let series: Vec<Vec<(f64, f64)>> = panel
+        .series
+        .iter()
+        .map(|s| s.points.iter().map(|&(x, y)| (to_x(x), y)).collect())
+        .collect();
+    let points = || series.iter().flatten();
+    let x_range = match &panel.x_scale {
+        Scale::Categories(names) => Some((0.5, names.len().max(1) as f64 + 0.5)),
+        _ => panel
+            .x_range
+            .map(|(a, b)| (to_x(a), to_x(b)))
+            .or_else(|| data_range(points().map(|p| p.0))),
+    }
+    .unwrap_or((0.0, 1.0));
     let y_range = panel
         .y_range
         .or_else(|| data_range(points().map(|p| p.1)))
@@ -197,11 +226,29 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_area_size(48)
         .y_label_area_size(78)
         .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)?;
-    chart
-        .configure_mesh()
-        .x_labels(6)
+    let categories = match &panel.x_scale {
+        Scale::Categories(names) => names.as_slice(),
+        _ => &[],
+    };
+    let category_tick = category_labels(categories);
+    let x_tick = |v: &f64| match panel.x_scale {
+        Scale::Linear => tick(*v),
+        Scale::Log => tick(10f64.powf(*v)),
+        Scale::Categories(_) => category_tick(v),
+    };
+    let x_labels = if categories.is_empty() {
+        6
+    } else {
+        // one label per category: plotters puts labels at x_range.len() / n steps
+        categories.len() + 1
+    };
+    let mut mesh = chart.configure_mesh();
+    if !categories.is_empty() {
+        mesh.disable_x_mesh();
+    }
+    mesh.x_labels(x_labels)
         .y_labels(6)
-        .x_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&x_tick)
         .y_label_formatter(&|v| tick(*v))
         .x_label_style((FONT_FAMILY, 16).into_font())
         .y_label_style((FONT_FAMILY, 16).into_font())
@@ -213,6 +260,7 @@ fn draw_panel<DB: DrawingBackend>(
         .draw()?;
     let (x_mid, y_span) = ((x_range.0 + x_range.1) / 2.0, y_range.1 - y_range.0);
     for (k, (x, c, label)) in panel.marks.iter().enumerate() {
+        let x = &to_x(*x);
         let style = color(*c).mix(0.8).stroke_width(2);
         let dashes = dashed((*x, y_range.0), (*x, y_range.1), 24);
         chart.draw_series(dashes.into_iter().map(|seg| PathElement::new(seg, style)))?;
@@ -232,24 +280,32 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
     let mut labelled = false;
-    for s in &panel.series {
+    for (s, points) in panel.series.iter().zip(&series) {
         let c = color(s.color);
         let drawn = match s.stroke {
             Stroke::Line => {
-                chart.draw_series([PathElement::new(s.points.clone(), c.stroke_width(3))])?
+                chart.draw_series([PathElement::new(points.clone(), c.stroke_width(3))])?
             }
-            Stroke::Faint => chart.draw_series([PathElement::new(
-                s.points.clone(),
-                c.mix(0.3).stroke_width(1),
-            )])?,
+            Stroke::Faint => {
+                chart.draw_series([PathElement::new(points.clone(), c.mix(0.3).stroke_width(1))])?
+            }
             Stroke::Dots => {
-                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
-                chart.draw_series([PathElement::new(s.points.clone(), c.stroke_width(2))])?
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+                chart.draw_series([PathElement::new(points.clone(), c.stroke_width(2))])?
             }
+            Stroke::Points => chart.draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 5, c.mix(0.8).filled())),
+            )?,
+            Stroke::OpenPoints => chart.draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 5, c.mix(0.9).stroke_width(2))),
+            )?,
             Stroke::Reference => {
                 let style = BLACK.mix(0.35).stroke_width(1);
-                let segs: Vec<Vec<(f64, f64)>> = s
-                    .points
+                let segs: Vec<Vec<(f64, f64)>> = points
                     .windows(2)
                     .flat_map(|w| dashed(w[0], w[1], 30))
                     .collect();
@@ -258,26 +314,65 @@ fn draw_panel<DB: DrawingBackend>(
         };
         if !s.label.is_empty() {
             labelled = true;
-            let style = match s.stroke {
+            let stroke = s.stroke;
+            let style = match stroke {
                 Stroke::Reference => BLACK.mix(0.35).stroke_width(2),
                 Stroke::Faint => c.mix(0.45).stroke_width(2),
+                Stroke::OpenPoints => c.stroke_width(2),
                 _ => c.stroke_width(3),
             };
-            drawn
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+            drawn.label(s.label.clone()).legend(move |(x, y)| {
+                // a dot for a scatter, a line for a line
+                match stroke {
+                    Stroke::Points => Circle::new((x + 11, y), 5, style.color.filled()).into_dyn(),
+                    Stroke::OpenPoints => Circle::new((x + 11, y), 5, style).into_dyn(),
+                    _ => PathElement::new(vec![(x, y), (x + 22, y)], style).into_dyn(),
+                }
+            });
         }
     }
     if labelled {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(emptiest_corner(&series, x_range, y_range))
             .label_font((FONT_FAMILY, 15).into_font())
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.2))
             .draw()?;
     }
     Ok(())
+}
+
+/// The legend's corner: the one whose quarter of the plot holds the fewest points (the lower
+/// right first among equals), so that the legend hides as little data as it can.
+fn emptiest_corner(
+    series: &[Vec<(f64, f64)>],
+    x: (f64, f64),
+    y: (f64, f64),
+) -> SeriesLabelPosition {
+    let count = |right: bool, upper: bool| {
+        series
+            .iter()
+            .flatten()
+            .filter(|(px, py)| {
+                let fx = (px - x.0) / (x.1 - x.0);
+                let fy = (py - y.0) / (y.1 - y.0);
+                (if right { fx > 0.55 } else { fx < 0.45 })
+                    && (if upper { fy > 0.6 } else { fy < 0.4 })
+            })
+            .count()
+    };
+    let corners = [(true, false), (true, true), (false, false), (false, true)];
+    let (right, upper) = corners
+        .into_iter()
+        .min_by_key(|(r, u)| count(*r, *u))
+        .unwrap_or((true, false));
+    match (right, upper) {
+        (true, false) => SeriesLabelPosition::LowerRight,
+        (true, true) => SeriesLabelPosition::UpperRight,
+        (false, false) => SeriesLabelPosition::LowerLeft,
+        (false, true) => SeriesLabelPosition::UpperLeft,
+    }
 }
 
 /// A line from `a` to `b` cut into `pieces` dashes.
@@ -304,6 +399,19 @@ mod tests {
     }
 
     #[test]
+    fn the_legend_goes_where_the_points_are_not() {
+        let corner = |points: Vec<(f64, f64)>| {
+            format!("{:?}", emptiest_corner(&[points], (0.0, 1.0), (0.0, 1.0)))
+        };
+        assert_eq!(corner(vec![(0.1, 0.9)]), "LowerRight");
+        assert_eq!(corner(vec![(0.9, 0.1), (0.1, 0.1)]), "UpperRight");
+        assert_eq!(
+            corner(vec![(0.9, 0.1), (0.9, 0.9), (0.1, 0.9)]),
+            "LowerLeft"
+        );
+    }
+
+    #[test]
     fn draws_png_and_svg() {
         let figure = Figure {
             title: "a title".into(),
@@ -318,6 +426,7 @@ mod tests {
                     stroke: Stroke::Line,
                     points: vec![(1.0, 0.7), (2.0, 0.5)],
                 }],
+                x_scale: Scale::Linear,
                 x_range: None,
                 y_range: None,
                 marks: vec![(2.0, 0, "best".into())],

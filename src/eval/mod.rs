@@ -1,11 +1,11 @@
 //! Metrics and reports.
-mod bars;
+pub(crate) mod bars;
 pub mod bertscore;
 pub mod classification_charts;
 mod columns;
 pub mod evaluate;
 mod generative;
-mod lines;
+pub(crate) mod lines;
 pub(crate) mod plot;
 pub mod porter;
 pub mod report;

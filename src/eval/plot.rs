@@ -455,7 +455,7 @@ const BLUES: [(u8, u8, u8); 9] = [
     (8, 48, 107),
 ];
 
-fn blues(t: f64) -> RGBColor {
+pub(crate) fn blues(t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0) * (BLUES.len() - 1) as f64;
     let i = (t.floor() as usize).min(BLUES.len() - 2);
     let f = t - i as f64;

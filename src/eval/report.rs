@@ -752,7 +752,7 @@ pub(crate) fn html_escape(s: &str) -> String {
     out
 }
 
-fn data_uri_png(png: &[u8]) -> String {
+pub(crate) fn data_uri_png(png: &[u8]) -> String {
     format!(
         "data:image/png;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(png)
@@ -766,7 +766,7 @@ fn json_text(v: &Value) -> String {
     }
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 1500px; padding: 0 1rem; color: #1f2328; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
 table { border-collapse: collapse; margin: .6rem 0; }

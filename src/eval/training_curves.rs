@@ -5,7 +5,7 @@
 //!
 //! `loratune train` and `run` write `OUTPUT_DIR/training.png` and `training.svg`;
 //! `loratune plot RUN_DIR...` draws any runs; the evaluation report shows the run's curves.
-use super::lines::{Figure, Panel, Series, Stroke};
+use super::lines::{Figure, Panel, Scale, Series, Stroke};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -185,6 +185,7 @@ pub(crate) fn figure(runs: &[RunCurves]) -> Figure {
         x_label: "step".into(),
         y_label: y.into(),
         series: Vec::new(),
+        x_scale: Scale::Linear,
         x_range: None,
         y_range: None,
         marks: Vec::new(),

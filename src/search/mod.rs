@@ -3,9 +3,12 @@
 //! workers through a database (SQLite on one machine, PostgreSQL across machines).
 mod adapter_store;
 pub mod claim;
+pub mod importance;
 pub mod objective;
 pub mod outputs;
 pub mod pruner;
+pub mod ranking;
+pub mod report;
 pub mod rng;
 pub mod sampler;
 pub mod space;

@@ -1,8 +1,9 @@
 //! What a search leaves in `--output`: `trials.jsonl`, `best.toml` (the full recipe with the
 //! best parameters, runnable by `loratune run`), `best/adapter/`, `pareto.jsonl` for several
-//! objectives, and the progress line and leaderboard it prints.
+//! objectives, `report/` (see [`super::report`]), and the progress line and leaderboard it
+//! prints.
 use super::adapter_store::{copy_adapter, write_adapter};
-use super::sampler::tpe::dominates;
+use super::ranking::{best, pareto_front};
 use super::space::Space;
 use super::storage::AdapterFile;
 use super::train_trial::trial_overrides;
@@ -11,45 +12,6 @@ use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::recipe::Recipe;
 use std::path::{Path, PathBuf};
-
-/// The best complete trial: by the first objective (for several objectives, the Pareto
-/// front's point with the best first objective, which is the same trial).
-pub fn best<'a>(trials: &'a [Trial], space: &Space) -> Option<&'a Trial> {
-    let d = space.objective.directions[0];
-    trials
-        .iter()
-        .filter(|t| t.state == State::Complete && t.values.is_some())
-        .min_by(|a, b| {
-            let la = d.loss(a.values.as_ref().map_or(f64::NAN, |v| v[0]));
-            let lb = d.loss(b.values.as_ref().map_or(f64::NAN, |v| v[0]));
-            la.total_cmp(&lb).then(a.number.cmp(&b.number))
-        })
-}
-
-/// The complete trials no other complete trial dominates.
-pub fn pareto_front<'a>(trials: &'a [Trial], space: &Space) -> Vec<&'a Trial> {
-    let dirs = &space.objective.directions;
-    let losses = |t: &Trial| -> Vec<f64> {
-        t.values
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .zip(dirs)
-            .map(|(v, d)| d.loss(*v))
-            .collect()
-    };
-    let complete: Vec<&Trial> = trials
-        .iter()
-        .filter(|t| {
-            t.state == State::Complete && t.values.as_ref().is_some_and(|v| v.len() == dirs.len())
-        })
-        .collect();
-    complete
-        .iter()
-        .copied()
-        .filter(|t| !complete.iter().any(|o| dominates(&losses(o), &losses(t))))
-        .collect()
-}
 
 fn objective_text(trial: &Trial) -> String {
     match &trial.values {
@@ -159,6 +121,9 @@ pub fn status(trials: &[Trial], space: &Space) -> String {
 
 pub struct OutputPlan<'a> {
     pub output: &'a Path,
+    /// The study's name and storage URL (without password), for the report's header.
+    pub study: &'a str,
+    pub storage: &'a str,
     pub recipe: &'a Path,
     pub overrides: &'a [String],
     /// Where trial N kept its files, if it has any.
@@ -187,6 +152,16 @@ pub fn write(plan: &OutputPlan, trials: &[Trial], space: &Space) -> Result<Optio
         }
         write_atomic(&out.join("pareto.jsonl"), front.as_bytes())?;
     }
+    super::report::write(
+        &out.join("report"),
+        &super::report::StudyInfo {
+            study: plan.study,
+            storage: plan.storage,
+            recipe: plan.recipe,
+        },
+        trials,
+        space,
+    )?;
     let Some(best) = best(trials, space) else {
         return Ok(None);
     };

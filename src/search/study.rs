@@ -158,7 +158,7 @@ fn run_one(
         if own.state == State::Complete {
             let adapter = dir.join("adapter");
             let best =
-                |trials: &[Trial]| super::outputs::best(trials, &config.space).map(|t| t.number);
+                |trials: &[Trial]| super::ranking::best(trials, &config.space).map(|t| t.number);
             super::adapter_store::store_if_best(db, &config.study, own.number, &adapter, &best)?;
         }
     }

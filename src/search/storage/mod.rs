@@ -5,6 +5,8 @@
 mod postgres;
 mod sqlite;
 
+pub use postgres::redact;
+
 use super::trial::Trial;
 use crate::error::{Error, Result};
 use std::path::Path;

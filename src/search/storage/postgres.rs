@@ -54,7 +54,7 @@ fn lock(tx: &mut postgres::Transaction, what: &str, study: &str) -> Result<()> {
 }
 
 /// The URL with any password replaced by `***`.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let user_info = &url[scheme + 3..at];

@@ -14,6 +14,14 @@ pub struct Sqlite {
 }
 
 impl Sqlite {
+    /// A transaction holding SQLite's write lock from its start (`BEGIN IMMEDIATE`), so that
+    /// what it reads stays true until it commits.
+    fn locked(&mut self, what: &str) -> Result<rusqlite::Transaction<'_>> {
+        self.connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(what, e))
+    }
+
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -79,10 +87,7 @@ impl Storage for Sqlite {
     ) -> Result<()> {
         let what = self.what();
         let err = |e: rusqlite::Error| db_error(&what, e);
-        let tx = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.locked(&what)?;
         let trials = read(&tx, &what, study)?;
         for trial in change(&trials)? {
             tx.execute(
@@ -109,10 +114,7 @@ impl Storage for Sqlite {
     ) -> Result<bool> {
         let what = self.what();
         let err = |e: rusqlite::Error| db_error(&what, e);
-        let tx = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.locked(&what)?;
         if best(&read(&tx, &what, study)?) != Some(number) {
             return Ok(false);
         }

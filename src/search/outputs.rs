@@ -7,7 +7,7 @@ use super::ranking::{best, pareto_front};
 use super::space::Space;
 use super::storage::AdapterFile;
 use super::train_trial::trial_overrides;
-use super::trial::{State, Trial};
+use super::trial::{state_counts, State, Trial};
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::recipe::Recipe;
@@ -89,15 +89,7 @@ pub fn leaderboard(trials: &[Trial], space: &Space, top: usize) -> String {
             params_text(t)
         ));
     }
-    let count = |s: State| trials.iter().filter(|t| t.state == s).count();
-    out.push_str(&format!(
-        "{} complete, {} pruned, {} failed, {} running, {} waiting",
-        count(State::Complete),
-        count(State::Pruned),
-        count(State::Failed),
-        count(State::Running),
-        count(State::Waiting)
-    ));
+    out.push_str(&state_counts(trials));
     out
 }
 

@@ -104,6 +104,19 @@ impl Trial {
     }
 }
 
+/// `3 complete, 1 pruned, 0 failed, 0 running, 0 waiting`: a study's trials by state.
+pub fn state_counts(trials: &[Trial]) -> String {
+    let count = |s: State| trials.iter().filter(|t| t.state == s).count();
+    format!(
+        "{} complete, {} pruned, {} failed, {} running, {} waiting",
+        count(State::Complete),
+        count(State::Pruned),
+        count(State::Failed),
+        count(State::Running),
+        count(State::Waiting)
+    )
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
     std::time::SystemTime::now()

@@ -15,7 +15,7 @@ use crate::output::{AtomicDir, Replace};
 use crate::search::importance::{importances, Importance, MIN_TRIALS};
 use crate::search::ranking::{best, pareto_front};
 use crate::search::space::{PrunerSpec, Space};
-use crate::search::trial::{State, Trial};
+use crate::search::trial::{state_counts, Trial};
 use labels::{number_label, value_label};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -183,7 +183,6 @@ fn page(
     );
 
     // Summary.
-    let count = |s: State| trials.iter().filter(|t| t.state == s).count();
     let compute: f64 = trials.iter().filter_map(|t| t.duration).sum();
     let starts = trials.iter().filter_map(|t| t.started);
     let ends = trials
@@ -200,17 +199,7 @@ fn page(
     let mut row = |k: &str, v: String| {
         let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", e(k), e(&v));
     };
-    row(
-        "trials",
-        format!(
-            "{} complete, {} pruned, {} failed, {} running, {} waiting",
-            count(State::Complete),
-            count(State::Pruned),
-            count(State::Failed),
-            count(State::Running),
-            count(State::Waiting)
-        ),
-    );
+    row("trials", state_counts(trials));
     let best = best(trials, space);
     match best {
         Some(b) => {
